@@ -1,0 +1,390 @@
+// Folios of one guest_memfd inode (the filemap). Per huge block (2 MiB or 1 GiB by the HugeTLB flag; 2 MiB
+// granules for a 4 KiB-backed guest_memfd) exactly one of (invariant I2):
+//   FB_ABSENT  nothing in the filemap
+//   FB_HUGE    one folio of order 9 / 18 at the block start; its fields live in the block descriptor
+//   FB_SPLIT   4 KiB folios, one 16-byte entry each in a sub-array that exists only in this state
+// so a 1 TiB guest_memfd of 1 GiB folios costs 1024 x 32 bytes. The filemap holds nr_pages references on each
+// folio; split and merge require that nothing else holds one (filemap_remove_folio_for_restructuring spins on
+// folio_ref_freeze; the model refuses with -EAGAIN instead of spinning).
+import {
+  FB_STATE, FB_ORDER, FB_FLAGS, FB_PFN, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_SIZE, FB_ABSENT, FB_HUGE, FB_SPLIT,
+  FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, FOLIO_UPTODATE, GUP_PIN_COUNTING_BIAS,
+  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED,
+} from "./layout";
+import { pageAlloc, pageFree, orderFor } from "./alloc";
+import { pfnAlloc, pfnFree } from "./pfn";
+import { EAGAIN, EINVAL, ENOMEM, ENOENT } from "./errno";
+
+// @ts-ignore: decorator
+@inline export function blockShift(gi: u32): u32 { return load<u32>(gi, GI_BLOCK_SHIFT); }
+// @ts-ignore: decorator
+@inline export function hugeOrder(gi: u32): u32 { return load<u32>(gi, GI_HUGE_ORDER); }
+// @ts-ignore: decorator
+@inline export function blockAt(gi: u32, b: u32): usize {
+  return <usize>load<u32>(gi, GI_BLOCKS) + <usize>b * FB_SIZE;
+}
+// @ts-ignore: decorator
+@inline export function blockState(gi: u32, b: u32): u32 { return load<u8>(blockAt(gi, b), FB_STATE); }
+// @ts-ignore: decorator
+@inline function entryAt(blk: usize, i: u32): usize { return <usize>load<u32>(blk, FB_SUB) + <usize>i * FE_SIZE; }
+// @ts-ignore: decorator
+@inline function subOrder(gi: u32): u32 { return orderFor(<u64>FE_SIZE << blockShift(gi)); }
+
+/** Set up an empty filemap for npages indices; false on -ENOMEM. hugeOrd: 0 (4 KiB), 9 or 18. */
+export function folioMapInit(gi: u32, npages: u32, hugeOrd: u32): bool {
+  const shift: u32 = hugeOrd == 0 ? 9 : hugeOrd;
+  const nblocks = <u32>((<u64>npages + (<u64>1 << shift) - 1) >> shift);
+  const order = orderFor(<u64>nblocks * FB_SIZE);
+  const blocks = pageAlloc(order);
+  if (blocks == 0) return false;
+  store<u32>(gi, blocks, GI_BLOCKS);
+  store<u32>(gi, nblocks, GI_NBLOCKS);
+  store<u32>(gi, shift, GI_BLOCK_SHIFT);
+  store<u32>(gi, hugeOrd, GI_HUGE_ORDER);
+  store<u32>(gi, order, GI_BLOCKS_ORDER);
+  store<u32>(gi, 0, GI_POPULATED);
+  return true;
+}
+
+/** Free every folio, pfn and array (the inode is going away: nothing may still reference it). */
+export function folioMapDestroy(gi: u32): void {
+  const n = load<u32>(gi, GI_NBLOCKS);
+  for (let b: u32 = 0; b < n; b++) releaseBlock(gi, b);
+  pageFree(load<u32>(gi, GI_BLOCKS), load<u32>(gi, GI_BLOCKS_ORDER));
+}
+
+function releaseBlock(gi: u32, b: u32): void {
+  const blk = blockAt(gi, b);
+  const st = load<u8>(blk, FB_STATE);
+  const ho = hugeOrder(gi);
+  if (st == FB_HUGE) {
+    pfnFree(load<u32>(blk, FB_PFN), ho);
+    store<u32>(gi, load<u32>(gi, GI_POPULATED) - (<u32>1 << ho), GI_POPULATED);
+  } else if (st == FB_SPLIT) {
+    if (ho != 0) {
+      pfnFree(load<u32>(blk, FB_PFN), ho);
+      store<u32>(gi, load<u32>(gi, GI_POPULATED) - (<u32>1 << ho), GI_POPULATED);
+    } else {
+      const nr = <u32>1 << blockShift(gi);
+      for (let i: u32 = 0; i < nr; i++) {
+        const e = entryAt(blk, i);
+        if (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) pfnFree(load<u32>(e, FE_PFN), 0);
+      }
+      store<u32>(gi, load<u32>(gi, GI_POPULATED) - load<u32>(blk, FB_NSUB), GI_POPULATED);
+    }
+    pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
+  }
+  memory.fill(blk, 0, FB_SIZE);
+}
+
+/** Order of the folio holding `index` (0, 9 or 18), or -1 when no folio holds it. */
+export function folioOrder(gi: u32, index: u32): i32 {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) return <i32>load<u8>(blk, FB_ORDER);
+  if (st == FB_SPLIT) {
+    const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+    return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? 0 : -1;
+  }
+  return -1;
+}
+
+/** pfn backing `index` (folio_file_pfn), 0 when absent. */
+export function folioPfn(gi: u32, index: u32): u32 {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  const off = index & ((<u32>1 << shift) - 1);
+  if (st == FB_HUGE) return load<u32>(blk, FB_PFN) + off;
+  if (st == FB_SPLIT) {
+    const e = entryAt(blk, off);
+    return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? load<u32>(e, FE_PFN) : 0;
+  }
+  return 0;
+}
+
+/**
+ * Describe the folio holding `index` into out (u32[8]): state (0 absent, 1 huge, 2 small), order, pfn of index,
+ * refcount, pincount, mapcount, flags, folio's first index. Returns the state.
+ */
+export function folioDescribe(gi: u32, index: u32, out: usize): u32 {
+  const shift = blockShift(gi);
+  const b = index >> shift;
+  const blk = blockAt(gi, b);
+  const st = load<u8>(blk, FB_STATE);
+  const off = index & ((<u32>1 << shift) - 1);
+  memory.fill(out, 0, 32);
+  if (st == FB_HUGE) {
+    store<u32>(out, 1);
+    store<u32>(out, load<u8>(blk, FB_ORDER), 4);
+    store<u32>(out, load<u32>(blk, FB_PFN) + off, 8);
+    store<u32>(out, load<u32>(blk, FB_REF), 12);
+    store<u32>(out, load<u32>(blk, FB_PIN), 16);
+    store<u32>(out, load<u32>(blk, FB_MAP), 20);
+    store<u32>(out, load<u16>(blk, FB_FLAGS), 24);
+    store<u32>(out, b << shift, 28);
+    return 1;
+  }
+  if (st == FB_SPLIT) {
+    const e = entryAt(blk, off);
+    if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return 0;
+    store<u32>(out, 2);
+    store<u32>(out, load<u32>(e, FE_PFN), 8);
+    store<u32>(out, load<u32>(e, FE_REF), 12);
+    store<u32>(out, load<u16>(e, FE_PIN), 16);
+    store<u32>(out, load<u16>(e, FE_MAP), 20);
+    store<u32>(out, load<u16>(e, FE_FLAGS), 24);
+    store<u32>(out, index, 28);
+    return 2;
+  }
+  return 0;
+}
+
+/**
+ * Put a folio for `index` into the filemap if there is none (the allocation half of kvm_gmem_get_folio): with
+ * HugeTLB the whole huge block gets one folio from the HugeTLB pool, else one 4 KiB page from the buddy pool.
+ * The new folio is not uptodate. Returns 0, or -ENOMEM (pool or heap exhausted; nothing changed).
+ */
+export function folioAlloc(gi: u32, index: u32): i32 {
+  const shift = blockShift(gi);
+  const b = index >> shift;
+  const blk = blockAt(gi, b);
+  const st = load<u8>(blk, FB_STATE);
+  const ho = hugeOrder(gi);
+  if (ho != 0) {
+    if (st != FB_ABSENT) return 0;
+    const pfn = pfnAlloc(ho);
+    if (pfn == 0) return -ENOMEM;
+    store<u8>(blk, <u8>FB_HUGE, FB_STATE);
+    store<u8>(blk, <u8>ho, FB_ORDER);
+    store<u16>(blk, 0, FB_FLAGS);
+    store<u32>(blk, pfn, FB_PFN);
+    store<u32>(blk, <u32>1 << ho, FB_REF);
+    store<u32>(blk, 0, FB_PIN);
+    store<u32>(blk, 0, FB_MAP);
+    store<u32>(gi, load<u32>(gi, GI_POPULATED) + (<u32>1 << ho), GI_POPULATED);
+    return 0;
+  }
+  let fresh = false;
+  if (st == FB_ABSENT) {
+    const sub = pageAlloc(subOrder(gi));
+    if (sub == 0) return -ENOMEM;
+    store<u8>(blk, <u8>FB_SPLIT, FB_STATE);
+    store<u32>(blk, sub, FB_SUB);
+    store<u32>(blk, 0, FB_NSUB);
+    fresh = true;
+  }
+  const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+  if (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) return 0;
+  const pfn = pfnAlloc(0);
+  if (pfn == 0) {
+    if (fresh) { pageFree(load<u32>(blk, FB_SUB), subOrder(gi)); memory.fill(blk, 0, FB_SIZE); }
+    return -ENOMEM;
+  }
+  store<u32>(e, pfn, FE_PFN);
+  store<u32>(e, 1, FE_REF);
+  store<u16>(e, 0, FE_MAP);
+  store<u16>(e, 0, FE_PIN);
+  store<u16>(e, <u16>FOLIO_PRESENT, FE_FLAGS);
+  store<u32>(blk, load<u32>(blk, FB_NSUB) + 1, FB_NSUB);
+  store<u32>(gi, load<u32>(gi, GI_POPULATED) + 1, GI_POPULATED);
+  return 0;
+}
+
+/** Is the folio holding index uptodate (zeroed/prepared)? false when absent. */
+export function folioUptodate(gi: u32, index: u32): bool {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) return (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE) != 0;
+  if (st == FB_SPLIT) return (load<u16>(entryAt(blk, index & ((<u32>1 << shift) - 1)), FE_FLAGS) & FOLIO_UPTODATE) != 0;
+  return false;
+}
+
+/** folio_mark_uptodate on the folio holding index (after it was zeroed). */
+export function folioMarkUptodate(gi: u32, index: u32): void {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) store<u16>(blk, load<u16>(blk, FB_FLAGS) | <u16>FOLIO_UPTODATE, FB_FLAGS);
+  else if (st == FB_SPLIT) {
+    const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+    store<u16>(e, load<u16>(e, FE_FLAGS) | <u16>FOLIO_UPTODATE, FE_FLAGS);
+  }
+}
+
+/**
+ * Adjust the references on the folio holding index. kind 0: plain refcount (transient refs), 1: host PTE
+ * (mapcount and refcount), 2: long-term GUP pin (small folio: refcount += GUP_PIN_COUNTING_BIAS; large folio:
+ * refcount += 1 and pincount += 1, as try_grab_folio does). delta is +1 or -1. Returns 0, -ENOENT (no folio), or
+ * -EINVAL (would drop below what is held).
+ */
+export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) {
+    const ref = load<u32>(blk, FB_REF);
+    if (kind == 0) {
+      if (delta < 0 && ref <= (<u32>1 << load<u8>(blk, FB_ORDER))) return -EINVAL;
+      store<u32>(blk, <u32>(<i32>ref + delta), FB_REF);
+    } else {
+      const at: usize = kind == 1 ? FB_MAP : FB_PIN;
+      const c = load<u32>(blk + at);
+      if (delta < 0 && c == 0) return -EINVAL;
+      store<u32>(blk + at, <u32>(<i32>c + delta));
+      store<u32>(blk, <u32>(<i32>ref + delta), FB_REF);
+    }
+    return 0;
+  }
+  if (st != FB_SPLIT) return -ENOENT;
+  const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+  if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return -ENOENT;
+  const ref = load<u32>(e, FE_REF);
+  if (kind == 0) {
+    if (delta < 0 && ref <= 1) return -EINVAL;
+    store<u32>(e, <u32>(<i32>ref + delta), FE_REF);
+    return 0;
+  }
+  const at: usize = kind == 1 ? FE_MAP : FE_PIN;
+  const c = load<u16>(e + at);
+  if (delta < 0 && c == 0) return -EINVAL;
+  if (delta > 0 && c == 0xffff) return -EINVAL;
+  store<u16>(e + at, <u16>(<i32>c + delta));
+  const w: i32 = kind == 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
+  store<u32>(e, <u32>(<i32>ref + delta * w), FE_REF);
+  return 0;
+}
+
+/**
+ * The safe-refcount test of one folio: does anything besides the filemap hold it (kvm_gmem_has_safe_refcount
+ * without the batch ref)? true for an absent index.
+ */
+export function folioOnlyFilemapRefs(gi: u32, index: u32): bool {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) return load<u32>(blk, FB_REF) == (<u32>1 << load<u8>(blk, FB_ORDER));
+  if (st == FB_SPLIT) {
+    const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+    return !(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) || load<u32>(e, FE_REF) == 1;
+  }
+  return true;
+}
+
+// Scratch: the index of the folio that made the last split/merge/free refuse (error_index), per instance.
+let lastBusyIndex: u32 = 0;
+export function folioLastBusyIndex(): u32 { return lastBusyIndex; }
+
+/**
+ * Split the huge folio of block b into 4 KiB folios, pfns contiguous (kvm_gmem_split_folio_in_filemap; [V2]
+ * always 1 GiB/2 MiB -> 4 KiB). No-op (0) unless the block holds a huge folio. -EAGAIN if anything besides the
+ * filemap holds a reference, -ENOMEM if the 4 KiB entries cannot be allocated (the HVO vmemmap case).
+ */
+export function splitFolio(gi: u32, b: u32): i32 {
+  const blk = blockAt(gi, b);
+  if (load<u8>(blk, FB_STATE) != FB_HUGE) return 0;
+  const order = <u32>load<u8>(blk, FB_ORDER);
+  const nr = <u32>1 << order;
+  if (load<u32>(blk, FB_REF) != nr || load<u32>(blk, FB_PIN) != 0 || load<u32>(blk, FB_MAP) != 0) {
+    lastBusyIndex = b << blockShift(gi);
+    return -EAGAIN;
+  }
+  const sub = pageAlloc(subOrder(gi));
+  if (sub == 0) return -ENOMEM;
+  const base = load<u32>(blk, FB_PFN);
+  const flags = <u64>(FOLIO_PRESENT | (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE));
+  // entry = { pfn, refcount 1 } { mapcount 0, pincount 0, flags }
+  const second = flags << 32;
+  let p = <usize>sub;
+  for (let i: u32 = 0; i < nr; i++) {
+    store<u64>(p, <u64>(base + i) | (<u64>1 << 32));
+    store<u64>(p, second, 8);
+    p += FE_SIZE;
+  }
+  store<u8>(blk, <u8>FB_SPLIT, FB_STATE);
+  store<u8>(blk, 0, FB_ORDER);
+  store<u32>(blk, 0, FB_REF);
+  store<u32>(blk, sub, FB_SUB);
+  store<u32>(blk, nr, FB_NSUB);
+  return 0;
+}
+
+/**
+ * Merge the 4 KiB folios of a split HugeTLB block back into one huge folio (kvm_gmem_try_merge_folio_in_filemap's
+ * merge step; the caller decides whether the block is all private). -EINVAL when the block is not a split HugeTLB
+ * block, -EAGAIN when any 4 KiB folio is referenced beyond the filemap (folioLastBusyIndex() names it).
+ */
+export function mergeFolio(gi: u32, b: u32): i32 {
+  const ho = hugeOrder(gi);
+  const blk = blockAt(gi, b);
+  if (ho == 0 || load<u8>(blk, FB_STATE) != FB_SPLIT) return -EINVAL;
+  const nr = <u32>1 << ho;
+  let p = <usize>load<u32>(blk, FB_SUB);
+  let anyUptodate = false;
+  for (let i: u32 = 0; i < nr; i++) {
+    // second word: mapcount u16, pincount u16, flags u16; first word: pfn, refcount
+    const w = load<u64>(p, 8);
+    if (load<u32>(p, FE_REF) != 1 || (w & 0xffffffff) != 0) {
+      lastBusyIndex = (b << ho) + i;
+      return -EAGAIN;
+    }
+    if ((w >> 32) & <u64>FOLIO_UPTODATE) anyUptodate = true;
+    p += FE_SIZE;
+  }
+  pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
+  store<u8>(blk, <u8>FB_HUGE, FB_STATE);
+  store<u8>(blk, <u8>ho, FB_ORDER);
+  // A 4 KiB folio that was never made uptodate reads zero, so the merged folio counts as zeroed.
+  store<u16>(blk, anyUptodate ? <u16>FOLIO_UPTODATE : 0, FB_FLAGS);
+  store<u32>(blk, nr, FB_REF);
+  store<u32>(blk, 0, FB_PIN);
+  store<u32>(blk, 0, FB_MAP);
+  store<u32>(blk, 0, FB_SUB);
+  store<u32>(blk, 0, FB_NSUB);
+  return 0;
+}
+
+/**
+ * Remove every folio of block b from the filemap and return its frames (truncate_inode_folio on a whole block).
+ * -EAGAIN if any folio is referenced beyond the filemap; nothing changes then.
+ */
+export function freeBlock(gi: u32, b: u32): i32 {
+  const blk = blockAt(gi, b);
+  const st = load<u8>(blk, FB_STATE);
+  if (st == FB_ABSENT) return 0;
+  if (st == FB_HUGE) {
+    if (!folioOnlyFilemapRefs(gi, b << blockShift(gi))) { lastBusyIndex = b << blockShift(gi); return -EAGAIN; }
+  } else {
+    const nr = <u32>1 << blockShift(gi);
+    for (let i: u32 = 0; i < nr; i++) {
+      const e = entryAt(blk, i);
+      if ((load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) && (load<u32>(e, FE_REF) != 1 || load<u32>(e, FE_MAP) != 0)) {
+        lastBusyIndex = (b << blockShift(gi)) + i;
+        return -EAGAIN;
+      }
+    }
+  }
+  releaseBlock(gi, b);
+  return 0;
+}
+
+/** Remove the 4 KiB folio at index of a 4 KiB-backed guest_memfd. -EAGAIN if referenced, -EINVAL if HugeTLB. */
+export function freeSmall(gi: u32, index: u32): i32 {
+  if (hugeOrder(gi) != 0) return -EINVAL;
+  const shift = blockShift(gi);
+  const b = index >> shift;
+  const blk = blockAt(gi, b);
+  if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
+  const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+  if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return 0;
+  if (load<u32>(e, FE_REF) != 1 || load<u32>(e, FE_MAP) != 0) { lastBusyIndex = index; return -EAGAIN; }
+  pfnFree(load<u32>(e, FE_PFN), 0);
+  memory.fill(e, 0, FE_SIZE);
+  const n = load<u32>(blk, FB_NSUB) - 1;
+  store<u32>(blk, n, FB_NSUB);
+  store<u32>(gi, load<u32>(gi, GI_POPULATED) - 1, GI_POPULATED);
+  if (n == 0) releaseBlock(gi, b);
+  return 0;
+}

@@ -1,0 +1,114 @@
+// Compile once, instantiate over one shared WebAssembly.Memory. No top-level await anywhere: the async path
+// caches a promise of the compiled module, the sync path takes a module or bytes (hash-wasm's two-tier init).
+import releaseBytes from "../build/release.wasm";
+import debugBytes from "../build/debug.wasm";
+import { INITIAL_WASM_PAGES, MAX_WASM_PAGES } from "../assembly/layout";
+import { EnvironmentError } from "./errors";
+
+/** The numeric ABI of assembly/index.ts (u32 results arrive as signed i32; callers apply >>> 0). */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  sim_attach(mayBlock: number): number;
+  sim_scratch(): number;
+  sim_layout_version(): number;
+  sim_heap_base(): number;
+  sim_fail_alloc(n: number): number;
+  sim_set_checks(on: number): number;
+  sim_last_violation(): number;
+  bitmap_create(npages: number, shared: number): number;
+  bitmap_destroy(h: number): number;
+  bitmap_ptr(h: number): number;
+  bitmap_assign(h: number, start: number, end: number, shared: number): number;
+  bitmap_test(h: number, i: number): number;
+  bitmap_count(h: number, start: number, end: number): number;
+  bitmap_next_diff(h: number, from: number, end: number, shared: number): number;
+  bitmap_block_shared(h: number, index: number, order: number): number;
+  bitmap_bytes(h: number): number;
+  bitmap_check(h: number): number;
+  pt_create(): number;
+  pt_destroy(h: number): number;
+  pt_map(h: number, gfn: number, pfn: number, level: number, state: number): number;
+  pt_lookup(h: number, gfn: number): number;
+  pt_zap(h: number, start: number, end: number, partial: number): number;
+  pt_last_zap_start(): number;
+  pt_last_zap_end(): number;
+  pt_demote(h: number, gfn: number, level: number): number;
+  pt_leaves(h: number, level: number): number;
+  pt_tables(h: number): number;
+  pt_count_range(h: number, start: number, end: number): number;
+  pt_check(h: number): number;
+  gmem_create(size: number, flags: number): number;
+  gmem_destroy(h: number): number;
+  gmem_ptr(h: number): number;
+  folio_alloc(h: number, index: number): number;
+  folio_describe(h: number, index: number): number;
+  folio_split(h: number, index: number): number;
+  folio_merge(h: number, index: number): number;
+  folio_free_block(h: number, index: number): number;
+  folio_ref(h: number, index: number, kind: number, delta: number): number;
+  folio_mark_uptodate(h: number, index: number): number;
+  gmem_check(h: number): number;
+}
+
+export type CoreFlavor = "release" | "debug";
+
+/** The embedded core bytes (release: -O3 --noAssert; debug: asserts kept). */
+export function coreBytes(flavor: CoreFlavor = "release"): Uint8Array<ArrayBuffer> {
+  return flavor === "debug" ? debugBytes : releaseBytes;
+}
+
+const compiled: Partial<Record<CoreFlavor, Promise<WebAssembly.Module>>> = {};
+
+/** Compile the embedded core once per flavor; later calls share the same promise. */
+export function compileCore(flavor: CoreFlavor = "release"): Promise<WebAssembly.Module> {
+  requireWasmThreads();
+  let p = compiled[flavor];
+  if (!p) {
+    p = WebAssembly.compile(coreBytes(flavor));
+    compiled[flavor] = p;
+    p.catch(() => { delete compiled[flavor]; });
+  }
+  return p;
+}
+
+/** Compile synchronously (fine in Node and workers; browsers limit sync compiles on the main thread). */
+export function compileCoreSync(flavor: CoreFlavor = "release"): WebAssembly.Module {
+  requireWasmThreads();
+  return new WebAssembly.Module(coreBytes(flavor));
+}
+
+/** A fresh shared memory for the core: INITIAL_WASM_PAGES to maximum (default 4 GiB). */
+export function createMemory(maximumPages: number = MAX_WASM_PAGES): WebAssembly.Memory {
+  requireWasmThreads();
+  if (!Number.isInteger(maximumPages) || maximumPages < INITIAL_WASM_PAGES || maximumPages > MAX_WASM_PAGES) {
+    throw new EnvironmentError("EINVAL", `maximumPages must be an integer in [${INITIAL_WASM_PAGES}, ${MAX_WASM_PAGES}]`);
+  }
+  return new WebAssembly.Memory({ initial: INITIAL_WASM_PAGES, maximum: maximumPages, shared: true });
+}
+
+export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as CoreExports;
+}
+
+function requireWasmThreads(): void {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.Memory !== "function") {
+    throw new EnvironmentError("ENOSYS", "WebAssembly is not available in this environment");
+  }
+}
+
+/** True on a browser page's main thread, where Atomics.wait (and so a contended lock) may not block. */
+export function onBrowserMainThread(): boolean {
+  const g = globalThis as { document?: unknown; window?: unknown };
+  return typeof g.window !== "undefined" && typeof g.document !== "undefined";
+}
+
+/**
+ * Whether this realm can hand a shared memory to workers. In a browser that needs cross-origin isolation: serve
+ * the page with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`.
+ * Without it a simulator still runs on one thread, but share() throws.
+ */
+export function canShareMemory(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  return typeof g.crossOriginIsolated === "boolean" ? g.crossOriginIsolated : true;
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Build everything a user or a test needs, from the sources:
+//   build/{debug,release}.wasm (+ .wat)   the AssemblyScript core, both asconfig targets
+//   dist/index.js                          the binding with both cores embedded (esbuild, ESM, es2022/node20)
+//   dist/cli.js                            the gmemsim command
+//   dist/types/**.d.ts                     declarations (tsc)
+// Usage: node scripts/build.mjs [--no-types]
+import { build } from "esbuild";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = new Set(process.argv.slice(2));
+const t0 = Date.now();
+
+async function compileCore(target) {
+  const asc = await import("assemblyscript/asc");
+  const { error, stderr } = await asc.main(["assembly/index.ts", "--config", "asconfig.json", "--target", target],
+    { stdout: process.stdout, stderr: process.stderr });
+  if (error) {
+    console.error(stderr.toString());
+    throw new Error(`asc (${target}) failed: ${error.message}`);
+  }
+}
+
+export const esbuildCommon = {
+  bundle: true,
+  format: "esm",
+  target: ["es2022", "node20", "chrome120"],
+  loader: { ".wasm": "binary" },
+  logLevel: "warning",
+  legalComments: "none",
+};
+
+process.chdir(root);
+mkdirSync("build", { recursive: true });
+await compileCore("debug");
+await compileCore("release");
+const wat = readFileSync("build/release.wat", "utf8");
+if (/__new|__alloc/.test(wat)) throw new Error("release core contains managed allocation (__new/__alloc)");
+
+await build({ ...esbuildCommon, entryPoints: { index: "bindings/index.ts" }, outdir: "dist", platform: "neutral" });
+await build({
+  ...esbuildCommon, entryPoints: { cli: "bindings/cli.ts" }, outdir: "dist", platform: "node",
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+
+if (!args.has("--no-types")) {
+  const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"],
+    { stdio: "inherit" });
+  if (tsc.status !== 0) throw new Error("tsc failed");
+  mkdirSync("dist", { recursive: true });
+  writeFileSync("dist/index.d.ts", 'export * from "./types/bindings/index";\n');
+}
+console.log(`build: core (debug + release), dist/index.js, dist/cli.js${args.has("--no-types") ? "" : ", types"} in ${Date.now() - t0} ms`);
