@@ -176,6 +176,28 @@ export class Simulator {
     return new PageTable(this, check(this.core.pt_create(), "pt.create"));
   }
 
+  /** Wrap a bitmap handle created by another instance on this memory (e.g. received from the main thread). */
+  openBitmap(handle: number): Bitmap {
+    const h = u32("bitmap.open", "handle", handle);
+    const hdr = this.core.bitmap_ptr(h) >>> 0;
+    if (hdr === 0 || this.core.gmem_ptr(h) !== 0) throw new GmemError(ERRNO.EBADF, "bitmap.open");
+    return new Bitmap(this, h, this.u32[(hdr + L.BM_NPAGES) >>> 2]);
+  }
+
+  /** Wrap a page-table handle created by another instance on this memory. */
+  openPageTable(handle: number): PageTable {
+    const h = u32("pt.open", "handle", handle);
+    check(this.core.pt_tables(h), "pt.open");
+    return new PageTable(this, h);
+  }
+
+  /** Wrap a guest_memfd handle created by another instance on this memory. */
+  openGmem(handle: number): Gmem {
+    const h = u32("gmem.open", "handle", handle);
+    if (this.core.gmem_ptr(h) === 0) throw new GmemError(ERRNO.EBADF, "gmem.open");
+    return new Gmem(this, h);
+  }
+
   /**
    * A guest_memfd inode with its bitmap and filemap (KVM_CREATE_GUEST_MEMFD). size in bytes (number or bigint);
    * flags as in SCENARIOS.md. The protocol generation decides the default initial state (v2 shared, v4 private).

@@ -1,0 +1,34 @@
+// A loopback-only static file server that makes its pages cross-origin isolated (COOP + COEP), so
+// SharedArrayBuffer and shared WebAssembly.Memory can be posted to Web Workers.
+import http from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".wasm": "application/wasm", ".json": "application/json", ".wat": "text/plain; charset=utf-8",
+  ".svg": "image/svg+xml", ".css": "text/css",
+};
+
+export const ISOLATION_HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Cache-Control": "no-store",
+};
+
+export function serve(root, port = 0) {
+  const server = http.createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
+    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { ...ISOLATION_HEADERS, "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404, ISOLATION_HEADERS);
+      res.end("not found");
+    }
+  });
+  return new Promise((r) => server.listen(port, "127.0.0.1", () => r(server)));
+}

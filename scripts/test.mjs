@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// npm test: build the core and binding, then run every test/*.test.ts through the binding twice - in Node and in
+// headless Chromium (Debian's /usr/bin/chromium, installed with apt-get when missing, driven by playwright-core on
+// a loopback server that sends COOP/COEP so the page is cross-origin isolated). Ends with "N passed, N failed".
+// Options: --node-only, --browser-only, --no-build
+import { build } from "esbuild";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { serve } from "./serve.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(root);
+const args = new Set(process.argv.slice(2));
+const out = ".test-out";
+const common = {
+  bundle: true, format: "esm", target: ["es2022", "node20", "chrome120"], loader: { ".wasm": "binary" },
+  logLevel: "warning", sourcemap: "inline",
+  // the package is sideEffects: false for its users; the test files are nothing but side effects
+  ignoreAnnotations: true,
+};
+
+function ansiStrip(s) { return s.replace(/\x1b\[[0-9;]*m/g, ""); }
+
+/** uvu's summary -> { total, passed } (null when it printed none, i.e. the run died). */
+function parseUvu(text) {
+  const t = ansiStrip(text);
+  const total = /Total:\s+(\d+)/.exec(t);
+  const passed = /Passed:\s+(\d+)/.exec(t);
+  if (!total || !passed) return null;
+  return { total: +total[1], passed: +passed[1] };
+}
+
+async function bundleTests(platform) {
+  const files = readdirSync("test").filter((f) => f.endsWith(".test.ts")).sort();
+  const entry = ['import "./harness/uvu-setup";', ...files.map((f) => `import "./${f.replace(/\.ts$/, "")}";`),
+    'export { exec } from "uvu";'].join("\n");
+  const dir = join(out, platform);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const env = platform === "node" ? "test/harness/env-node.ts" : "test/harness/env-browser.ts";
+  const ext = platform === "node" ? ".mjs" : ".js";
+  const opts = { ...common, platform: platform === "node" ? "node" : "browser", alias: { "gmemsim-test-env": "./" + env },
+    outExtension: { ".js": ext } };
+  await build({ ...opts, stdin: { contents: entry, resolveDir: "test", sourcefile: "all.ts", loader: "ts" },
+    outfile: join(dir, "all" + ext) });
+  const worker = platform === "node" ? "test/harness/worker-node.ts" : "test/harness/worker-browser.ts";
+  await build({ ...opts, entryPoints: [worker], outfile: join(dir, (platform === "node" ? "worker-node" : "worker-browser") + ext) });
+  return { dir, files };
+}
+
+function runNode(dir) {
+  return new Promise((resolveRun) => {
+    const script = `const m = await import(${JSON.stringify("./" + join(dir, "all.mjs"))}); await m.exec();`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let text = "";
+    child.stdout.on("data", (d) => { text += d; process.stdout.write(d); });
+    child.on("close", (code) => resolveRun({ text, code }));
+  });
+}
+
+function ensureChromium() {
+  const exe = "/usr/bin/chromium";
+  if (existsSync(exe)) return exe;
+  console.log("test: /usr/bin/chromium missing; installing Debian's chromium with apt-get");
+  const asRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const pre = asRoot ? [] : ["sudo", "-n"];
+  const run = (cmd) => spawnSync(pre.length ? pre[0] : cmd[0], pre.length ? [...pre.slice(1), ...cmd] : cmd.slice(1),
+    { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  run(["apt-get", "update"]);
+  const r = run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"]);
+  if (r.status !== 0 || !existsSync(exe)) throw new Error("could not install chromium with apt-get");
+  return exe;
+}
+
+async function runBrowser(dir) {
+  const exe = ensureChromium();
+  writeFileSync(join(dir, "index.html"), `<!doctype html><meta charset="utf-8"><title>gmemsim tests</title>
+<script type="module">
+try {
+  const m = await import("./all.js");
+  await m.exec();
+} catch (e) { console.log("FATAL " + (e && e.stack || e)); }
+globalThis.__uvuDone = true;
+</script>`);
+  const { chromium } = await import("playwright-core");
+  const server = await serve(root);
+  const port = server.address().port;
+  const userDir = mkdtempSync(join(tmpdir(), "gmemsim-chromium-"));
+  const ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: exe, headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  let text = "";
+  try {
+    const page = await ctx.newPage();
+    page.on("console", (msg) => { const t = msg.text(); text += t + "\n"; process.stdout.write(t + "\n"); });
+    page.on("pageerror", (err) => { text += `pageerror ${err.message}\n`; process.stdout.write(`pageerror ${err.message}\n`); });
+    await page.goto(`http://127.0.0.1:${port}/${dir}/index.html`);
+    await page.waitForFunction(() => globalThis.__uvuDone === true, null, { timeout: 300000 });
+    const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
+    if (!isolated) text += "\nFATAL page is not cross-origin isolated\n";
+  } finally {
+    await ctx.close();
+    server.close();
+    rmSync(userDir, { recursive: true, force: true });
+  }
+  return { text };
+}
+
+const t0 = Date.now();
+if (!args.has("--no-build")) {
+  const r = spawnSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" });
+  if (r.status !== 0) { console.log("0 passed, 1 failed"); process.exit(1); }
+}
+let passed = 0, failed = 0;
+const report = [];
+function account(name, res, text) {
+  const fatal = /FATAL/.test(text);
+  if (!res || fatal || res.total === 0) { failed += 1 + (res ? res.total - res.passed : 0); passed += res ? res.passed : 0; report.push(`${name}: did not finish`); return; }
+  passed += res.passed;
+  failed += res.total - res.passed;
+  report.push(`${name}: ${res.passed}/${res.total}`);
+}
+if (!args.has("--browser-only")) {
+  const { dir } = await bundleTests("node");
+  console.log("\n== Node " + process.version);
+  const { text, code } = await runNode(dir);
+  const res = parseUvu(text);
+  account("node", res, code !== 0 && res && res.passed === res.total ? text + "\nFATAL exit " + code : text);
+}
+if (!args.has("--node-only")) {
+  const { dir } = await bundleTests("browser");
+  console.log("\n== Chromium (headless, cross-origin isolated)");
+  try {
+    const { text } = await runBrowser(dir);
+    account("chromium", parseUvu(text), text);
+  } catch (e) {
+    console.log(`browser run failed: ${e.stack || e}`);
+    failed += 1;
+    report.push("chromium: could not run");
+  }
+}
+console.log(`\n${report.join(", ")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

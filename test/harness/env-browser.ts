@@ -1,0 +1,22 @@
+// Test environment for a browser page: module Web Workers, files fetched from the loopback server.
+import type { SharedSimulator } from "../../bindings/index";
+
+export const runtime = "browser";
+
+export function spawnWorker<T>(shared: SharedSimulator, job: unknown): Promise<T> {
+  const w = new Worker(new URL("./worker-browser.js", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    w.onmessage = (ev: MessageEvent<{ ok: boolean; value?: T; error?: string }>) => {
+      if (ev.data.ok) resolve(ev.data.value as T); else reject(new Error(ev.data.error));
+      w.terminate();
+    };
+    w.onerror = (ev) => reject(new Error(ev.message));
+    w.postMessage({ shared, job });
+  });
+}
+
+export async function readText(rel: string): Promise<string> {
+  const r = await fetch("/" + rel);
+  if (!r.ok) throw new Error(`fetch /${rel}: ${r.status}`);
+  return r.text();
+}

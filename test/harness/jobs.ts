@@ -1,0 +1,47 @@
+// Work a test hands to a worker attached to the same simulator memory. Runs in Node workers and Web Workers.
+import { createSimulatorSync, type SharedSimulator } from "../../bindings/index";
+
+export type Job =
+  | { kind: "info" }
+  | { kind: "bitmap-assign"; handle: number; ranges: [number, number, boolean][] }
+  | { kind: "bitmap-read"; handle: number; indices: number[] }
+  | { kind: "pt-map"; handle: number; gfns: number[]; pfnBase: number }
+  | { kind: "gmem-split"; handle: number; index: number }
+  | { kind: "hammer"; handle: number; start: number; end: number; rounds: number };
+
+export function runJob(shared: SharedSimulator, job: Job): unknown {
+  const sim = createSimulatorSync(shared.module, { memory: shared.memory, debug: shared.flavor === "debug" });
+  switch (job.kind) {
+    case "info":
+      return { instanceId: sim.instanceId, stats: sim.memoryStats() };
+    case "bitmap-assign": {
+      const bm = sim.openBitmap(job.handle);
+      for (const [s, e, v] of job.ranges) bm.assign(s, e, v);
+      return { shared: bm.countShared() };
+    }
+    case "bitmap-read": {
+      const bm = sim.openBitmap(job.handle);
+      return job.indices.map((i) => bm.test(i));
+    }
+    case "pt-map": {
+      const pt = sim.openPageTable(job.handle);
+      for (let i = 0; i < job.gfns.length; i++) pt.map(job.gfns[i], job.pfnBase + i, 1);
+      return { leaves: pt.leaves() };
+    }
+    case "gmem-split": {
+      const g = sim.openGmem(job.handle);
+      g.splitFolio(job.index);
+      return g.folio(job.index);
+    }
+    case "hammer": {
+      // flip a private range back and forth; the simulator lock keeps every round atomic
+      const bm = sim.openBitmap(job.handle);
+      for (let r = 0; r < job.rounds; r++) {
+        bm.assign(job.start, job.end, true);
+        bm.assign(job.start, job.end, false);
+      }
+      bm.assign(job.start, job.end, true);
+      return { instanceId: sim.instanceId };
+    }
+  }
+}
