@@ -53,8 +53,8 @@ async function bundleTests(platform) {
 
 function runNode(dir) {
   return new Promise((resolveRun) => {
-    const script = `const m = await import(${JSON.stringify("./" + join(dir, "all.mjs"))}); await m.exec();`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    writeFileSync(join(dir, "run.mjs"), 'const m = await import("./all.mjs");\nawait m.exec();\n');
+    const child = spawn(process.execPath, [join(dir, "run.mjs")], { stdio: ["ignore", "pipe", "inherit"] });
     let text = "";
     child.stdout.on("data", (d) => { text += d; process.stdout.write(d); });
     child.on("close", (code) => resolveRun({ text, code }));

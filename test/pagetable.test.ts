@@ -1,0 +1,189 @@
+// The radix page table and its tdp_iter-style walker: map / lookup / zap / demote at every level, tables freed
+// when emptied, a huge leaf never descended into, ENOMEM leaving the table intact.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createSimulatorSync } from "../bindings/index";
+import { rng } from "./harness/rng";
+
+const M2 = 512, G1 = 262144;
+
+function code(fn: () => unknown): string | undefined {
+  try { fn(); } catch (e) { return (e as { code?: string }).code; }
+  return undefined;
+}
+
+test("pagetable: map and look up at 4K, 2M and 1G", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  pt.map(5, 0x1234, 1);
+  pt.map(2 * M2, 0x10000 * M2, 2);
+  pt.map(3 * G1, 0x400 * G1, 3);
+  assert.equal(pt.lookup(5), { pfn: 0x1234, level: 1, state: 0 });
+  assert.equal(pt.lookup(2 * M2 + 17), { pfn: 0x10000 * M2 + 17, level: 2, state: 0 });
+  assert.equal(pt.lookup(3 * G1 + 70000), { pfn: 0x400 * G1 + 70000, level: 3, state: 0 });
+  assert.is(pt.lookup(6), null);
+  assert.equal(pt.leaves(), { "4K": 1, "2M": 1, "1G": 1 });
+  assert.is(pt.countRange(0, 2 ** 32), 3);
+  pt.check();
+});
+
+test("pagetable: overlapping, misaligned and out-of-range maps are refused", () => {
+  const sim = createSimulatorSync();
+  const pt = sim.createPageTable();
+  pt.map(M2, 0x200 * M2, 2);
+  assert.is(code(() => pt.map(M2 + 3, 7, 1)), "EEXIST", "4K inside a 2M leaf");
+  assert.is(code(() => pt.map(M2, 0x400 * M2, 2)), "EEXIST", "same 2M");
+  pt.map(G1 + 8, 9, 1);
+  assert.is(code(() => pt.map(G1, 0, 3)), "EEXIST", "1G over a table with a 4K leaf");
+  assert.is(code(() => pt.map(3, 0, 2)), "EINVAL", "misaligned gfn");
+  assert.is(code(() => pt.map(0, 3, 2)), "EINVAL", "misaligned pfn");
+  assert.is(code(() => pt.map(0, 0, 4 as 3)), "EINVAL", "level 4");
+  assert.is(code(() => pt.map(2 ** 32, 0, 1)), "EINVAL", "gfn past 2^32");
+  assert.is(code(() => pt.zap(5, 2, "zap")), "EINVAL", "start > end");
+  assert.is(code(() => pt.zap(0, 2 ** 32 + 1, "zap")), "EINVAL", "end past 2^32");
+  assert.equal(pt.leaves(), { "4K": 1, "2M": 1, "1G": 0 });
+  pt.check();
+});
+
+test("pagetable: zapping 4 KiB inside a 2 MiB leaf never descends into the leaf", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  pt.map(0, 0, 2);
+  pt.map(M2, 0x800, 2);
+  // whole: the straddling leaf goes entirely (non-TDX KVM), the neighbour stays
+  const z = pt.zap(7, 8, "zap");
+  assert.equal(z, { count: 1, start: 0, end: M2 });
+  assert.is(pt.lookup(0), null);
+  assert.is(pt.lookup(M2)!.level, 2);
+  // demote: exactly the one 4 KiB page goes (TDX precise zap)
+  const d = pt.zap(M2 + 7, M2 + 8, "demote");
+  assert.equal(d, { count: 1, start: M2 + 7, end: M2 + 8 });
+  assert.is(pt.lookup(M2 + 7), null);
+  assert.equal(pt.lookup(M2 + 6), { pfn: 0x806, level: 1, state: 0 });
+  assert.equal(pt.lookup(M2 + 8), { pfn: 0x808, level: 1, state: 0 });
+  assert.equal(pt.leaves(), { "4K": 511, "2M": 0, "1G": 0 });
+  pt.check();
+});
+
+test("pagetable: demote a 1 GiB leaf twice down, then zap a range across levels", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  pt.map(G1, 4 * G1, 3, 2);
+  pt.demote(G1, 3);
+  assert.equal(pt.leaves(), { "4K": 0, "2M": 512, "1G": 0 });
+  pt.demote(G1 + 3 * M2, 2);
+  assert.equal(pt.lookup(G1 + 3 * M2 + 5), { pfn: 4 * G1 + 3 * M2 + 5, level: 1, state: 2 });
+  assert.is(code(() => pt.demote(G1 + 3 * M2, 2)), "ENOENT");
+  const z = pt.zap(G1 + 3 * M2 + 100, G1 + 5 * M2 + 1, "demote");
+  // 412 4K leaves of the demoted block, one 2M leaf, then 1 4K of the next 2M after demoting it
+  assert.is(z.count, 412 + 1 + 1);
+  assert.is(z.start, G1 + 3 * M2 + 100);
+  assert.is(z.end, G1 + 5 * M2 + 1);
+  assert.equal(pt.leaves(), { "4K": 100 + 511, "2M": 512 - 3, "1G": 0 });
+  pt.check();
+});
+
+test("pagetable: tables emptied by a zap go back to the heap", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  const heap0 = sim.memoryStats().heapPages;
+  for (let g = 0; g < 2048; g++) pt.map(5 * G1 + g, 0x1000 + g, 1);
+  assert.is(pt.tables(), 1 + 1 + 1 + 4);
+  assert.is(sim.memoryStats().heapPages - heap0, 7);
+  pt.zap(5 * G1, 5 * G1 + 1024);
+  assert.is(pt.tables(), 1 + 1 + 1 + 2);
+  pt.zap(0, 2 ** 32);
+  assert.is(pt.tables(), 1, "only the root is left");
+  assert.is(sim.memoryStats().heapPages - heap0, 1);
+  pt.check();
+  pt.dispose();
+  assert.is(sim.memoryStats().heapPages, heap0 - 1, "the table descriptor page is freed with it");
+});
+
+test("pagetable: random maps and zaps agree with a set of leaves", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  const r = rng(42);
+  const SIZE = [0, 1, M2, G1];
+  // the model: leaves keyed "level:base" -> pfn
+  const leaves = new Map<string, number>();
+  const overlapping = (s: number, e: number) => [...leaves.keys()].filter((k) => {
+    const [l, b] = k.split(":").map(Number);
+    return b < e && b + SIZE[l] > s;
+  });
+  const zapLeaf = (key: string, a: number, b: number, demote: boolean): void => {
+    const [l, base] = key.split(":").map(Number);
+    const pfn = leaves.get(key)!;
+    leaves.delete(key);
+    if (!demote || (base >= a && base + SIZE[l] <= b) || l === 1) return;
+    for (let i = 0; i < 512; i++) {
+      const cb = base + i * SIZE[l - 1];
+      const ck = `${l - 1}:${cb}`;
+      leaves.set(ck, pfn + i * SIZE[l - 1]);
+      if (cb < b && cb + SIZE[l - 1] > a) zapLeaf(ck, a, b, demote);
+    }
+  };
+  const span = 4 * G1;
+  for (let n = 0; n < 1500; n++) {
+    if (r.int(10) < 6) {
+      const level = ([1, 1, 1, 2, 2, 3] as const)[r.int(6)];
+      const size = SIZE[level];
+      const gfn = r.int(span / size) * size;
+      const pfn = (0x100 + r.int(1000)) * size;
+      const free = overlapping(gfn, gfn + size).length === 0;
+      let got: string | undefined;
+      try { pt.map(gfn, pfn, level); } catch (e) { got = (e as { code: string }).code; }
+      assert.is(got, free ? undefined : "EEXIST", `map ${gfn} L${level}`);
+      if (free) leaves.set(`${level}:${gfn}`, pfn);
+    } else {
+      const a = r.int(span);
+      const b = Math.min(span, a + 1 + r.int(r.int(2) ? 600 : 3 * M2));
+      const demote = r.int(2) === 1;
+      const expect = overlapping(a, b);
+      const before = leaves.size;
+      void before;
+      for (const k of expect) zapLeaf(k, a, b, demote);
+      pt.zap(a, b, demote ? "demote" : "zap");
+    }
+    if (n % 100 === 99) {
+      pt.check();
+      const counts = { "4K": 0, "2M": 0, "1G": 0 };
+      for (const k of leaves.keys()) counts[(["", "4K", "2M", "1G"] as const)[+k.split(":")[0]] as "4K"]++;
+      assert.equal(pt.leaves(), counts, `leaf counts at op ${n}`);
+      for (let t = 0; t < 200; t++) {
+        const g = r.int(span);
+        let want: { pfn: number; level: number } | null = null;
+        for (const l of [3, 2, 1]) {
+          const base = Math.floor(g / SIZE[l]) * SIZE[l];
+          const p = leaves.get(`${l}:${base}`);
+          if (p !== undefined) { want = { pfn: p + g - base, level: l }; break; }
+        }
+        const got = pt.lookup(g);
+        assert.equal(got && { pfn: got.pfn, level: got.level }, want, `gfn ${g} at op ${n}`);
+      }
+    }
+  }
+});
+
+test("pagetable: ENOMEM in the middle of a map frees the tables it allocated", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pt = sim.createPageTable();
+  pt.map(0, 0, 1);
+  const heap0 = sim.memoryStats().heapPages;
+  sim.failAllocation(2); // the second table this map needs
+  assert.is(code(() => pt.map(7 * G1 + 3, 5, 1)), "ENOMEM");
+  assert.is(sim.memoryStats().heapPages, heap0);
+  assert.is(pt.lookup(7 * G1 + 3), null);
+  pt.map(7 * G1 + 3, 5, 1);
+  assert.is(pt.lookup(7 * G1 + 3)!.pfn, 5);
+  sim.failAllocation(1);
+  assert.is(code(() => pt.zap(7 * G1, 7 * G1 + 1, "demote")), undefined, "a 4K zap needs no table");
+  pt.map(9 * G1, 0, 3);
+  sim.failAllocation(1);
+  assert.is(code(() => pt.zap(9 * G1, 9 * G1 + 1, "demote")), "ENOMEM", "demotion needs a table");
+  sim.failAllocation(0);
+  assert.is(pt.lookup(9 * G1 + 5)!.level, 3, "the huge leaf is untouched");
+  pt.check();
+});
+
+test.run();
