@@ -8,16 +8,53 @@ import {
   FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, GUP_PIN_COUNTING_BIAS,
   GI_NBLOCKS, GI_NPAGES, GI_POPULATED, PT_ROOT, PT_LEAVES, PT_TABLES, PT_LEVELS,
 } from "./layout";
-import { blockAt, blockShift, hugeOrder } from "./folio";
+import { blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate } from "./folio";
 import { pagemapEntry } from "./alloc";
-import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn } from "./pagetable";
+import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn, TdpIter, tdpIterStart, tdpIterNext } from "./pagetable";
+import {
+  H_DEBUG, H_CORRUPT, OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_MAX, OBJ_T_GMEM, OBJ_T_VM, OBJ_T_OP, GI_BITMAP, GI_NBIND,
+  GI_BINDS, GI_BIND_SIZE, GI_INV_LOCK, GI_HOSTPTES, VM_SEQ, VM_ENDS, VM_IN_PROGRESS, VM_RANGE_START, VM_RANGE_END,
+  VM_RANGE_VALID, VM_PT_PRIVATE, VM_PT_SHARED, VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, OP_KIND, OP_GMEM, OPK_CONVERT,
+  FOLIO_UPTODATE, FOLIO_HOSTMAP,
+} from "./layout";
+import { bitmapSharedInBlock, bitmapTest } from "./bitmap";
+import { archMaxPrivateLevel, isTdx, isSnp } from "./arch";
 
 export const INV_PT_STRUCT: u32 = 101;
+
+// ---- switches ---------------------------------------------------------------------------------------------------
+
+/** Is the after-every-step checker on? (H_DEBUG bit 0, shared by every instance) */
+// @ts-ignore: decorator
+@inline export function checksOn(): bool { return (load<u32>(H_DEBUG) & 1) != 0; }
+
+// Debug-only corruption hooks: each makes one mechanism misbehave once, so a test can see the checker name the
+// invariant it breaks. The release build compiles them out (DEBUG is false there).
+export const DBG_SKIP_ROLLBACK: u32 = 1; //     v2 conversion failure skips the rollback            -> I18
+export const DBG_FORCE_WORK: u32 = 2; //        a no-op conversion does work anyway                 -> I19
+export const DBG_SKIP_HOST_UNMAP: u32 = 3; //   to-private forgets unmap_mapping_pages               -> I9
+export const DBG_BAD_ERROR_INDEX: u32 = 4; //   error_index lands outside the range                  -> I20
+export const DBG_SKIP_RETRY: u32 = 5; //        the fault path skips mmu_invalidate_retry_gfn        -> I12
+
+/** Consume the armed corruption hook if it is `which` (always false in release builds). */
+export function debugHook(which: u32): bool {
+  if (!DEBUG) return false;
+  if (load<u32>(H_CORRUPT) != which) return false;
+  store<u32>(H_CORRUPT, 0);
+  return true;
+}
+
+/** A mechanism found an invariant broken while it ran (post-conditions, install-time checks). */
+export function recordViolation(code: u32, where: u32): void {
+  if (violationCode == 0) { violationCode = code; violationWhere = where; }
+}
 
 let violationCode: u32 = 0;
 let violationWhere: u32 = 0;
 export function lastViolationCode(): u32 { return violationCode; }
 export function lastViolationWhere(): u32 { return violationWhere; }
+
+import { DEBUG } from "./debug";
 
 function fail(code: u32, where: u32): u32 {
   violationCode = code;
@@ -159,5 +196,163 @@ function checkTable(table: u32, level: u32, gfnBase: u64): u32 {
   if (<u32>load<u16>(pagemapEntry(table) + 2) != present) return fail(INV_PT_STRUCT, <u32>gfnBase);
   // an emptied table below the root is freed at once
   if (present == 0 && level < <u32>PT_LEVELS) return fail(INV_PT_STRUCT, <u32>gfnBase);
+  return 0;
+}
+
+// ---- the whole-model check (after every step when enabled) ------------------------------------------------------
+
+/**
+ * Every invariant that can be read off the current state: I1-I8, I13-I17 (I9, I12, I18-I20 are post-conditions the
+ * mechanisms check as they run). Returns 0 or the first violated invariant (lastViolationWhere: the index / gfn).
+ */
+export function checkAll(it: TdpIter): u32 {
+  let pausedConverts: u32 = 0;
+  let pausedOps: u32 = 0;
+  for (let i: u32 = 1; i < <u32>OBJ_MAX; i++) {
+    const slot = <usize>OBJ_TABLE + <usize>i * OBJ_SLOT_SIZE;
+    if (<u32>load<u8>(slot) == OBJ_T_OP) {
+      pausedOps++;
+      const op = load<u32>(slot, 4);
+      if (load<u32>(op, OP_KIND) == OPK_CONVERT) {
+        pausedConverts++;
+        // I14: a conversion in flight holds its inode's invalidate lock exclusively
+        const gi = load<u32>(op, OP_GMEM);
+        if (load<u32>(gi, GI_INV_LOCK) != 0xffffffff) return fail(14, 0);
+      }
+    }
+  }
+  for (let i: u32 = 1; i < <u32>OBJ_MAX; i++) {
+    const slot = <usize>OBJ_TABLE + <usize>i * OBJ_SLOT_SIZE;
+    const t = <u32>load<u8>(slot);
+    const p = load<u32>(slot, 4);
+    if (t == OBJ_T_GMEM) {
+      const r = checkGmem(p, pausedConverts);
+      if (r != 0) return r;
+    } else if (t == OBJ_T_VM) {
+      const r = checkVm(p, it, pausedOps);
+      if (r != 0) return r;
+    }
+  }
+  return 0;
+}
+
+function checkGmem(gi: u32, pausedConverts: u32): u32 {
+  const bm = load<u32>(gi, GI_BITMAP);
+  let r = checkBitmap(bm);
+  if (r != 0) return r;
+  r = checkFolios(gi);
+  if (r != 0) return r;
+  const lockedByOp = load<u32>(gi, GI_INV_LOCK) == 0xffffffff;
+  if (lockedByOp && pausedConverts == 0) return fail(14, 0); // the lock is held by nobody in flight
+  const nb = load<u32>(gi, GI_NBLOCKS);
+  const shift = blockShift(gi);
+  const ho = hugeOrder(gi);
+  let hostPtes: u32 = 0;
+  for (let b: u32 = 0; b < nb; b++) {
+    const blk = blockAt(gi, b);
+    const st = load<u8>(blk, FB_STATE);
+    if (st == FB_HUGE) {
+      // I3: a huge folio never holds a shared index (a conversion in flight may be between set_attr and split)
+      if (!lockedByOp && bitmapSharedInBlock(bm, b << shift, shift) != 0) return fail(3, b << shift);
+    } else if (st == FB_SPLIT) {
+      const sub = <usize>load<u32>(blk, FB_SUB);
+      const nr = <u32>1 << shift;
+      for (let k: u32 = 0; k < nr; k++) {
+        const e = sub + <usize>k * FE_SIZE;
+        const fl = load<u16>(e, FE_FLAGS);
+        if (!(fl & FOLIO_PRESENT) || !(fl & FOLIO_HOSTMAP)) continue;
+        const index = (b << shift) + k;
+        hostPtes++;
+        if (!(fl & FOLIO_UPTODATE)) return fail(5, index);     // I5: zero before expose
+        if (!bitmapTest(bm, index)) return fail(6, index);      // I6: no private page in a host PTE
+      }
+    }
+  }
+  if (hostPtes != load<u32>(gi, GI_HOSTPTES)) return fail(6, 0);
+  void ho;
+  // I17: every binding record names a live slot of its VM that points back at this inode, inside i_size
+  const n = load<u32>(gi, GI_NBIND);
+  for (let i: u32 = 0; i < n; i++) {
+    const rec = <usize>gi + GI_BINDS + <usize>i * GI_BIND_SIZE;
+    const vm = load<u32>(rec);
+    const sn = load<u32>(rec, 8);
+    if (sn >= <u32>VM_MAX_SLOTS) return fail(17, 0);
+    const sp = <usize>vm + VM_SLOTS + <usize>sn * VM_SLOT_SIZE;
+    if (load<u32>(sp) == 0 || load<u32>(sp, 20) != gi) return fail(17, 0);
+    if (<u64>load<u32>(sp, 16) + load<u32>(sp, 8) > <u64>load<u32>(gi, GI_NPAGES)) return fail(17, load<u32>(sp, 16));
+  }
+  return 0;
+}
+
+function checkVm(vm: u32, it: TdpIter, pausedOps: u32): u32 {
+  // I13: begin/end balance
+  const inProgress = load<i32>(vm, VM_IN_PROGRESS);
+  if (inProgress < 0) return fail(13, 0);
+  if (pausedOps == 0 && inProgress != 0) return fail(13, 0);
+  if (load<u32>(vm, VM_SEQ) != load<u32>(vm, VM_ENDS)) return fail(13, 0);
+  // I17: slots of one inode never overlap in index space
+  for (let a: u32 = 0; a < <u32>VM_MAX_SLOTS; a++) {
+    const sa = <usize>vm + VM_SLOTS + <usize>a * VM_SLOT_SIZE;
+    if (load<u32>(sa) == 0) continue;
+    for (let b = a + 1; b < <u32>VM_MAX_SLOTS; b++) {
+      const sb = <usize>vm + VM_SLOTS + <usize>b * VM_SLOT_SIZE;
+      if (load<u32>(sb) == 0 || load<u32>(sb, 20) != load<u32>(sa, 20)) continue;
+      const pa = load<u32>(sa, 16), pb = load<u32>(sb, 16);
+      if (pa < pb + load<u32>(sb, 8) && pb < pa + load<u32>(sa, 8)) return fail(17, pa);
+    }
+  }
+  for (let t: u32 = 0; t < 2; t++) {
+    const isPrivate = t == 0;
+    const pt = <usize>vm + (isPrivate ? VM_PT_PRIVATE : VM_PT_SHARED);
+    tdpIterStart(it, load<u32>(pt), 1, 0, <u64>1 << 32);
+    while (it.valid) {
+      const e = it.oldSpte;
+      if (spteIsPresent(e) && spteIsLeaf(e)) {
+        const r = checkLeaf(vm, <u32>it.gfn, e, isPrivate, inProgress);
+        if (r != 0) return r;
+      }
+      tdpIterNext(it);
+    }
+  }
+  return 0;
+}
+
+/** One SPTE: I7/I8 (type), I5 (uptodate), I15 (mapping <= folio, right pfn), I16 (huge mapping rules). */
+function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32): u32 {
+  const level = spteLevel(e);
+  const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
+  // the memslot holding the leaf's first gfn
+  let sp: usize = 0;
+  for (let s: u32 = 0; s < <u32>VM_MAX_SLOTS; s++) {
+    const p = <usize>vm + VM_SLOTS + <usize>s * VM_SLOT_SIZE;
+    if (load<u32>(p) != 0 && gfn >= load<u32>(p, 4) && gfn - load<u32>(p, 4) < load<u32>(p, 8)) { sp = p; break; }
+  }
+  if (sp == 0) return fail(17, gfn); // an SPTE outside every memslot
+  const base = load<u32>(sp, 4), npages = load<u32>(sp, 8), pgoff = load<u32>(sp, 16), gi = load<u32>(sp, 20);
+  // I16: a huge leaf lies inside its slot, keeps gfn -> index alignment, has uniform attributes, arch allows it
+  if (level > 1) {
+    if (<u64>gfn + n > <u64>base + npages) return fail(16, gfn);
+    if (((gfn - base + pgoff) & (n - 1)) != 0) return fail(16, gfn);
+  }
+  const index = gfn - base + pgoff;
+  const bm = load<u32>(gi, GI_BITMAP);
+  const inRange = inProgress > 0 && load<u32>(vm, VM_RANGE_VALID) != 0 &&
+    gfn < load<u32>(vm, VM_RANGE_END) && <u64>gfn + n > <u64>load<u32>(vm, VM_RANGE_START);
+  if (level > 1) {
+    const c = bitmapSharedInBlock(bm, index, level == 3 ? 18 : 9);
+    if (c != 0 && c != n && !inRange) return fail(16, gfn);
+    if (isPrivate && level > archMaxPrivateLevel(sptePfn(e))) return fail(16, gfn);
+  }
+  // I15: the mapping lies in one folio of at least its size, at the folio's pfn
+  const o = folioOrder(gi, index);
+  if (o < 0) return fail(15, gfn);
+  if (<u32>o < 9 * (level - 1)) return fail(15, gfn);
+  if (folioPfn(gi, index) != sptePfn(e)) return fail(15, gfn);
+  // I5: zero before expose
+  if (!folioUptodate(gi, index)) return fail(5, gfn);
+  // I7 / I8: entry type matches the attribute (outside an in-progress invalidation of the gfn)
+  const shared = bitmapTest(bm, index);
+  if (!isPrivate && !shared && (isTdx() || isSnp())) return fail(7, gfn); // a private page behind a non-secure entry
+  if (!inRange && (isPrivate == shared)) return fail(8, gfn);
   return 0;
 }

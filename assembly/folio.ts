@@ -8,8 +8,10 @@
 // folio_ref_freeze; the model refuses with -EAGAIN instead of spinning).
 import {
   FB_STATE, FB_ORDER, FB_FLAGS, FB_PFN, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_SIZE, FB_ABSENT, FB_HUGE, FB_SPLIT,
+  FB_CONTENT, FOLIO_HOSTMAP,
   FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, FOLIO_UPTODATE, GUP_PIN_COUNTING_BIAS,
-  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED,
+  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_ORPHANS, GI_ORPHAN_SIZE,
+  GI_MAX_ORPHANS,
 } from "./layout";
 import { pageAlloc, pageFree, orderFor } from "./alloc";
 import { pfnAlloc, pfnFree } from "./pfn";
@@ -74,6 +76,8 @@ function releaseBlock(gi: u32, b: u32): void {
     }
     pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
   }
+  const content = load<u32>(blk, FB_CONTENT);
+  if (content != 0) pageFree(content, contentOrder(gi));
   memory.fill(blk, 0, FB_SIZE);
 }
 
@@ -379,12 +383,181 @@ export function freeSmall(gi: u32, index: u32): i32 {
   if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
   const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
   if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return 0;
-  if (load<u32>(e, FE_REF) != 1 || load<u32>(e, FE_MAP) != 0) { lastBusyIndex = index; return -EAGAIN; }
-  pfnFree(load<u32>(e, FE_PFN), 0);
+  const pins = <u32>load<u16>(e, FE_PIN);
+  if (load<u32>(e, FE_REF) != 1 + pins * GUP_PIN_COUNTING_BIAS || load<u16>(e, FE_MAP) != 0) {
+    lastBusyIndex = index;
+    return -EAGAIN;
+  }
+  if (pins != 0) {
+    // truncate_inode_folio removes a pinned page from the filemap anyway; the pin keeps the frame until unpin
+    if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins)) { lastBusyIndex = index; return -EAGAIN; }
+  } else pfnFree(load<u32>(e, FE_PFN), 0);
   memory.fill(e, 0, FE_SIZE);
+  contentSet(gi, index, 0);
   const n = load<u32>(blk, FB_NSUB) - 1;
   store<u32>(blk, n, FB_NSUB);
   store<u32>(gi, load<u32>(gi, GI_POPULATED) - 1, GI_POPULATED);
   if (n == 0) releaseBlock(gi, b);
   return 0;
+}
+
+// ---- page content -----------------------------------------------------------------------------------------------
+// One value per 4 KiB page (what host and guest accesses read and write), kept per block in an array of u64 that
+// exists only once a non-zero value was written: low 32 bits the value, bit 32 CONTENT_ENC (the value was written
+// through a private, encrypted mapping; the arch decides what a read through the other kind of mapping sees).
+export const CONTENT_ENC: u64 = <u64>1 << 32;
+
+// @ts-ignore: decorator
+@inline function contentOrder(gi: u32): u32 { return orderFor(<u64>8 << blockShift(gi)); }
+
+/** The content word of index (0 when nothing was ever written). */
+export function contentGet(gi: u32, index: u32): u64 {
+  const shift = blockShift(gi);
+  const arr = load<u32>(blockAt(gi, index >> shift), FB_CONTENT);
+  if (arr == 0) return 0;
+  return load<u64>(<usize>arr + (<usize>(index & ((<u32>1 << shift) - 1)) << 3));
+}
+
+/** Store the content word of index; false on -ENOMEM (the first non-zero write of a block allocates its array). */
+export function contentSet(gi: u32, index: u32, word: u64): bool {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  let arr = load<u32>(blk, FB_CONTENT);
+  if (arr == 0) {
+    if (word == 0) return true;
+    arr = pageAlloc(contentOrder(gi));
+    if (arr == 0) return false;
+    store<u32>(blk, arr, FB_CONTENT);
+  }
+  store<u64>(<usize>arr + (<usize>(index & ((<u32>1 << shift) - 1)) << 3), word);
+  return true;
+}
+
+/** Zero the content of [start, end) (clear_highpage / folio_zero_user / kvm_gmem_zero_range). */
+export function contentZero(gi: u32, start: u32, end: u32): void {
+  const shift = blockShift(gi);
+  let i = start;
+  while (i < end) {
+    const b = i >> shift;
+    const blockEnd = (b + 1) << shift;
+    const e = end < blockEnd ? end : blockEnd;
+    const arr = load<u32>(blockAt(gi, b), FB_CONTENT);
+    if (arr != 0) {
+      const off = i & ((<u32>1 << shift) - 1);
+      memory.fill(<usize>arr + (<usize>off << 3), 0, <usize>(e - i) << 3);
+    }
+    i = e;
+  }
+}
+
+/** Apply fn-like transforms: mark every page of [start, end) as last written shared (clear CONTENT_ENC). */
+export function contentClearEnc(gi: u32, start: u32, end: u32): void {
+  const shift = blockShift(gi);
+  for (let i = start; i < end; i++) {
+    const arr = load<u32>(blockAt(gi, i >> shift), FB_CONTENT);
+    if (arr == 0) { i |= (<u32>1 << shift) - 1; continue; }
+    const p = <usize>arr + (<usize>(i & ((<u32>1 << shift) - 1)) << 3);
+    store<u64>(p, load<u64>(p) & ~CONTENT_ENC);
+  }
+}
+
+// ---- host PTE flag on 4 KiB folios ------------------------------------------------------------------------------
+
+/** Is index mapped by a host PTE? */
+export function folioHostMapped(gi: u32, index: u32): bool {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  if (load<u8>(blk, FB_STATE) != FB_SPLIT) return false;
+  return (load<u16>(entryAt(blk, index & ((<u32>1 << shift) - 1)), FE_FLAGS) & FOLIO_HOSTMAP) != 0;
+}
+
+/** Set or clear the host PTE of a present 4 KiB folio, with its mapcount and refcount. */
+export function folioSetHostMap(gi: u32, index: u32, on: bool): void {
+  const shift = blockShift(gi);
+  const e = entryAt(blockAt(gi, index >> shift), index & ((<u32>1 << shift) - 1));
+  const fl = load<u16>(e, FE_FLAGS);
+  if (on == ((fl & FOLIO_HOSTMAP) != 0)) return;
+  store<u16>(e, on ? (fl | <u16>FOLIO_HOSTMAP) : (fl & ~(<u16>FOLIO_HOSTMAP)), FE_FLAGS);
+  const d: i32 = on ? 1 : -1;
+  store<u16>(e, <u16>(<i32>load<u16>(e, FE_MAP) + d), FE_MAP);
+  store<u32>(e, <u32>(<i32>load<u32>(e, FE_REF) + d), FE_REF);
+}
+
+/** Pins on the 4 KiB folio at index (0 when absent or huge). */
+export function folioPins(gi: u32, index: u32): u32 {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  if (load<u8>(blk, FB_STATE) == FB_HUGE) return load<u32>(blk, FB_PIN);
+  if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
+  const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+  return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? <u32>load<u16>(e, FE_PIN) : 0;
+}
+
+/**
+ * First index in [start, end) whose folio holds references beyond the filemap (kvm_gmem_has_safe_refcount's
+ * walk); returns the folio's first index (which may lie before start for a huge folio), or 0xffffffff if none.
+ * extra: references to ignore on the first folio checked (the injected transient reference is added by the caller).
+ */
+export function firstUnsafeFolio(gi: u32, start: u32, end: u32): u32 {
+  const shift = blockShift(gi);
+  let i = start;
+  while (i < end) {
+    const b = i >> shift;
+    const blk = blockAt(gi, b);
+    const st = load<u8>(blk, FB_STATE);
+    const blockEnd = (b + 1) << shift;
+    if (st == FB_HUGE) {
+      if (load<u32>(blk, FB_REF) != (<u32>1 << load<u8>(blk, FB_ORDER))) return b << shift;
+    } else if (st == FB_SPLIT) {
+      const e = end < blockEnd ? end : blockEnd;
+      for (let j = i; j < e; j++) {
+        const en = entryAt(blk, j & ((<u32>1 << shift) - 1));
+        if ((load<u16>(en, FE_FLAGS) & FOLIO_PRESENT) && load<u32>(en, FE_REF) != 1) return j;
+      }
+    }
+    i = blockEnd;
+  }
+  return 0xffffffff;
+}
+
+// ---- pinned pages that truncation removed from the filemap ------------------------------------------------------
+
+function orphanAdd(gi: u32, index: u32, pfn: u32, pins: u32): bool {
+  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
+    const r = <usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE;
+    if (load<u32>(r, 12) != 0) continue;
+    store<u32>(r, index);
+    store<u32>(r, pfn, 4);
+    store<u32>(r, pins, 8);
+    store<u32>(r, 1, 12);
+    return true;
+  }
+  return false;
+}
+
+/** The orphan record of index (a truncated page some pin still holds), or 0. */
+export function orphanFind(gi: u32, index: u32): usize {
+  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
+    const r = <usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE;
+    if (load<u32>(r, 12) != 0 && load<u32>(r) == index) return r;
+  }
+  return 0;
+}
+
+/** Drop one pin of an orphan; its frame goes back to the pool with the last one. */
+export function orphanUnpin(gi: u32, rec: usize): void {
+  const pins = load<u32>(rec, 8) - 1;
+  if (pins == 0) {
+    pfnFree(load<u32>(rec, 4), 0);
+    memory.fill(rec, 0, GI_ORPHAN_SIZE);
+  } else store<u32>(rec, pins, 8);
+}
+
+/** Frames held by orphans (for the checker and stats). */
+export function orphanCount(gi: u32): u32 {
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
+    if (load<u32>(<usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE, 12) != 0) n++;
+  }
+  return n;
 }

@@ -3,12 +3,22 @@
 import {
   GI_SIZE_LO, GI_SIZE_HI, GI_NPAGES, GI_FLAGS, GI_BITMAP, GI_INV_LOCK, GI_OBJ_SIZE, PAGE_SIZE,
   GMEM_FLAG_MMAP, GMEM_FLAG_INIT_SHARED, GMEM_FLAG_INIT_PRIVATE, GMEM_FLAG_HUGETLB_2M, GMEM_FLAG_HUGETLB_1G,
-  GMEM_FLAG_V4, GMEM_FLAGS_VALID, GMEM_MAX_PAGES_LOG2,
+  GMEM_FLAG_V4, GMEM_FLAGS_VALID, GMEM_MAX_PAGES_LOG2, GI_MMAPPED, GI_CLOSED, GI_NBIND, GI_HOSTPTES, GI_HANDLE,
+  GI_BINDS, GI_BIND_SIZE, GI_MAX_BINDS, OBJ_INDEX_BITS, FB_HUGE, FB_SPLIT, INJ_ENOMEM_SPLIT, INJ_TRANSIENT_REF,
+  EV_GMEM_LOCK, EV_GMEM_UNLOCK, EV_FOLIO_ALLOC, EV_FOLIO_SPLIT, EV_FOLIO_MERGE, EV_HOST_MAP, EV_HOST_UNMAP,
+  EV_HOST_PIN, EV_HOST_UNPIN, EV_GMEM_ZERO,
 } from "./layout";
 import { pageAlloc, pageFree, orderFor } from "./alloc";
-import { bitmapCreate, bitmapDestroy } from "./bitmap";
-import { folioMapInit, folioMapDestroy } from "./folio";
-import { EINVAL, ENOMEM } from "./errno";
+import { bitmapCreate, bitmapDestroy, bitmapTest, bitmapSharedInBlock } from "./bitmap";
+import {
+  folioMapInit, folioMapDestroy, folioAlloc, folioOrder, folioPfn, folioUptodate, folioMarkUptodate, blockShift,
+  blockState, hugeOrder, splitFolio, mergeFolio, freeBlock, contentGet, contentSet, contentZero, CONTENT_ENC,
+  folioHostMapped, folioSetHostMap, folioRef, folioPins, orphanFind, orphanUnpin,
+} from "./folio";
+import { emit, countAdd, EVF_SHARED } from "./events";
+import { injectTake } from "./inject";
+import { isSnp, isTdx } from "./arch";
+import { EINVAL, ENOMEM, EFAULT, ENODEV } from "./errno";
 
 /** Is x a whole number in [0, 2^53]? (every byte quantity crosses the ABI as an f64) */
 // @ts-ignore: decorator
@@ -71,3 +81,269 @@ export function gmemInodeDestroy(gi: u32): void {
 @inline export function gmemFlags(gi: u32): u32 { return load<u32>(gi, GI_FLAGS); }
 // @ts-ignore: decorator
 @inline export function gmemHasMmap(gi: u32): bool { return (load<u32>(gi, GI_FLAGS) & GMEM_FLAG_MMAP) != 0; }
+
+// @ts-ignore: decorator
+@inline export function gmemIndex(gi: u32): u32 { return load<u32>(gi, GI_HANDLE) & ((1 << OBJ_INDEX_BITS) - 1); }
+// @ts-ignore: decorator
+@inline export function gmemIsClosed(gi: u32): bool { return load<u32>(gi, GI_CLOSED) != 0; }
+// @ts-ignore: decorator
+@inline export function gmemIsV4(gi: u32): bool { return (load<u32>(gi, GI_FLAGS) & GMEM_FLAG_V4) != 0; }
+// @ts-ignore: decorator
+@inline export function gmemIsShared(gi: u32, index: u32): bool { return bitmapTest(load<u32>(gi, GI_BITMAP), index); }
+
+// ---- filemap_invalidate_lock ------------------------------------------------------------------------------------
+// Only the exclusive holder persists across ops (a paused conversion); shared holders finish within their op, so
+// "held exclusively" is what a shared taker would block on.
+const LOCK_EXCL: u32 = 0xffffffff;
+
+export function gmemLockedExclusive(gi: u32): bool { return load<u32>(gi, GI_INV_LOCK) == LOCK_EXCL; }
+
+/** filemap_invalidate_lock: false when another operation holds it (the caller would block). */
+export function gmemLockExclusive(gi: u32): bool {
+  if (load<u32>(gi, GI_INV_LOCK) != 0) return false;
+  store<u32>(gi, LOCK_EXCL, GI_INV_LOCK);
+  emit(EV_GMEM_LOCK, 0, gmemIndex(gi), 0, 0, 0, 0);
+  return true;
+}
+
+export function gmemUnlockExclusive(gi: u32): void {
+  store<u32>(gi, 0, GI_INV_LOCK);
+  emit(EV_GMEM_UNLOCK, 0, gmemIndex(gi), 0, 0, 0, 0);
+}
+
+// ---- bindings: every memslot of every VM bound to this inode ----------------------------------------------------
+
+// @ts-ignore: decorator
+@inline export function gmemNbind(gi: u32): u32 { return load<u32>(gi, GI_NBIND); }
+// @ts-ignore: decorator
+@inline export function gmemBindVm(gi: u32, i: u32): u32 { return load<u32>(<usize>gi + GI_BINDS + <usize>i * GI_BIND_SIZE); }
+// @ts-ignore: decorator
+@inline export function gmemBindSlot(gi: u32, i: u32): u32 {
+  return load<u32>(<usize>gi + GI_BINDS + <usize>i * GI_BIND_SIZE, 8);
+}
+
+export function gmemBindAdd(gi: u32, vm: u32, slot: u32): bool {
+  const n = load<u32>(gi, GI_NBIND);
+  if (n >= <u32>GI_MAX_BINDS) return false;
+  const rec = <usize>gi + GI_BINDS + <usize>n * GI_BIND_SIZE;
+  store<u32>(rec, vm);
+  store<u32>(rec, slot, 8);
+  store<u32>(gi, n + 1, GI_NBIND);
+  return true;
+}
+
+export function gmemBindRemove(gi: u32, vm: u32, slot: u32): void {
+  const n = load<u32>(gi, GI_NBIND);
+  for (let i: u32 = 0; i < n; i++) {
+    const rec = <usize>gi + GI_BINDS + <usize>i * GI_BIND_SIZE;
+    if (load<u32>(rec) == vm && load<u32>(rec, 8) == slot) {
+      const last = <usize>gi + GI_BINDS + <usize>(n - 1) * GI_BIND_SIZE;
+      memory.copy(rec, last, GI_BIND_SIZE);
+      memory.fill(last, 0, GI_BIND_SIZE);
+      store<u32>(gi, n - 1, GI_NBIND);
+      return;
+    }
+  }
+}
+
+// ---- folio restructuring with events and injected faults --------------------------------------------------------
+
+/** Split the huge folio of block b (to-shared, or the huge-block rule at allocation); emits folio.split. */
+export function gmemSplitBlock(gi: u32, b: u32): i32 {
+  if (blockState(gi, b) != FB_HUGE) return 0;
+  if (injectTake(INJ_ENOMEM_SPLIT)) return -ENOMEM; // the HVO vmemmap re-allocation failed
+  // an injected transient reference: folio_ref_freeze spins until it is dropped (bounded in the model)
+  injectTake(INJ_TRANSIENT_REF);
+  const from = hugeOrder(gi);
+  const r = splitFolio(gi, b);
+  if (r == 0) emit(EV_FOLIO_SPLIT, 0, gmemIndex(gi), b << blockShift(gi), from, 0, 0);
+  return r;
+}
+
+/** Merge a split HugeTLB block that is all private again (to-private); emits folio.merge. */
+export function gmemMergeBlock(gi: u32, b: u32): i32 {
+  if (hugeOrder(gi) == 0 || blockState(gi, b) != FB_SPLIT) return 0;
+  const shift = blockShift(gi);
+  if (bitmapSharedInBlock(load<u32>(gi, GI_BITMAP), b << shift, shift) != 0) return 0; // kvm_gmem_has_some_shared
+  const r = mergeFolio(gi, b);
+  if (r == 0) emit(EV_FOLIO_MERGE, 0, gmemIndex(gi), b << shift, 0, hugeOrder(gi), 0);
+  return r;
+}
+
+// ---- kvm_gmem_get_folio / kvm_gmem_get_pfn ----------------------------------------------------------------------
+
+/**
+ * The folio for index, allocated on first use; with HugeTLB, a huge block that has any shared index is split at
+ * once (kvm_gmem_get_folio -> kvm_gmem_try_split_folio_in_filemap). 0 or -errno.
+ */
+export function gmemGetFolio(gi: u32, index: u32): i32 {
+  if (folioOrder(gi, index) >= 0) return 0;
+  const r = folioAlloc(gi, index);
+  if (r < 0) return r;
+  const shift = blockShift(gi);
+  const ho = hugeOrder(gi);
+  emit(EV_FOLIO_ALLOC, 0, gmemIndex(gi), ho != 0 ? (index >> shift) << shift : index, ho, 0, 0);
+  if (ho != 0 && bitmapSharedInBlock(load<u32>(gi, GI_BITMAP), index, shift) != 0) {
+    const s = gmemSplitBlock(gi, index >> shift);
+    if (s < 0) { freeBlock(gi, index >> shift); return s; }
+  }
+  return 0;
+}
+
+/** Zero the folio holding index if it is not uptodate yet (folio_zero_user / clear_highpage), then mark it. */
+export function gmemPrepareFolio(gi: u32, index: u32): void {
+  if (folioUptodate(gi, index)) return;
+  const o = folioOrder(gi, index);
+  const n: u32 = <u32>1 << <u32>(o < 0 ? 0 : o);
+  const first = index & ~(n - 1);
+  contentZero(gi, first, first + n);
+  folioMarkUptodate(gi, index);
+  emit(EV_GMEM_ZERO, 0, gmemIndex(gi), first, first + n, 0, 0);
+}
+
+export const GETPFN_BLOCKED: i32 = -0x10000; // not an errno: the invalidate lock is held by an operation in flight
+
+let lastPfn: u32 = 0;
+let lastMaxOrder: u32 = 0;
+export function gmemLastPfn(): u32 { return lastPfn; }
+export function gmemLastMaxOrder(): u32 { return lastMaxOrder; }
+
+/**
+ * kvm_gmem_get_pfn [V2]: under the invalidate lock (shared), get or allocate the folio, zero it on first use, and
+ * report pfn and max_order (= the folio's order if its huge block holds no shared index: kvm_gmem_mapping_order).
+ * Returns the pfn as u32 via gmemLastPfn(): the i32 result is 0 / -errno / GETPFN_BLOCKED.
+ */
+export function gmemGetPfn(gi: u32, index: u32): i32 {
+  if (gmemLockedExclusive(gi)) return GETPFN_BLOCKED;
+  const gidx = gmemIndex(gi);
+  emit(EV_GMEM_LOCK, EVF_SHARED, gidx, 0, 0, 0, 0);
+  const r = gmemGetFolio(gi, index);
+  if (r == 0) {
+    gmemPrepareFolio(gi, index);
+    lastPfn = folioPfn(gi, index);
+    const o = folioOrder(gi, index);
+    const shift = blockShift(gi);
+    lastMaxOrder = (o > 0 && bitmapSharedInBlock(load<u32>(gi, GI_BITMAP), index, shift) == 0) ? <u32>o : 0;
+  }
+  emit(EV_GMEM_UNLOCK, EVF_SHARED, gidx, 0, 0, 0, 0);
+  // the pfn goes back through lastPfn; r is 0 or -errno
+  return r;
+}
+
+// ---- content as the guest and the host see it -------------------------------------------------------------------
+
+/** What an access through a private (encrypted) or shared mapping reads from index. */
+export function guestRead(gi: u32, index: u32, viaPrivate: bool): u32 {
+  if (!folioUptodate(gi, index)) return 0;
+  const w = contentGet(gi, index);
+  const v = <u32>w;
+  if (v == 0) return 0;
+  const enc = (w & CONTENT_ENC) != 0;
+  // sw: no memory encryption. SNP / TDX: a value written through the other kind of mapping reads as ciphertext.
+  if (enc != viaPrivate && (isSnp() || isTdx())) return v ^ 0xa5a5a5a5;
+  return v;
+}
+
+export function guestWrite(gi: u32, index: u32, viaPrivate: bool, value: u32): bool {
+  const w: u64 = value == 0 ? 0 : (<u64>value | (viaPrivate ? CONTENT_ENC : 0));
+  return contentSet(gi, index, w);
+}
+
+// ---- the host side: mmap, faults, GUP pins ----------------------------------------------------------------------
+
+/** mmap of the guest_memfd (kvm_gmem_mmap): -ENODEV without the shared-capable (mmap) flag. */
+export function gmemMmap(gi: u32): i32 {
+  if (!(load<u32>(gi, GI_FLAGS) & GMEM_FLAG_MMAP)) return -ENODEV;
+  store<u32>(gi, 1, GI_MMAPPED);
+  return 0;
+}
+
+export const HOST_OK: i32 = 0;
+export const HOST_SIGBUS: i32 = 1;
+
+/**
+ * A host access faults the page in if no PTE maps it (kvm_gmem_fault_user_mapping): shared pages only (private ->
+ * SIGBUS), 4 KiB only, zeroed on first touch. 0, HOST_SIGBUS, GETPFN_BLOCKED or -errno (-EFAULT: not mmapped).
+ */
+export function gmemHostFault(gi: u32, index: u32): i32 {
+  if (load<u32>(gi, GI_MMAPPED) == 0) return -EFAULT;
+  if (index >= load<u32>(gi, GI_NPAGES)) return HOST_SIGBUS;
+  if (folioHostMapped(gi, index)) return HOST_OK;
+  if (gmemLockedExclusive(gi)) return GETPFN_BLOCKED;
+  const gidx = gmemIndex(gi);
+  emit(EV_GMEM_LOCK, EVF_SHARED, gidx, 0, 0, 0, 0);
+  let r: i32 = HOST_OK;
+  if (!gmemIsShared(gi, index)) r = HOST_SIGBUS; // kvm_gmem_get_shared_folio: -EACCES -> VM_FAULT_SIGBUS
+  else {
+    r = gmemGetFolio(gi, index);
+    if (r == 0) {
+      if (folioOrder(gi, index) > 0) r = HOST_SIGBUS; // WARN_ON_ONCE(folio_test_large(folio))
+      else {
+        gmemPrepareFolio(gi, index);
+        folioSetHostMap(gi, index, true);
+        store<u32>(gi, load<u32>(gi, GI_HOSTPTES) + 1, GI_HOSTPTES);
+        emit(EV_HOST_MAP, 0, gidx, index, index + 1, 0, 0);
+      }
+    }
+  }
+  emit(EV_GMEM_UNLOCK, EVF_SHARED, gidx, 0, 0, 0, 0);
+  return r;
+}
+
+/** unmap_mapping_pages over [start, end): drop every host PTE there; emits host.unmap; returns the count. */
+export function gmemHostUnmapRange(gi: u32, start: u32, end: u32): u32 {
+  let n: u32 = 0;
+  if (load<u32>(gi, GI_HOSTPTES) != 0) {
+    const shift = blockShift(gi);
+    let i = start;
+    while (i < end) {
+      const b = i >> shift;
+      const blockEnd = (b + 1) << shift;
+      const e = end < blockEnd ? end : blockEnd;
+      if (blockState(gi, b) == FB_SPLIT) {
+        for (let j = i; j < e; j++) {
+          if (folioHostMapped(gi, j)) { folioSetHostMap(gi, j, false); n++; }
+        }
+      }
+      i = e;
+    }
+    store<u32>(gi, load<u32>(gi, GI_HOSTPTES) - n, GI_HOSTPTES);
+  }
+  emit(EV_HOST_UNMAP, 0, gmemIndex(gi), start, end, n, 0);
+  countAdd(EV_HOST_UNMAP, n);
+  return n;
+}
+
+/** munmap of the whole file mapping. */
+export function gmemMunmap(gi: u32): i32 {
+  if (load<u32>(gi, GI_MMAPPED) == 0) return -EINVAL;
+  gmemHostUnmapRange(gi, 0, load<u32>(gi, GI_NPAGES));
+  store<u32>(gi, 0, GI_MMAPPED);
+  return 0;
+}
+
+/**
+ * Long-term GUP pin of [start, end) through the host mapping (pin_user_pages(FOLL_LONGTERM) as VFIO type1 does):
+ * each page is faulted in (a private page fails the whole pin with -EFAULT, nothing stays pinned), then pinned.
+ */
+export function gmemPin(gi: u32, start: u32, end: u32): i32 {
+  for (let i = start; i < end; i++) {
+    const r = gmemHostFault(gi, i);
+    if (r == HOST_OK) continue;
+    return r == HOST_SIGBUS || r == GETPFN_BLOCKED ? -EFAULT : r;
+  }
+  for (let i = start; i < end; i++) folioRef(gi, i, 2, 1);
+  emit(EV_HOST_PIN, 0, gmemIndex(gi), start, end, 0, 0);
+  return 0;
+}
+
+/** unpin_user_pages: -EINVAL (nothing changes) if a page in range is not pinned. */
+export function gmemUnpin(gi: u32, start: u32, end: u32): i32 {
+  for (let i = start; i < end; i++) if (folioPins(gi, i) == 0 && orphanFind(gi, i) == 0) return -EINVAL;
+  for (let i = start; i < end; i++) {
+    if (folioPins(gi, i) != 0) folioRef(gi, i, 2, -1);
+    else orphanUnpin(gi, orphanFind(gi, i));
+  }
+  emit(EV_HOST_UNPIN, 0, gmemIndex(gi), start, end, 0, 0);
+  return 0;
+}

@@ -7,7 +7,7 @@ import {
   OBJ_T_BITMAP, OBJ_T_PAGETABLE, OBJ_T_GMEM, PT_OBJ_SIZE, BM_NPAGES, GI_NPAGES, GI_BITMAP,
   H_FAIL_ALLOC,
 } from "./layout";
-import { EBADF, EBUSY, EINVAL, ENOMEM, ENOSPC } from "./errno";
+import { EBADF, EBUSY, EINVAL, ENOMEM, ENOSPC, EFAULT, EIO, EOPNOTSUPP, EAGAIN } from "./errno";
 import { setMayBlock, simLock, simUnlock } from "./sync";
 import { pageAlloc, pageFree, orderFor } from "./alloc";
 import { pfnPoolInit } from "./pfn";
@@ -24,8 +24,35 @@ import {
   folioAlloc, folioDescribe, splitFolio, mergeFolio, freeBlock, folioRef, folioMarkUptodate, folioLastBusyIndex,
   blockShift,
 } from "./folio";
-import { gmemInodeCreate, gmemInodeDestroy } from "./gmem";
-import { checkOk, checkBitmap, checkFolios, checkPagetable, lastViolationCode, lastViolationWhere } from "./check";
+import { gmemInodeCreate, gmemInodeDestroy, gmemBindVm, gmemBindSlot } from "./gmem";
+import { DEBUG } from "./debug";
+import { bitmapCountShared } from "./bitmap";
+import {
+  checkOk, checkBitmap, checkFolios, checkPagetable, lastViolationCode, lastViolationWhere, checkAll, checksOn,
+  recordViolation,
+} from "./check";
+import {
+  H_ARCH, H_CORRUPT, OBJ_T_VM, OBJ_T_OP, GI_HANDLE, GI_CLOSED, GI_NBIND, GI_NPAGES as GI_NP, VM_HANDLE, VM_FLAGS,
+  VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, VM_IN_PROGRESS, VM_SEQ, VM_TLB_FLUSHES, OP_KIND, OP_PHASE, OP_GMEM,
+  OP_START, OP_END, OP_FLAGS, OP_RESULT, OP_ERR_INDEX, OP_VM, OP_SEQ, OP_AUX, OP_AUX2, OP_SNAP, OP_SNAP_ORDER,
+  OP_EVSUM, OP_WASNOOP, OP_HANDLE, OPK_CONVERT, OPK_FAULT, H_COUNTERS, EV_KVM_ZAP, EV_GMEM_SET_ATTR,
+  EV_FOLIO_SPLIT, EV_FOLIO_MERGE, EV_HOST_UNMAP, GI_INV_LOCK, INJ_SEPT_REMOVE_FAIL, ARCH_SNP, GI_BITMAP as GIB,
+} from "./layout";
+import {
+  vmCreate, vmDestroy, vmBind, vmUnbind, slotForGfn, kvmFaultIn, kvmFaultFinish, kvmGuestAccess, faultSeq,
+  faultPfn, faultOrder, lastAccessLevel, lastAccessValue, kvmSpteLevel, lastSptePfn, ACCESS_MAPPED, ACCESS_RETRY,
+  ACCESS_PAUSED, vmPtPrivate, vmPtShared, slotBase, slotNpages, slotPgoff, slotInode,
+} from "./kvm";
+import {
+  gmemMmap, gmemMunmap, gmemHostFault, gmemPin, gmemUnpin, guestRead, guestWrite, HOST_OK, HOST_SIGBUS,
+  GETPFN_BLOCKED, gmemLockedExclusive, gmemIsV4,
+} from "./gmem";
+import {
+  convertValidate, convertInit, convertRun, convertRelease, gmemPunchHole, PH_DONE, PH_BEGIN, PH_PROCEED,
+  PH_EXECUTE, PH_END, OPF_SHARED, OPF_V4,
+} from "./convert";
+import { injectArm } from "./inject";
+import { folioHostMapped, folioPins } from "./folio";
 
 // ---- per-instance state (Wasm globals are thread-local) ---------------------------------------------------------
 let scratch: usize = 0;
@@ -89,10 +116,9 @@ export function sim_set_checks(on: i32): i32 {
   return 0;
 }
 
-/** The violation found by the last check: out[0] = invariant number, out[1] = index. */
+/** The violation found by the last check (invariant number; out[31] = the index / gfn where). */
 export function sim_last_violation(): u32 {
-  out(0, lastViolationCode());
-  out(1, lastViolationWhere());
+  out(31, lastViolationWhere());
   return lastViolationCode();
 }
 
@@ -331,7 +357,7 @@ export function gmem_create(size: f64, flags: u32): i32 {
   let r = gmemInodeCreate(size, flags);
   if (r > 0) {
     const h = objNew(OBJ_T_GMEM, <u32>r);
-    if (h == 0) { gmemInodeDestroy(<u32>r); r = -ENOSPC; } else r = <i32>h;
+    if (h == 0) { gmemInodeDestroy(<u32>r); r = -ENOSPC; } else { store<u32>(<u32>r, h, GI_HANDLE); r = <i32>h; }
   }
   stepDone();
   simUnlock();
@@ -342,7 +368,10 @@ export function gmem_destroy(h: u32): i32 {
   if (!simLock()) return -EBUSY;
   const gi = objGet(h, OBJ_T_GMEM);
   let r: i32 = -EBADF;
-  if (gi != 0) { gmemInodeDestroy(gi); objFree(h); r = 0; }
+  if (gi != 0) {
+    if (load<u32>(gi, GI_NBIND) != 0 || load<u32>(gi, GI_INV_LOCK) != 0) r = -EBUSY; // still bound or in use
+    else { gmemInodeDestroy(gi); objFree(h); r = 0; }
+  }
   simUnlock();
   return r;
 }
@@ -441,4 +470,474 @@ export function gmem_check(h: u32): i32 {
   const r = checkBitmap(load<u32>(gi, GI_BITMAP));
   if (r != 0) return <i32>r;
   return <i32>checkFolios(gi);
+}
+
+// =================================================================================================================
+// The protocol: VMs, host mappings, guest accesses, conversion, truncation. Every op below is one "step": it
+// takes the simulator lock, bumps the step counter, and, with the checker on, ends with checkAll.
+// =================================================================================================================
+
+// @ts-ignore: decorator
+@inline function stepBegin(): bool {
+  if (!simLock()) return false;
+  checkOk();
+  iterDepth = 0;
+  store<u32>(H_STEP, load<u32>(H_STEP) + 1);
+  return true;
+}
+
+function stepEnd(r: i32): i32 {
+  if (checksOn() && lastViolationCode() == 0) {
+    const it = iterPush();
+    checkAll(it);
+    iterPop();
+  }
+  simUnlock();
+  return r;
+}
+
+/** Whether any object exists (arch can change only on an empty machine). */
+function anyLive(): bool {
+  for (let i: u32 = 1; i < 4096; i++) if (load<u8>(<usize>0x2000 + <usize>i * 16) != 0) return true;
+  return false;
+}
+
+/** Set the machine's arch: 0 sw, 1 tdx, 2 snp. -EBUSY once anything exists. */
+export function sim_set_arch(a: u32): i32 {
+  if (a > 2) return -EINVAL;
+  if (!simLock()) return -EBUSY;
+  let r: i32 = 0;
+  if (load<u32>(H_ARCH) != a) { if (anyLive()) r = -EBUSY; else store<u32>(H_ARCH, a); }
+  simUnlock();
+  return r;
+}
+export function sim_arch(): u32 { return load<u32>(H_ARCH); }
+
+/** Arm fault injection: kind 0 enomem-split, 1 enomem-store, 2 transient-ref, 3 sept-remove-fail. */
+export function sim_inject(kind: u32, count: u32): i32 {
+  if (kind > 3) return -EINVAL;
+  if (!simLock()) return -EBUSY;
+  injectArm(kind, count);
+  simUnlock();
+  return 0;
+}
+
+/** Debug builds: arm a corruption hook (DBG_* of check.ts) for the next op. Release: -EOPNOTSUPP. */
+export function sim_debug_hook(which: u32): i32 {
+  if (!DEBUG) return -EOPNOTSUPP;
+  if (!simLock()) return -EBUSY;
+  store<u32>(H_CORRUPT, which);
+  simUnlock();
+  return 0;
+}
+
+/** Run every invariant now; 0 or the invariant number (out[0], out[1] = where, via sim_last_violation). */
+export function sim_check_all(): i32 {
+  if (!simLock()) return -EBUSY;
+  checkOk();
+  const it = iterPush();
+  const r = checkAll(it);
+  iterPop();
+  simUnlock();
+  return <i32>r;
+}
+
+// ---- VMs --------------------------------------------------------------------------------------------------------
+
+export function vm_create(): i32 {
+  if (!stepBegin()) return -EBUSY;
+  let r: i32;
+  const vm = vmCreate();
+  if (vm == 0) r = -ENOMEM;
+  else {
+    const h = objNew(OBJ_T_VM, vm);
+    if (h == 0) { vmDestroy(vm); r = -ENOSPC; } else { store<u32>(vm, h, VM_HANDLE); r = <i32>h; }
+  }
+  return stepEnd(r);
+}
+
+export function vm_destroy(h: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const vm = objGet(h, OBJ_T_VM);
+  let r: i32 = -EBADF;
+  if (vm != 0) {
+    // its memslots go first (each zaps its SPTEs); a slot whose inode is locked by a paused op blocks
+    r = 0;
+    for (let s: u32 = 0; s < <u32>VM_MAX_SLOTS; s++) {
+      const sp = <usize>vm + VM_SLOTS + <usize>s * VM_SLOT_SIZE;
+      if (load<u32>(sp) != 0 && gmemLockedExclusive(load<u32>(sp, 20))) r = -EBUSY;
+    }
+    if (r == 0) {
+      const it = iterPush();
+      for (let s: u32 = 0; s < <u32>VM_MAX_SLOTS; s++) {
+        if (load<u32>(<usize>vm + VM_SLOTS + <usize>s * VM_SLOT_SIZE) != 0) vmUnbind(vm, s, it);
+      }
+      iterPop();
+      vmDestroy(vm);
+      objFree(h);
+    }
+  }
+  return stepEnd(r);
+}
+
+/** KVM_SET_USER_MEMORY_REGION2 with a guest_memfd; see vmBind for the errors. -EBUSY while a paused op holds it. */
+export function vm_bind(h: u32, slot: u32, gpa: f64, size: f64, g: u32, offset: f64): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const vm = objGet(h, OBJ_T_VM);
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (vm == 0) r = -EBADF;
+  else if (gi == 0) r = -EBADF;
+  else if (gmemLockedExclusive(gi)) r = -EBUSY; // kvm_gmem_bind takes the invalidate lock
+  else r = vmBind(vm, slot, gpa, size, gi, offset);
+  return stepEnd(r);
+}
+
+export function vm_unbind(h: u32, slot: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const vm = objGet(h, OBJ_T_VM);
+  let r: i32;
+  if (vm == 0) r = -EBADF;
+  else if (slot >= <u32>VM_MAX_SLOTS) r = -EINVAL;
+  else {
+    const sp = <usize>vm + VM_SLOTS + <usize>slot * VM_SLOT_SIZE;
+    if (load<u32>(sp) != 0 && gmemLockedExclusive(load<u32>(sp, 20))) r = -EBUSY;
+    else {
+      const it = iterPush();
+      r = vmUnbind(vm, slot, it);
+      iterPop();
+    }
+  }
+  return stepEnd(r);
+}
+
+/** VM state for views: out[0] seq, out[1] in_progress, out[2] tlb flushes, out[3] private leaves, out[4] shared. */
+export function vm_info(h: u32): i32 {
+  const vm = objGet(h, OBJ_T_VM);
+  if (vm == 0) return -EBADF;
+  out(0, load<u32>(vm, VM_SEQ));
+  out(1, <u32>load<i32>(vm, VM_IN_PROGRESS));
+  out(2, load<u32>(vm, VM_TLB_FLUSHES));
+  out(3, ptLeaves(vmPtPrivate(vm), 1) + ptLeaves(vmPtPrivate(vm), 2) + ptLeaves(vmPtPrivate(vm), 3));
+  out(4, ptLeaves(vmPtShared(vm), 1) + ptLeaves(vmPtShared(vm), 2) + ptLeaves(vmPtShared(vm), 3));
+  return 0;
+}
+
+/** The SPTE for gpa in the private (1) or shared (0) table: its level (0 none); out[0] = pfn of the gfn. */
+export function vm_spte(h: u32, gpa: f64, priv: i32): i32 {
+  const vm = objGet(h, OBJ_T_VM);
+  if (vm == 0) return -EBADF;
+  if (!(gpa >= 0 && gpa < 17592186044416.0 && gpa == Math.floor(gpa))) return -EINVAL;
+  const level = kvmSpteLevel(vm, <u32>(<u64>gpa >> 12), priv != 0);
+  out(0, level != 0 ? lastSptePfn() : 0);
+  return <i32>level;
+}
+
+/** Whole-table views for visualizers: 1 private / 0 shared leaves per level of a VM -> out[0..2]. */
+export function vm_leaves(h: u32, priv: i32): i32 {
+  const vm = objGet(h, OBJ_T_VM);
+  if (vm == 0) return -EBADF;
+  const pt = priv != 0 ? vmPtPrivate(vm) : vmPtShared(vm);
+  out(0, ptLeaves(pt, 1)); out(1, ptLeaves(pt, 2)); out(2, ptLeaves(pt, 3));
+  return 0;
+}
+
+// ---- guest accesses ---------------------------------------------------------------------------------------------
+
+function newOp(kind: u32): u32 {
+  const op = pageAlloc(0);
+  if (op == 0) return 0;
+  const h = objNew(OBJ_T_OP, op);
+  if (h == 0) { pageFree(op, 0); return 0; }
+  store<u32>(op, kind, OP_KIND);
+  store<u32>(op, h, OP_HANDLE);
+  return op;
+}
+
+function freeOp(op: u32): void {
+  objFree(load<u32>(op, OP_HANDLE));
+  pageFree(op, 0);
+}
+
+export const RESULT_PAUSED: i32 = 0x7000;
+
+/**
+ * A guest access (load, or store of `value` when write != 0) to gpa with the private bit as given. Returns
+ * ACCESS_MAPPED (1), ACCESS_MEMORY_FAULT (2), ACCESS_RETRY (3), or -errno; out[1] = level, out[2] = value read.
+ * pause != 0: stop after the pfn was faulted in (before mmu_lock): returns RESULT_PAUSED, out[0] = op handle.
+ */
+export function guest_access(h: u32, gpa: f64, priv: i32, write: i32, value: u32, pause: i32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const vm = objGet(h, OBJ_T_VM);
+  let r: i32;
+  if (vm == 0) r = -EBADF;
+  else if (!(gpa >= 0 && gpa < 17592186044416.0 && gpa == Math.floor(gpa))) r = -EINVAL;
+  else {
+    const gfn = <u32>(<u64>gpa >> 12);
+    const it = iterPush();
+    if (pause == 0) r = kvmGuestAccess(vm, it, gfn, priv != 0, write != 0, value);
+    else {
+      const sp = slotForGfn(vm, gfn);
+      if (load<u32>(vm, VM_FLAGS) & 1) r = -EIO;
+      else if (sp == 0) r = -EFAULT;
+      else {
+        r = kvmFaultIn(vm, sp, gfn, priv != 0);
+        if (r == 0) {
+          const op = newOp(OPK_FAULT);
+          if (op == 0) r = -ENOMEM;
+          else {
+            store<u32>(op, vm, OP_VM);
+            store<u32>(op, gfn, OP_START);
+            store<u32>(op, value, OP_END);
+            store<u32>(op, faultSeq, OP_SEQ);
+            store<u32>(op, faultPfn, OP_AUX);
+            store<u32>(op, faultOrder | (priv != 0 ? 0x100 : 0) | (write != 0 ? 0x200 : 0), OP_AUX2);
+            out(0, load<u32>(op, OP_HANDLE));
+            r = RESULT_PAUSED;
+          }
+        }
+      }
+    }
+    iterPop();
+    out(1, lastAccessLevel());
+    out(2, lastAccessValue());
+  }
+  return stepEnd(r);
+}
+
+// ---- host side --------------------------------------------------------------------------------------------------
+
+export function gmem_mmap(g: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  const r = gi == 0 || load<u32>(gi, GI_CLOSED) != 0 ? -EBADF : gmemMmap(gi);
+  return stepEnd(r);
+}
+
+export function gmem_munmap(g: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  const r = gi == 0 ? -EBADF : gmemMunmap(gi);
+  return stepEnd(r);
+}
+
+/** Is x a whole number of bytes below the model's 8 TiB and page-aligned? -> page index, else -1. */
+function pageOf(x: f64): i64 {
+  if (!(x >= 0 && x < 8796093022208.0 && x == Math.floor(x))) return -1;
+  const v = <u64>x;
+  if ((v & 4095) != 0) return -1;
+  return <i64>(v >> 12);
+}
+
+/**
+ * A host load/store through the mmap at byte offset (any offset inside the page). Returns 0 ok, 1 SIGBUS,
+ * 3 retry (the fault would wait for a conversion in flight), or -errno (-EFAULT: not mmapped); out[2] = value.
+ */
+export function host_access(g: u32, offset: f64, write: i32, value: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (gi == 0) r = -EBADF;
+  else if (!(offset >= 0 && offset < 8796093022208.0 && offset == Math.floor(offset))) r = -EINVAL;
+  else {
+    const index = <u32>(<u64>offset >> 12);
+    r = gmemHostFault(gi, index);
+    if (r == GETPFN_BLOCKED) r = ACCESS_RETRY;
+    else if (r == HOST_OK) {
+      out(2, guestRead(gi, index, false));
+      if (write != 0 && !guestWrite(gi, index, false, value)) r = -ENOMEM;
+    }
+  }
+  return stepEnd(r);
+}
+
+/** Long-term pin of [offset, offset + size) through the host mapping (VFIO type1). */
+export function host_pin(g: u32, offset: f64, size: f64, unpin: i32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  const s = pageOf(offset), n = pageOf(size);
+  if (gi == 0) r = -EBADF;
+  else if (s < 0 || n <= 0 || s + n > <i64>load<u32>(gi, GI_NP)) r = -EINVAL;
+  else if (unpin != 0) r = gmemUnpin(gi, <u32>s, <u32>(s + n));
+  else r = gmemPin(gi, <u32>s, <u32>(s + n));
+  return stepEnd(r);
+}
+
+/** Close the guest_memfd fd: later binds and fd ops are -EBADF; the memory lives while it is bound. */
+export function gmem_close(g: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32 = 0;
+  if (gi == 0 || load<u32>(gi, GI_CLOSED) != 0) r = -EBADF;
+  else store<u32>(gi, 1, GI_CLOSED);
+  return stepEnd(r);
+}
+
+// ---- conversion ---------------------------------------------------------------------------------------------------
+
+function evSum(): u64 {
+  return load<u64>(<usize>H_COUNTERS + (<usize>EV_KVM_ZAP << 3)) + load<u64>(<usize>H_COUNTERS + (<usize>EV_GMEM_SET_ATTR << 3)) +
+    load<u64>(<usize>H_COUNTERS + (<usize>EV_FOLIO_SPLIT << 3)) + load<u64>(<usize>H_COUNTERS + (<usize>EV_FOLIO_MERGE << 3));
+}
+
+/** With the checker on, remember what the post-conditions need (I18 snapshot, I19 event counts). */
+function snapshotBefore(op: u32, gi: u32, s: u32, e: u32, toShared: bool): void {
+  store<u32>(op, 0, OP_SNAP);
+  if (!checksOn()) return;
+  const bm = load<u32>(gi, GIB);
+  const n = e - s;
+  store<u32>(op, bitmapCountShared(bm, s, e) == (toShared ? <u64>n : 0) ? 1 : 0, OP_WASNOOP);
+  store<u64>(op, evSum(), OP_EVSUM);
+  const order = orderFor(<u64>((n + 7) >> 3) + 8);
+  const snap = pageAlloc(order);
+  if (snap == 0) return; // no snapshot: I18 is not checked for this op
+  for (let i: u32 = 0; i < n; i++) {
+    if (bitmapTest(bm, s + i)) store<u8>(snap + (i >> 3), load<u8>(snap + (i >> 3)) | <u8>(<u32>1 << (i & 7)));
+  }
+  store<u32>(op, snap, OP_SNAP);
+  store<u32>(op, order, OP_SNAP_ORDER);
+}
+
+/** I9, I18, I19, I20 once a conversion has returned. */
+function postConditions(op: u32, it: TdpIter): void {
+  if (!checksOn()) return;
+  const gi = load<u32>(op, OP_GMEM);
+  const s = load<u32>(op, OP_START), e = load<u32>(op, OP_END);
+  const toShared = (load<u32>(op, OP_FLAGS) & OPF_SHARED) != 0;
+  const r = load<i32>(op, OP_RESULT);
+  const bm = load<u32>(gi, GIB);
+  const snap = load<u32>(op, OP_SNAP);
+  if (r == 0) {
+    // I18 (success half): the whole range has the target attribute
+    if (bitmapCountShared(bm, s, e) != (toShared ? <u64>(e - s) : 0)) { recordViolation(18, s); return; }
+    // I19: converting a range already in the target state changes nothing
+    if (load<u32>(op, OP_WASNOOP) != 0 && evSum() != load<u64>(op, OP_EVSUM)) { recordViolation(19, s); return; }
+    // I9: after to-private no host PTE, pin or shared SPTE; after to-shared no private SPTE
+    for (let i = s; i < e; i++) {
+      if (!toShared && (folioHostMapped(gi, i) || folioPins(gi, i) != 0)) { recordViolation(9, i); return; }
+    }
+    const nb = load<u32>(gi, GI_NBIND);
+    for (let k: u32 = 0; k < nb; k++) {
+      const vm = gmemBindVm(gi, k);
+      const sp = <usize>vm + VM_SLOTS + <usize>gmemBindSlot(gi, k) * VM_SLOT_SIZE;
+      const pg = slotPgoff(sp);
+      const lo = s > pg ? s : pg, hi = e < pg + slotNpages(sp) ? e : pg + slotNpages(sp);
+      if (lo >= hi) continue;
+      const pt = toShared ? vmPtPrivate(vm) : vmPtShared(vm);
+      if (ptCountRange(pt, it, <u64>(slotBase(sp) + lo - pg), <u64>(slotBase(sp) + hi - pg)) != 0) {
+        recordViolation(9, lo);
+        return;
+      }
+    }
+  } else if (snap != 0) {
+    // I18 (failure half): attributes unchanged ([V2] by rollback, [V4] because every failure comes first)
+    for (let i = s; i < e; i++) {
+      const was = (load<u8>(snap + ((i - s) >> 3)) >> <u8>((i - s) & 7)) & 1;
+      if ((was != 0) != bitmapTest(bm, i)) { recordViolation(18, i); return; }
+    }
+  }
+  if (r == -EAGAIN) {
+    // I20: error_offset inside the range ([V2]: a large folio's first index may precede it)
+    const err = load<u32>(op, OP_ERR_INDEX);
+    const lo = gmemIsV4(gi) ? s : s & ~((<u32>1 << blockShift(gi)) - 1);
+    if (err < lo || err >= e) recordViolation(20, err);
+  }
+}
+
+function releaseOp(op: u32): void {
+  const snap = load<u32>(op, OP_SNAP);
+  if (snap != 0) pageFree(snap, load<u32>(op, OP_SNAP_ORDER));
+  store<u32>(op, 0, OP_SNAP);
+  convertRelease(op);
+}
+
+/** out[1] = error_index (EAGAIN / v4 ENOMEM), out[0] = op handle when paused. */
+function convertOutcome(op: u32, it: TdpIter, phase: u32): i32 {
+  if (phase != PH_DONE) {
+    out(0, load<u32>(op, OP_HANDLE));
+    return RESULT_PAUSED;
+  }
+  postConditions(op, it);
+  const r = load<i32>(op, OP_RESULT);
+  out(1, load<u32>(op, OP_ERR_INDEX));
+  releaseOp(op);
+  freeOp(op);
+  return r;
+}
+
+/**
+ * KVM_GMEM_CONVERT_SHARED / _PRIVATE [V2] or KVM_SET_MEMORY_ATTRIBUTES2 [V4] (by the gmem's generation) on
+ * [offset, offset + size). mode: 0 unspecified, 1 zero, 2 preserve (v4). stop_after: 4 (PH_DONE) to run through,
+ * else the phase after which to pause. Returns 0, -errno (out[1] = error_index for -EAGAIN), or RESULT_PAUSED.
+ */
+export function gmem_convert(g: u32, offset: f64, size: f64, to_shared: i32, mode: u32, stop_after: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (gi == 0 || load<u32>(gi, GI_CLOSED) != 0) r = -EBADF;
+  else if (stop_after > PH_DONE) r = -EINVAL;
+  else {
+    r = convertValidate(gi, offset, size, to_shared != 0, mode);
+    if (r == 1) r = 0;
+    else if (r == 0) {
+      const op = newOp(OPK_CONVERT);
+      if (op == 0) r = -ENOMEM;
+      else {
+        const s = <u32>(<u64>offset >> 12), e = <u32>((<u64>offset + <u64>size) >> 12);
+        convertInit(op, gi, s, e, to_shared != 0, mode);
+        store<u32>(op, load<u32>(op, OP_HANDLE), OP_HANDLE);
+        snapshotBefore(op, gi, s, e, to_shared != 0);
+        const it = iterPush();
+        r = convertOutcome(op, it, convertRun(op, it, stop_after));
+        iterPop();
+      }
+    }
+  }
+  return stepEnd(r);
+}
+
+/** Continue a paused op (conversion or guest access) to the end, or to the next stop_after phase (conversions). */
+export function op_resume(h: u32, stop_after: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const op = objGet(h, OBJ_T_OP);
+  let r: i32;
+  if (op == 0) r = -EBADF;
+  else {
+    const it = iterPush();
+    if (load<u32>(op, OP_KIND) == OPK_CONVERT) {
+      r = convertOutcome(op, it, convertRun(op, it, stop_after > PH_DONE ? PH_DONE : stop_after));
+    } else {
+      const vm = load<u32>(op, OP_VM);
+      const gfn = load<u32>(op, OP_START);
+      const aux = load<u32>(op, OP_AUX2);
+      const priv = (aux & 0x100) != 0, write = (aux & 0x200) != 0;
+      const value = load<u32>(op, OP_END);
+      const sp = slotForGfn(vm, gfn);
+      freeOp(op);
+      if (sp == 0) r = -EFAULT;
+      else {
+        r = kvmFaultFinish(vm, it, sp, gfn, priv, write, value, load<u32>(op, OP_SEQ), load<u32>(op, OP_AUX), aux & 0xff);
+        if (r == ACCESS_RETRY) r = kvmGuestAccess(vm, it, gfn, priv, write, value); // KVM re-enters the guest
+      }
+      out(1, lastAccessLevel());
+      out(2, lastAccessValue());
+    }
+    iterPop();
+  }
+  return stepEnd(r);
+}
+
+/** fallocate(PUNCH_HOLE | KEEP_SIZE). */
+export function gmem_punch(g: u32, offset: f64, size: f64): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (gi == 0 || load<u32>(gi, GI_CLOSED) != 0) r = -EBADF;
+  else {
+    const it = iterPush();
+    r = gmemPunchHole(gi, it, offset, size);
+    iterPop();
+  }
+  return stepEnd(r);
 }

@@ -45,6 +45,8 @@ export const H_OBJ_NEXT = HEADER_BASE + 40; //      u32 next never-used object s
 export const H_OBJ_LIVE = HEADER_BASE + 44; //      u32 live objects
 export const H_FAIL_ALLOC = HEADER_BASE + 48; //    u32 fault injection: fail the N-th next heap allocation (0 off)
 export const H_STEP = HEADER_BASE + 52; //          u32 step counter (ops performed)
+export const H_ARCH = HEADER_BASE + 56; //          u32 ARCH_SW / ARCH_TDX / ARCH_SNP (one machine, one arch)
+export const H_OPSEQ = HEADER_BASE + 60; //         u32 operation sequence (marks VMs already begun in an op)
 // allocator: one doubly linked free list per order, 20 orders (4 KiB .. 2 GiB)
 export const H_FREE_HEADS = HEADER_BASE + 64; //    u32[20]
 export const MAX_ORDER = 19;
@@ -63,6 +65,13 @@ export const PFN_LIMIT_SMALL = H_PFN + 36; //       u32 pool capacity (pages); a
 export const PFN_LIMIT_2M = H_PFN + 40;
 export const PFN_LIMIT_1G = H_PFN + 44;
 export const PFN_LEAKED = H_PFN + 48; //            u32 pfns that could not be returned (e.g. TDX removal failure)
+// fault injection: remaining count per kind (fires on the next matching internal step)
+export const H_INJECT = HEADER_BASE + 224; //       u32[4]: INJ_* below
+export const INJ_ENOMEM_SPLIT = 0;
+export const INJ_ENOMEM_STORE = 1;
+export const INJ_TRANSIENT_REF = 2;
+export const INJ_SEPT_REMOVE_FAIL = 3;
+export const H_CORRUPT = HEADER_BASE + 240; //      u32 debug corruption hook armed (DBG_* of check.ts)
 // event ring indices
 export const H_RING = HEADER_BASE + 256;
 export const RING_HEAD = H_RING + 0; //             u32 events ever written (low 32 bits; the ring slot is head % RING_SIZE)
@@ -83,6 +92,13 @@ export const OBJ_T_FREE = 0;
 export const OBJ_T_BITMAP = 1;
 export const OBJ_T_PAGETABLE = 2;
 export const OBJ_T_GMEM = 3;
+export const OBJ_T_VM = 4;
+export const OBJ_T_IOMMU = 5;
+export const OBJ_T_OP = 6; //                       a paused operation (conversion or guest fault)
+
+export const ARCH_SW = 0;
+export const ARCH_TDX = 1;
+export const ARCH_SNP = 2;
 
 // ---- per-instance scratch ---------------------------------------------------------------------------------------
 export const SCRATCH_BASE = 0x12000;
@@ -160,6 +176,7 @@ export const FE_FLAGS = 12;
 export const FE_SIZE = 16;
 export const FOLIO_PRESENT = 1;
 export const FOLIO_UPTODATE = 2;
+export const FOLIO_HOSTMAP = 4; //                  a host PTE maps this 4 KiB page (mmap of the guest_memfd)
 export const GUP_PIN_COUNTING_BIAS = 1024;
 
 // ---- guest_memfd inode (128 B) ----------------------------------------------------------------------------------
@@ -178,7 +195,22 @@ export const GI_HUGE_ORDER = 32;
 export const GI_BLOCKS_ORDER = 36;
 export const GI_INV_LOCK = 40;
 export const GI_POPULATED = 44;
-export const GI_OBJ_SIZE = 128;
+export const GI_MMAPPED = 48; //                    u32 host.mmap done (a VMA maps the file)
+export const GI_CLOSED = 52; //                     u32 the fd was closed (the inode lives while bound)
+export const GI_NBIND = 56; //                      u32 bindings in GI_BINDS
+export const GI_HOSTPTES = 60; //                   u32 host PTEs present
+export const GI_HANDLE = 64; //                     u32 own handle (events name objects by handle index)
+export const GI_NIOMMU = 68; //                     u32 IOMMU registrations in GI_IOMMUS
+export const GI_OBJ_SIZE = 4096; //                 the inode is one page:
+export const GI_BINDS = 256; //                     binding records (memslots of any VM bound to this inode)
+export const GI_BIND_SIZE = 16; //                  +0 vm ptr, +4 vm handle, +8 slot number
+export const GI_MAX_BINDS = 64;
+export const GI_IOMMUS = 2048; //                   IOMMU registrations: +0 iommu ptr, +4 handle
+export const GI_IOMMU_SIZE = 16;
+export const GI_MAX_IOMMUS = 16;
+export const GI_ORPHANS = 3072; //                  pinned 4 KiB pages truncated out of the filemap: the pin keeps the
+export const GI_ORPHAN_SIZE = 16; //                frame until unpin (+0 index, +4 pfn, +8 pins, +12 used)
+export const GI_MAX_ORPHANS = 64;
 // gmem create flags (the scenario names: mmap, init-shared, init-private, hugetlb-2M, hugetlb-1G)
 export const GMEM_FLAG_MMAP = 1;
 export const GMEM_FLAG_INIT_SHARED = 2;
@@ -189,6 +221,55 @@ export const GMEM_FLAG_V4 = 256; //                 protocol generation v4 (defa
 export const GMEM_FLAGS_VALID = 1 | 2 | 4 | 8 | 16 | 256;
 // largest guest_memfd the model holds: 2^31 pages of 4 KiB (8 TiB), so every index and end fits a u32
 export const GMEM_MAX_PAGES_LOG2 = 31;
+
+// ---- VM (one page) ---------------------------------------------------------------------------------------------
+// KVM's per-VM invalidation state (struct kvm: mmu_invalidate_seq, _in_progress, _range_start/_end), the private
+// and shared tables, and the memslots.
+export const VM_SEQ = 0; //                         u32 mmu_invalidate_seq
+export const VM_ENDS = 4; //                        u32 invalidate_end calls so far (I13: seq == ends)
+export const VM_IN_PROGRESS = 8; //                 i32 mmu_invalidate_in_progress
+export const VM_FLAGS = 12; //                      u32 VMF_*
+export const VM_RANGE_START = 16; //                u32 mmu_invalidate_range_start (gfn)
+export const VM_RANGE_END = 20; //                  u32 mmu_invalidate_range_end
+export const VM_RANGE_VALID = 24; //                u32 0 = INVALID_GPA (no range_add since begin)
+export const VM_TLB_FLUSHES = 28; //                u32 remote TLB flushes
+export const VM_PT_PRIVATE = 32; //                 PT_OBJ_SIZE: private table (S-EPT mirror / private NPT)
+export const VM_PT_SHARED = 96; //                  PT_OBJ_SIZE: shared table (shared EPT / NPT)
+export const VM_NSLOTS = 160; //                    u32 memslots in use
+export const VM_MARK = 164; //                      u32 H_OPSEQ of the op that last began an invalidation here
+export const VM_HANDLE = 168; //                    u32 own handle
+export const VM_SLOTS = 192; //                     memslots, VM_SLOT_SIZE each
+export const VM_SLOT_SIZE = 32; //                  +0 used, +4 base_gfn, +8 npages, +12 gmem handle, +16 pgoff,
+export const VM_MAX_SLOTS = 32; //                  +20 inode ptr
+export const VMF_DEAD = 1; //                       KVM_BUG_ON: the VM is dead
+
+// ---- paused operation (one page) --------------------------------------------------------------------------------
+export const OP_KIND = 0; //                        u32 OPK_*
+export const OP_PHASE = 4; //                       u32 next phase to run
+export const OP_GMEM = 8; //                        u32 inode ptr
+export const OP_START = 12; //                      u32 first index (convert) / gfn (fault)
+export const OP_END = 16; //                        u32 end index
+export const OP_FLAGS = 20; //                      u32 target shared, v4, mode ...
+export const OP_RESULT = 24; //                     i32 result so far
+export const OP_ERR_INDEX = 28; //                  u32 error_index
+export const OP_NWORKS = 32; //                     u32 works in the list
+export const OP_WORKS = 36; //                      u32 pointer to the work list (inline or a heap block)
+export const OP_WORKS_ORDER = 40; //                u32 heap order of an out-of-line list, 0xff = inline
+export const OP_ROLLBACK_STOP = 44; //              u32 last work execute_work ran on
+export const OP_VM = 48; //                         u32 vm ptr (fault)
+export const OP_SEQ = 52; //                        u32 mmu_seq snapshot (fault)
+export const OP_AUX = 56; //                        u32 fault: order, private, write value ...
+export const OP_AUX2 = 60;
+export const OP_INLINE_WORKS = 64; //               inline work list: (start u32, end u32) pairs
+export const OP_INLINE_MAX = 500;
+// post-condition bookkeeping while the checker is on (I18, I19)
+export const OP_SNAP = 4064; //                     u32 heap block with the range's bitmap words before the op
+export const OP_SNAP_ORDER = 4068; //               u32
+export const OP_EVSUM = 4072; //                    u64 state-changing events counted before the op
+export const OP_WASNOOP = 4080; //                  u32 the range already had the target attribute
+export const OP_HANDLE = 4084; //                   u32 the op's own handle
+export const OPK_CONVERT = 1;
+export const OPK_FAULT = 2;
 
 // ---- event kinds ------------------------------------------------------------------------------------------------
 // EV_<NS>_<NAME> is the event kind "ns.name" of SCENARIOS.md (first underscore -> '.', lower case); the binding

@@ -1,11 +1,18 @@
 // gmemsim command line. Node only (the library itself runs anywhere).
+import { readFileSync, writeFileSync } from "node:fs";
 import { createSimulatorSync, type Simulator } from "./index";
 import { GmemError } from "./errors";
+import { parseScenario, ScenarioFormatError } from "./scenario/parse";
+import { runScenario, type RunReport, type StepOutcome } from "./scenario/run";
+import { SEED_SCENARIO } from "./scenario/seed";
 
 const HELP = `gmemsim - an executable model of guest_memfd private/shared conversion
 
 usage:
-  gmemsim demo [--json]     build the foundation structures and print what they cost (the default)
+  gmemsim [run] [FILE.json] [--trace OUT.json] [--format text|json] [--debug-core]
+        run a scenario (default: the seed's private->shared flow with a gmem-bound IOMMU, built in)
+        exit 0: every expectation held, 1: one failed, 2: the file is malformed
+  gmemsim demo [--json]     build the model's structures and print what they cost
   gmemsim --help | --version
 `;
 
@@ -54,10 +61,109 @@ export function demo(sim: Simulator): DemoRow[] {
   return rows;
 }
 
+function fmtStep(s: StepOutcome, raw: unknown): string {
+  const r = raw as Record<string, unknown>;
+  const args = Object.entries(r).filter(([k]) => k !== "op" && k !== "expect" && k !== "comment" && k !== "note" &&
+    k !== "sequence" && k !== "absent").map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(",") : String(v)}`).join(" ");
+  const res = s.result === 0 ? "ok" : String(s.result);
+  const extra = [s.level ? `level ${s.level}` : "", s.value !== undefined ? `value ${s.value}` : "",
+    s.errorOffset !== undefined ? `errorOffset 0x${s.errorOffset.toString(16)}` : ""].filter(Boolean).join(", ");
+  return `${String(s.index).padStart(3)} ${s.ok ? "ok  " : "FAIL"} ${s.op.padEnd(14)} ${args}` +
+    (s.op.startsWith("check.") ? "" : `  -> ${res}${extra ? ` (${extra})` : ""}`);
+}
+
+function eventLine(ev: Record<string, unknown>): string {
+  const { kind, step, seq, ...rest } = ev;
+  void step; void seq;
+  const f = Object.entries(rest).map(([k, v]) => `${k}=${String(v)}`).join(" ");
+  return `${String(kind)}${f ? ` ${f}` : ""}`;
+}
+
+function printReport(rep: RunReport, scnSteps: { raw: unknown }[]): void {
+  const w = (x: string) => process.stdout.write(x + "\n");
+  w(`scenario: ${rep.name || "(unnamed)"}  [arch ${rep.config.arch}, protocol ${rep.config.protocol}, invariants ${rep.config.invariants ? "on" : "off"}]`);
+  for (const s of rep.steps) {
+    w(fmtStep(s, scnSteps[s.index].raw));
+    if (s.events.length) for (const ev of s.events) w(`        | ${eventLine(ev)}`);
+  }
+  if (rep.failure) {
+    const f = rep.failure;
+    w("");
+    w(`FAILED at step ${f.index} (${f.op})`);
+    w(`  expected: ${f.expected}`);
+    w(`  got:      ${f.got}`);
+    const prev = [...rep.steps].reverse().find((s) => s.events.length);
+    if (prev) {
+      w(`  last events (step ${prev.index}):`);
+      for (const ev of prev.events.slice(-12)) w(`    ${eventLine(ev)}`);
+    }
+  }
+  w("");
+  w(`final state:`);
+  for (const g of rep.final.gmems) {
+    const runs = g.runs.map((r) => `[${r.start}, ${r.end}) ${r.shared ? "shared" : "private"}`).join(", ");
+    w(`  gmem ${g.id}: ${g.size / 4096} pages, populated ${g.populated}, folios huge ${g.folios.huge} / 4K ${g.folios.small}; ${runs}`);
+  }
+  for (const v of rep.final.vms) {
+    w(`  vm ${v.id}: private SPTEs 4K ${v.private["4K"]} 2M ${v.private["2M"]} 1G ${v.private["1G"]}, shared 4K ${v.shared["4K"]}; ` +
+      `mmu_invalidate_seq ${v.seq}, TLB flushes ${v.tlbFlushes}`);
+  }
+  const stats = Object.entries(rep.stats).filter(([, n]) => n !== 0).map(([k, n]) => `${k} ${n}`).join(", ");
+  w(`  events: ${stats || "none"}`);
+  w("");
+  w(rep.ok ? `PASS: ${rep.steps.length} steps` : `FAIL: step ${rep.failure!.index} of ${scnSteps.length}`);
+}
+
+/** gmemsim run: 0 every expectation held, 1 one failed, 2 malformed. */
+function run(args: string[]): number {
+  let file: string | undefined, trace: string | undefined, format = "text", debugCore = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--trace") trace = args[++i];
+    else if (a === "--format") format = args[++i];
+    else if (a === "--debug-core") debugCore = true;
+    else if (a.startsWith("--")) { process.stderr.write(`gmemsim run: unknown option ${a}\n`); return 2; }
+    else if (file === undefined) file = a;
+    else { process.stderr.write(`gmemsim run: one file at a time\n`); return 2; }
+  }
+  if (format !== "text" && format !== "json") { process.stderr.write(`gmemsim run: --format text|json\n`); return 2; }
+  if (trace === undefined && args.includes("--trace")) { process.stderr.write(`gmemsim run: --trace needs a file\n`); return 2; }
+  let text: string;
+  try { text = file === undefined ? SEED_SCENARIO : readFileSync(file, "utf8"); }
+  catch (e) { process.stderr.write(`gmemsim run: cannot read ${file}: ${(e as Error).message}\n`); return 2; }
+  let scn;
+  try { scn = parseScenario(text); }
+  catch (e) {
+    if (e instanceof ScenarioFormatError) {
+      if (format === "json") process.stdout.write(JSON.stringify({ ok: false, malformed: true, step: e.step, field: e.field, message: e.message }) + "\n");
+      else process.stderr.write(`gmemsim: ${file ?? "seed"}: malformed: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const rep = runScenario(scn, { debugCore });
+  if (trace !== undefined) {
+    const doc = {
+      format: 1, name: scn.name, config: scn.config, ok: rep.ok,
+      steps: rep.steps.map((s) => ({ index: s.index, op: s.op, step: scn.steps[s.index].raw, ok: s.ok, result: s.result,
+        ...(s.errorOffset !== undefined ? { errorOffset: s.errorOffset } : {}), ...(s.level ? { level: s.level } : {}),
+        ...(s.value !== undefined ? { value: s.value } : {}), ...(s.ok ? {} : { expected: s.expected, got: s.got }),
+        events: s.events })),
+      stats: rep.stats, final: rep.final,
+    };
+    writeFileSync(trace, JSON.stringify(doc, null, 1) + "\n");
+  }
+  if (format === "json") process.stdout.write(JSON.stringify(rep) + "\n");
+  else printReport(rep, scn.steps);
+  return rep.ok ? 0 : 1;
+}
+
 function main(argv: string[]): number {
-  const cmd = argv[0] ?? "demo";
+  const cmd = argv[0] ?? "run";
   if (cmd === "--help" || cmd === "-h" || cmd === "help") { process.stdout.write(HELP); return 0; }
   if (cmd === "--version") { process.stdout.write("gmemsim 0.1.0\n"); return 0; }
+  if (cmd === "run") return run(argv.slice(1));
+  if (cmd.endsWith(".json") || cmd.startsWith("--")) return run(argv);
   if (cmd !== "demo") { process.stderr.write(`gmemsim: unknown command '${cmd}'\n${HELP}`); return 2; }
   const sim = createSimulatorSync();
   const rows = demo(sim);

@@ -48,6 +48,27 @@ export interface CoreExports {
   folio_ref(h: number, index: number, kind: number, delta: number): number;
   folio_mark_uptodate(h: number, index: number): number;
   gmem_check(h: number): number;
+  sim_set_arch(a: number): number;
+  sim_arch(): number;
+  sim_inject(kind: number, count: number): number;
+  sim_debug_hook(which: number): number;
+  sim_check_all(): number;
+  vm_create(): number;
+  vm_destroy(h: number): number;
+  vm_bind(h: number, slot: number, gpa: number, size: number, g: number, offset: number): number;
+  vm_unbind(h: number, slot: number): number;
+  vm_info(h: number): number;
+  vm_spte(h: number, gpa: number, priv: number): number;
+  vm_leaves(h: number, priv: number): number;
+  guest_access(h: number, gpa: number, priv: number, write: number, value: number, pause: number): number;
+  gmem_mmap(g: number): number;
+  gmem_munmap(g: number): number;
+  host_access(g: number, offset: number, write: number, value: number): number;
+  host_pin(g: number, offset: number, size: number, unpin: number): number;
+  gmem_close(g: number): number;
+  gmem_convert(g: number, offset: number, size: number, toShared: number, mode: number, stopAfter: number): number;
+  op_resume(h: number, stopAfter: number): number;
+  gmem_punch(g: number, offset: number, size: number): number;
 }
 
 export type CoreFlavor = "release" | "debug";

@@ -6,6 +6,7 @@ import {
   type CoreExports, type CoreFlavor,
 } from "./core";
 import { GmemError, InvariantError, EnvironmentError, ERRNO, check, einval, isErr } from "./errors";
+import { EventReader, EVENT_NAMES, type SimEvent } from "./events";
 
 export interface SimulatorOptions {
   /** Attach to the memory of an existing simulator (from `sim.share()`), e.g. inside a worker. */
@@ -18,6 +19,53 @@ export interface SimulatorOptions {
   maximumPages?: number;
   /** May this thread block on a contended lock? Default: false on a browser's main thread, else true. */
   mayBlock?: boolean;
+  /** The machine's architecture for a new memory: 'sw' (default), 'tdx' or 'snp'. */
+  arch?: Arch;
+  /** Default generation of guest_memfds created by this simulator: 'v2' (default) or 'v4'. */
+  protocol?: Protocol;
+}
+
+export type Arch = "sw" | "tdx" | "snp";
+export type Protocol = "v2" | "v4";
+const ARCH_NUM: Record<string, number> = { sw: L.ARCH_SW, tdx: L.ARCH_TDX, snp: L.ARCH_SNP };
+
+/** Result of a guest access (KVM_RUN until the access completes or exits). */
+export interface GuestAccess {
+  /** 'mapped' (the access went through), 'memory-fault' (KVM_EXIT_MEMORY_FAULT), 'retry' (an invalidation of
+   *  this gfn is in flight, so the fault cannot make progress), 'hwpoison' */
+  result: "mapped" | "memory-fault" | "retry" | "hwpoison";
+  /** mapping level the access used ('mapped' only) */
+  level?: "4K" | "2M" | "1G";
+  /** the page's content value as read */
+  value?: number;
+}
+
+export interface HostAccess { result: "ok" | "SIGBUS" | "retry"; value?: number }
+
+/** An operation stopped at a pause point; `sim.resume(op)` continues it. */
+export interface PausedOp { readonly handle: number; readonly kind: "convert" | "access"; readonly op: string }
+
+const ACCESS_RESULTS = ["", "mapped", "memory-fault", "retry", "hwpoison"] as const;
+const LEVEL_NAME = ["", "4K", "2M", "1G"] as const;
+const RESULT_PAUSED = 0x7000;
+/** pause points of a conversion -> the phase after which it stops (assembly/convert.ts PH_*) */
+export const CONVERT_PAUSE_PHASE: Record<string, number> = {
+  "after-invalidate-begin": 0, "after-should-proceed": 1, "after-execute": 2,
+};
+const CONVERT_PAUSE_PHASE_V4: Record<string, number> = {
+  "after-should-proceed": 0, "after-invalidate-begin": 1, "after-execute": 2,
+};
+const FAULTS: Record<string, number> = {
+  "enomem-split": L.INJ_ENOMEM_SPLIT, "enomem-store": L.INJ_ENOMEM_STORE, "transient-ref": L.INJ_TRANSIENT_REF,
+  "sept-remove-fail": L.INJ_SEPT_REMOVE_FAIL,
+};
+
+function u32value(op: string, x: unknown): number {
+  if (typeof x === "bigint" && x >= 0n && x <= 0xffffffffn) return Number(x);
+  if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > 0xffffffff) {
+    throw einval(op, `a page's content value is an integer in [0, 2^32), got ${String(x)}`);
+  }
+  return x;
 }
 
 /** What a worker needs to attach to this simulator: both are structured-cloneable. */
@@ -91,6 +139,11 @@ export class Simulator {
   readonly core: CoreExports;
   private _u32: Uint32Array;
   private scratchWord: number;
+  private readonly names = new Map<string, string>();
+  /** Default generation for createGmem. */
+  protocol: Protocol;
+  /** Reader of the event ring from this instance's point of view (starts at the head when created). */
+  readonly events: EventReader;
 
   /** @internal use createSimulator / createSimulatorSync */
   constructor(core: CoreExports, module: WebAssembly.Module, memory: WebAssembly.Memory, flavor: CoreFlavor,
@@ -110,6 +163,114 @@ export class Simulator {
     this._u32 = new Uint32Array(memory.buffer);
     const checks = opts.checks ?? flavor === "debug";
     if (opts.memory === undefined || opts.checks !== undefined) check(core.sim_set_checks(checks ? 1 : 0), "sim.setChecks");
+    if (opts.arch !== undefined) {
+      const a = ARCH_NUM[opts.arch];
+      if (a === undefined) throw einval("sim.create", `unknown arch ${String(opts.arch)}`);
+      check(core.sim_set_arch(a), "sim.setArch");
+    }
+    if (opts.protocol !== undefined && opts.protocol !== "v2" && opts.protocol !== "v4") {
+      throw einval("sim.create", `unknown protocol ${String(opts.protocol)}`);
+    }
+    this.protocol = opts.protocol ?? "v2";
+    this.events = new EventReader(memory, (kind, index) => this.nameOf(kind, index));
+  }
+
+  /** The machine's architecture. */
+  get arch(): Arch {
+    return (["sw", "tdx", "snp"] as const)[this.core.sim_arch()];
+  }
+
+  /** Is the after-every-step checker on? */
+  get checks(): boolean {
+    return (this.u32[L.H_DEBUG >>> 2] & 1) === 1;
+  }
+
+  /** @internal name objects in events: the name given at creation, else "#<index>" */
+  nameOf(kind: string, index: number): string {
+    return this.names.get(`${kind}:${index}`) ?? `#${index}`;
+  }
+  /** @internal */
+  setName(kind: string, handle: number, name: string | undefined): void {
+    if (name !== undefined) this.names.set(`${kind}:${handle & ((1 << L.OBJ_INDEX_BITS) - 1)}`, name);
+  }
+
+  /** Steps (ops) performed on this memory so far. */
+  get step(): number {
+    return this.u32[L.H_STEP >>> 2];
+  }
+
+  /** Number of events of each kind since the memory was created (the counters check.stats reads). */
+  counters(): Record<string, number> {
+    const u = this.u32;
+    const outp: Record<string, number> = {};
+    for (let k = 1; k < EVENT_NAMES.length; k++) {
+      if (!EVENT_NAMES[k]) continue;
+      const at = (L.H_COUNTERS >>> 2) + k * 2;
+      outp[EVENT_NAMES[k]] = u[at] + u[at + 1] * 2 ** 32;
+      const sat = (L.H_COUNT_SUMS >>> 2) + k * 2;
+      const sum = u[sat] + u[sat + 1] * 2 ** 32;
+      if (sum !== 0) outp[EVENT_NAMES[k] + ".count"] = sum;
+    }
+    return outp;
+  }
+
+  /** @internal after a step: with the checker on, throw the violation it found (result = the op's own result) */
+  afterStep(op: string, r: number): number {
+    if (this.checks) {
+      const code = this.core.sim_last_violation();
+      if (code !== 0) {
+        throw Object.assign(new InvariantError(invariantName(code), this.out(31), this.step, `after ${op}`), { opResult: r });
+      }
+    }
+    return r;
+  }
+
+  /** Run every invariant now; throws InvariantError naming the first one broken. */
+  checkInvariants(): void {
+    const r = check(this.core.sim_check_all(), "check.invariants");
+    if (r !== 0) this.raiseViolation(r, "check.invariants");
+  }
+
+  /** Arm a fault for the next matching internal step(s): 'enomem-split', 'enomem-store', 'transient-ref', 'sept-remove-fail'. */
+  inject(fault: string, count = 1): void {
+    const k = FAULTS[fault];
+    if (k === undefined) throw einval("inject", `unknown fault ${String(fault)}`);
+    check(this.core.sim_inject(k, u32("inject", "count", count)), "inject");
+  }
+
+  /** Debug core only: make one mechanism misbehave once (DBG_* of assembly/check.ts), to see the checker work. */
+  debugHook(which: number): void {
+    check(this.core.sim_debug_hook(u32("debugHook", "which", which)), "debugHook");
+  }
+
+  /** A VM (KVM_CREATE_VM) with a private and a shared table. */
+  createVm(opts: { name?: string } = {}): Vm {
+    const h = check(this.afterStep("vm.create", this.core.vm_create()), "vm.create");
+    this.setName("vm", h, opts.name);
+    return new Vm(this, h);
+  }
+
+  /** Wrap a VM handle created by another instance on this memory. */
+  openVm(handle: number): Vm {
+    const h = u32("vm.open", "handle", handle);
+    check(this.core.vm_info(h), "vm.open");
+    return new Vm(this, h);
+  }
+
+  /** Continue a paused conversion or guest access. A conversion returns undefined or throws like convert(). */
+  resume(op: PausedOp, opts: { pause?: string } = {}): GuestAccess | PausedOp | undefined {
+    let stop = 4;
+    if (opts.pause !== undefined) {
+      stop = CONVERT_PAUSE_PHASE[opts.pause] ?? -1;
+      if (stop < 0 || op.kind !== "convert") throw einval("resume", `bad pause ${String(opts.pause)}`);
+    }
+    const r = this.afterStep("resume", this.core.op_resume(op.handle, stop));
+    if (op.kind === "convert") {
+      if (r === RESULT_PAUSED) return op;
+      if (isErr(r)) throw convertError(this, op.op, r);
+      return undefined;
+    }
+    return accessResult(this, "resume", r);
   }
 
   /** A Uint32Array over the whole memory, re-created whenever the memory has grown. */
@@ -161,7 +322,7 @@ export class Simulator {
   /** @internal throw the violation the core just reported */
   raiseViolation(code: number, what: string): never {
     this.core.sim_last_violation();
-    throw new InvariantError(invariantName(code), this.out(1), this.u32[L.H_STEP >>> 2], what);
+    throw new InvariantError(invariantName(code), this.out(31), this.u32[L.H_STEP >>> 2], what);
   }
 
   /** A standalone shareability bitmap of npages indices (the structure each guest_memfd inode owns). */
@@ -202,14 +363,21 @@ export class Simulator {
    * A guest_memfd inode with its bitmap and filemap (KVM_CREATE_GUEST_MEMFD). size in bytes (number or bigint);
    * flags as in SCENARIOS.md. The protocol generation decides the default initial state (v2 shared, v4 private).
    */
-  createGmem(size: number | bigint, flags: GmemFlag[] = [], protocol: "v2" | "v4" = "v2"): Gmem {
+  createGmem(size: number | bigint, flags: GmemFlag[] = [], protocol: Protocol = this.protocol,
+             opts: { name?: string } = {}): Gmem {
+    if (protocol !== "v2" && protocol !== "v4") throw einval("gmem.create", `unknown protocol ${String(protocol)}`);
+    if (!Array.isArray(flags)) throw einval("gmem.create", "flags must be an array");
     let bits = protocol === "v4" ? L.GMEM_FLAG_V4 : 0;
     for (const f of flags) {
       const b = GMEM_FLAG_BITS[f as string];
       if (b === undefined) throw einval("gmem.create", `unknown flag ${String(f)}`);
       bits |= b;
     }
-    const h = check(this.core.gmem_create(f64(size), bits), "gmem.create");
+    if (protocol === "v4" && (bits & (L.GMEM_FLAG_HUGETLB_2M | L.GMEM_FLAG_HUGETLB_1G)) !== 0) {
+      throw einval("gmem.create", "the v4 generation has no HugeTLB support (order-0 folios only)");
+    }
+    const h = check(this.afterStep("gmem.create", this.core.gmem_create(f64(size), bits)), "gmem.create");
+    this.setName("gmem", h, opts.name);
     return new Gmem(this, h);
   }
 }
@@ -457,6 +625,63 @@ export class Gmem extends BitmapReader {
   markUptodate(index: number): void {
     check(this.sim.core.folio_mark_uptodate(this.handle, u32("folio.markUptodate", "index", index)), "folio.markUptodate");
   }
+  /** mmap the guest_memfd into the host (ENODEV without the 'mmap' flag). */
+  mmap(): void {
+    check(this.sim.afterStep("host.mmap", this.sim.core.gmem_mmap(this.handle)), "host.mmap");
+  }
+  munmap(): void {
+    check(this.sim.afterStep("host.munmap", this.sim.core.gmem_munmap(this.handle)), "host.munmap");
+  }
+  /** A host load (and store of `write`) at byte offset through the mmap: 'ok' or 'SIGBUS'. */
+  hostAccess(offset: number | bigint, opts: { write?: number } = {}): HostAccess {
+    const w = opts.write === undefined ? undefined : u32value("host.access", opts.write);
+    const r = check(this.sim.afterStep("host.access",
+      this.sim.core.host_access(this.handle, f64(offset), w === undefined ? 0 : 1, w ?? 0)), "host.access");
+    if (r === 1) return { result: "SIGBUS" };
+    if (r === 3) return { result: "retry" };
+    return { result: "ok", value: this.sim.out(2) };
+  }
+  /** Long-term GUP pin of the host mapping of [offset, offset + size) (as VFIO type1 does for DMA). */
+  pin(offset: number | bigint, size: number | bigint): void {
+    check(this.sim.afterStep("host.pin", this.sim.core.host_pin(this.handle, f64(offset), f64(size), 0)), "host.pin");
+  }
+  unpin(offset: number | bigint, size: number | bigint): void {
+    check(this.sim.afterStep("host.unpin", this.sim.core.host_pin(this.handle, f64(offset), f64(size), 1)), "host.unpin");
+  }
+  /**
+   * Convert [offset, offset + size) to 'shared' or 'private': KVM_GMEM_CONVERT_SHARED/PRIVATE (v2) or
+   * KVM_SET_MEMORY_ATTRIBUTES2 (v4, with mode 'zero' / 'preserve'). Throws GmemError (EAGAIN carries
+   * errorOffset). With `pause` it stops at that point holding its locks and returns a PausedOp.
+   */
+  convert(offset: number | bigint, size: number | bigint, to: "shared" | "private",
+          opts: { mode?: "zero" | "preserve"; pause?: string } = {}): PausedOp | undefined {
+    if (to !== "shared" && to !== "private") throw einval("convert", `to must be 'shared' or 'private'`);
+    const mode = opts.mode === undefined ? 0 : opts.mode === "zero" ? 1 : opts.mode === "preserve" ? 2 : -1;
+    if (mode < 0) throw einval("convert", `unknown mode ${String(opts.mode)}`);
+    let stop = 4;
+    if (opts.pause !== undefined) {
+      const table = this.protocol === "v4" ? CONVERT_PAUSE_PHASE_V4 : CONVERT_PAUSE_PHASE;
+      stop = table[opts.pause] ?? -1;
+      if (stop < 0) throw einval("convert", `unknown pause point ${String(opts.pause)}`);
+    }
+    const r = this.sim.afterStep("convert",
+      this.sim.core.gmem_convert(this.handle, f64(offset), f64(size), to === "shared" ? 1 : 0, mode, stop));
+    if (r === RESULT_PAUSED) return { handle: this.sim.out(0), kind: "convert", op: "convert" };
+    if (isErr(r)) throw convertError(this.sim, "convert", r);
+    return undefined;
+  }
+  /** The generation this guest_memfd was created with. */
+  get protocol(): Protocol {
+    return (this.sim.u32[(this.inodeAddr() + L.GI_FLAGS) >>> 2] & L.GMEM_FLAG_V4) !== 0 ? "v4" : "v2";
+  }
+  /** fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + size). */
+  punch(offset: number | bigint, size: number | bigint): void {
+    check(this.sim.afterStep("punch", this.sim.core.gmem_punch(this.handle, f64(offset), f64(size))), "punch");
+  }
+  /** Close the fd (the memory lives on while a memslot binds it). */
+  close(): void {
+    check(this.sim.afterStep("gmem.close", this.sim.core.gmem_close(this.handle)), "gmem.close");
+  }
   /** I1 on the bitmap, I2 and I4 on the folios; throws InvariantError. */
   check(): void {
     const r = check(this.sim.core.gmem_check(this.handle), "gmem.check");
@@ -497,3 +722,84 @@ export function createSimulatorSync(moduleOrBytes?: WebAssembly.Module | BufferS
 }
 
 export { coreBytes, compileCore };
+
+function convertError(sim: Simulator, op: string, r: number): GmemError {
+  const e = new GmemError(-r, op);
+  if (r === -ERRNO.EAGAIN || (r === -ERRNO.ENOMEM && sim.out(1) !== 0xffffffff)) {
+    const idx = sim.out(1);
+    if (idx !== 0xffffffff) e.errorOffset = idx * L.PAGE_SIZE;
+  }
+  return e;
+}
+
+function accessResult(sim: Simulator, op: string, r: number): GuestAccess {
+  check(r, op);
+  const result = ACCESS_RESULTS[r];
+  if (!result) throw new GmemError(ERRNO.EIO, op, `unexpected result ${r}`);
+  const outp: GuestAccess = { result };
+  if (result === "mapped") {
+    outp.level = LEVEL_NAME[sim.out(1)] as GuestAccess["level"];
+    outp.value = sim.out(2);
+  }
+  return outp;
+}
+
+/** A VM: memslots bound to guest_memfds, KVM's private and shared tables, guest accesses. */
+export class Vm {
+  readonly sim: Simulator;
+  readonly handle: number;
+  constructor(sim: Simulator, handle: number) {
+    this.sim = sim;
+    this.handle = handle;
+  }
+  /** KVM_SET_USER_MEMORY_REGION2: slot of `size` bytes at `gpa`, backed by gmem from `offset`. */
+  bind(slot: number, gpa: number | bigint, size: number | bigint, gmem: Gmem, offset: number | bigint): void {
+    const op = "vm.bind";
+    if (!(gmem instanceof Gmem)) throw einval(op, "gmem must be a Gmem");
+    check(this.sim.afterStep(op, this.sim.core.vm_bind(this.handle, u32(op, "slot", slot), f64(gpa), f64(size),
+      gmem.handle, f64(offset))), op);
+  }
+  unbind(slot: number): void {
+    check(this.sim.afterStep("vm.unbind", this.sim.core.vm_unbind(this.handle, u32("vm.unbind", "slot", slot))), "vm.unbind");
+  }
+  /**
+   * A guest access to gpa, private or shared (the GPA's private bit), optionally storing `write`. With
+   * pause: 'after-faultin' it stops after kvm_gmem_get_pfn, before mmu_lock, and returns a PausedOp.
+   */
+  access(gpa: number | bigint, opts: { private: boolean; write?: number; pause?: "after-faultin" }): GuestAccess | PausedOp {
+    const op = "guest.access";
+    if (typeof opts !== "object" || opts === null || typeof opts.private !== "boolean") {
+      throw einval(op, "opts.private must be a boolean");
+    }
+    if (opts.pause !== undefined && opts.pause !== "after-faultin") throw einval(op, `unknown pause ${String(opts.pause)}`);
+    const w = opts.write === undefined ? undefined : u32value(op, opts.write);
+    const r = this.sim.afterStep(op, this.sim.core.guest_access(this.handle, f64(gpa), opts.private ? 1 : 0,
+      w === undefined ? 0 : 1, w ?? 0, opts.pause ? 1 : 0));
+    if (r === RESULT_PAUSED) return { handle: this.sim.out(0), kind: "access", op };
+    return accessResult(this.sim, op, r);
+  }
+  /** The SPTE mapping gpa in the 'private' or 'shared' table, or null. */
+  spte(gpa: number | bigint, table: "private" | "shared"): { level: "4K" | "2M" | "1G"; pfn: number } | null {
+    if (table !== "private" && table !== "shared") throw einval("vm.spte", "table must be 'private' or 'shared'");
+    const level = check(this.sim.core.vm_spte(this.handle, f64(gpa), table === "private" ? 1 : 0), "vm.spte");
+    if (level === 0) return null;
+    return { level: LEVEL_NAME[level] as "4K", pfn: this.sim.out(0) };
+  }
+  /** mmu_invalidate_seq, in_progress, remote TLB flushes, and present leaves of both tables. */
+  info(): { seq: number; inProgress: number; tlbFlushes: number; privateLeaves: number; sharedLeaves: number } {
+    check(this.sim.core.vm_info(this.handle), "vm.info");
+    const o = (i: number) => this.sim.out(i);
+    return { seq: o(0), inProgress: o(1) | 0, tlbFlushes: o(2), privateLeaves: o(3), sharedLeaves: o(4) };
+  }
+  /** Present leaves per level of the 'private' or 'shared' table. */
+  leaves(table: "private" | "shared"): { "4K": number; "2M": number; "1G": number } {
+    check(this.sim.core.vm_leaves(this.handle, table === "private" ? 1 : 0), "vm.leaves");
+    return { "4K": this.sim.out(0), "2M": this.sim.out(1), "1G": this.sim.out(2) };
+  }
+  /** Destroy the VM: every memslot is deleted (its SPTEs zapped) first. */
+  destroy(): void {
+    check(this.sim.afterStep("vm.destroy", this.sim.core.vm_destroy(this.handle)), "vm.destroy");
+  }
+}
+
+export type { SimEvent };

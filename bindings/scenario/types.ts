@@ -1,0 +1,256 @@
+// Scenario files (docs SCENARIOS.md, format 1) after parsing: every step validated and converted. Sizes, offsets
+// and addresses are bigint (a scenario may name any u64), ids are strings, `expect` is normalized. The value lists
+// below are the single source of truth for both the types and the parser (bindings/scenario/parse.ts).
+
+export const ARCHES = ["sw", "tdx", "snp"] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const PROTOCOLS = ["v2", "v4"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Mapping levels of `level` fields. */
+export const LEVELS = ["4K", "2M", "1G"] as const;
+export type Level = (typeof LEVELS)[number];
+
+/** `gmem.create` flags. */
+export const GMEM_FLAGS = ["mmap", "init-shared", "init-private", "hugetlb-2M", "hugetlb-1G"] as const;
+export type GmemFlag = (typeof GMEM_FLAGS)[number];
+
+/** errno names a step may expect (written without the minus). */
+export const ERRNOS = [
+  "EINVAL", "EAGAIN", "ENOMEM", "EACCES", "EEXIST", "EFAULT", "EBADF", "ENOTTY", "EOPNOTSUPP", "EBUSY", "ENOENT",
+  "ENODEV", "EIO", "EPERM", "ENOSPC", "EHWPOISON",
+] as const;
+export type Errno = (typeof ERRNOS)[number];
+
+export const GUEST_ACCESS_RESULTS = ["mapped", "memory-fault", "hwpoison", "retry", "paused"] as const;
+export type GuestAccessResult = (typeof GUEST_ACCESS_RESULTS)[number];
+export const HOST_ACCESS_RESULTS = ["ok", "SIGBUS"] as const;
+export type HostAccessResult = (typeof HOST_ACCESS_RESULTS)[number];
+export const DMA_RESULTS = ["ok", "io-fault", "machine-check"] as const;
+export type DmaResult = (typeof DMA_RESULTS)[number];
+export type AccessResult = GuestAccessResult | HostAccessResult | DmaResult;
+
+export const SHAREABILITIES = ["shared", "private"] as const;
+export type Shareability = (typeof SHAREABILITIES)[number];
+export const ATTR_STATES = ["shared", "private", "mixed"] as const;
+export type AttrState = (typeof ATTR_STATES)[number];
+export const CONVERT_MODES = ["zero", "preserve"] as const;
+export type ConvertMode = (typeof CONVERT_MODES)[number];
+export const IOMMU_MODES = ["pin", "gmem"] as const;
+export type IommuMode = (typeof IOMMU_MODES)[number];
+export const FAULTS = ["enomem-split", "enomem-store", "transient-ref", "sept-remove-fail"] as const;
+export type Fault = (typeof FAULTS)[number];
+export const FOLIO_ORDERS = [0, 9, 18, "absent"] as const;
+export type FolioOrder = (typeof FOLIO_ORDERS)[number];
+
+/** Extension: where a convert / guest.access stops when it carries `pause` (resumed by a later `resume` step). */
+export const CONVERT_PAUSES = ["after-invalidate-begin", "after-should-proceed", "after-execute"] as const;
+export type ConvertPause = (typeof CONVERT_PAUSES)[number];
+export const GUEST_ACCESS_PAUSES = ["after-faultin"] as const;
+export type GuestAccessPause = (typeof GUEST_ACCESS_PAUSES)[number];
+
+/**
+ * Event kinds a `check.events` step may name: every kind the model emits (SCENARIOS.md's format-1 kinds and this
+ * project's additions), derived from the core's EV_* constants. A kind outside this set is a format error, so a
+ * typo in `absent` cannot pass silently.
+ */
+export { EVENT_KIND_SET as EVENT_KINDS } from "../events";
+
+export interface ScenarioConfig {
+  /** default "sw" */
+  arch: Arch;
+  /** default "v2" */
+  protocol: Protocol;
+  /** run the invariant checker after every step; default false */
+  invariants: boolean;
+}
+
+export interface Scenario {
+  format: 1;
+  /** default "" */
+  name: string;
+  description?: string;
+  config: ScenarioConfig;
+  steps: Step[];
+}
+
+/** What a step must produce. A step without `expect` (or with `0` / `"0"`) must succeed: `{ kind: "ok" }`. */
+export interface ExpectOk { kind: "ok" }
+export interface ExpectErrno {
+  kind: "errno";
+  errno: Errno;
+  /** convert / punch / resume only: the error_offset the failure must report */
+  errorOffset?: bigint;
+}
+export interface ExpectResult<R extends string> { kind: "result"; value: R }
+export type Expect<R extends string = never> = ExpectOk | ExpectErrno | ([R] extends [never] ? never : ExpectResult<R>);
+
+interface StepBase {
+  /** 0-based index in the file's `steps` */
+  index: number;
+  /** the step object as written */
+  raw: unknown;
+}
+interface ActionBase<R extends string = never> extends StepBase {
+  expect: Expect<R>;
+}
+
+export interface GmemCreateStep extends ActionBase {
+  op: "gmem.create";
+  id: string;
+  size: bigint;
+  /** default [] */
+  flags: GmemFlag[];
+}
+export interface GmemCloseStep extends ActionBase { op: "gmem.close"; gmem: string }
+export interface VmCreateStep extends ActionBase { op: "vm.create"; id: string }
+export interface VmDestroyStep extends ActionBase { op: "vm.destroy"; vm: string }
+export interface VmBindStep extends ActionBase {
+  op: "vm.bind";
+  vm: string;
+  /** KVM memslot number: an integer in [0, 2^32) */
+  slot: number;
+  gpa: bigint;
+  size: bigint;
+  gmem: string;
+  offset: bigint;
+}
+export interface VmUnbindStep extends ActionBase { op: "vm.unbind"; vm: string; slot: number }
+export interface GuestAccessStep extends ActionBase<GuestAccessResult> {
+  op: "guest.access";
+  vm: string;
+  gpa: bigint;
+  private: boolean;
+  /** value to store after the read */
+  write?: number;
+  /** value the read must return */
+  value?: number;
+  /** mapping level the access must end up using */
+  level?: Level;
+  pause?: GuestAccessPause;
+  /** the name a later `resume` uses; present exactly when `pause` is */
+  as?: string;
+}
+export interface HostMmapStep extends ActionBase { op: "host.mmap"; gmem: string }
+export interface HostMunmapStep extends ActionBase { op: "host.munmap"; gmem: string }
+export interface HostAccessStep extends ActionBase<HostAccessResult> {
+  op: "host.access";
+  gmem: string;
+  offset: bigint;
+  write?: number;
+  value?: number;
+}
+export interface HostPinStep extends ActionBase { op: "host.pin"; gmem: string; offset: bigint; size: bigint }
+export interface HostUnpinStep extends ActionBase { op: "host.unpin"; gmem: string; offset: bigint; size: bigint }
+export interface ConvertStep extends ActionBase {
+  op: "convert";
+  gmem: string;
+  offset: bigint;
+  size: bigint;
+  to: Shareability;
+  /** v4 only; absent: the protocol's default */
+  mode?: ConvertMode;
+  pause?: ConvertPause;
+  as?: string;
+}
+export interface PunchStep extends ActionBase { op: "punch"; gmem: string; offset: bigint; size: bigint }
+export interface IommuCreateStep extends ActionBase { op: "iommu.create"; id: string; mode: IommuMode }
+export interface IommuBindStep extends ActionBase { op: "iommu.bind"; iommu: string; gmem: string }
+export interface IommuMapStep extends ActionBase {
+  op: "iommu.map";
+  iommu: string;
+  iova: bigint;
+  gmem: string;
+  offset: bigint;
+  size: bigint;
+  secure: boolean;
+}
+export interface IommuUnmapStep extends ActionBase {
+  op: "iommu.unmap";
+  iommu: string;
+  iova: bigint;
+  size: bigint;
+  secure: boolean;
+}
+export interface DmaStep extends ActionBase<DmaResult> {
+  op: "dma";
+  iommu: string;
+  iova: bigint;
+  secure: boolean;
+  write?: number;
+  value?: number;
+}
+export interface InjectStep extends ActionBase {
+  op: "inject";
+  fault: Fault;
+  /** a positive integer; default 1 */
+  count: number;
+}
+/** Extension: continue the operation a convert / guest.access step paused under the name `id`. */
+export interface ResumeStep extends ActionBase<AccessResult> { op: "resume"; id: string }
+
+export interface CheckAttrStep extends StepBase {
+  op: "check.attr";
+  gmem: string;
+  offset: bigint;
+  size: bigint;
+  is: AttrState;
+}
+export interface CheckFolioStep extends StepBase {
+  op: "check.folio";
+  gmem: string;
+  offset: bigint;
+  order: FolioOrder;
+  /** extensions */
+  refcount?: number;
+  pincount?: number;
+  mapcount?: number;
+  uptodate?: boolean;
+}
+export interface CheckSpteStep extends StepBase {
+  op: "check.spte";
+  vm: string;
+  gpa: bigint;
+  table: Shareability;
+  present: boolean;
+  level?: Level;
+}
+export interface CheckIopteStep extends StepBase {
+  op: "check.iopte";
+  iommu: string;
+  iova: bigint;
+  secure: boolean;
+  present: boolean;
+  level?: Level;
+}
+/** One entry of `check.events` `sequence`: an event kind and the fields the event must carry (a bare string: none). */
+export interface EventMatch {
+  kind: string;
+  fields: Record<string, string | number | boolean>;
+}
+export interface CheckEventsStep extends StepBase {
+  op: "check.events";
+  /** default [] */
+  sequence: EventMatch[];
+  /** default [] */
+  absent: string[];
+}
+export interface CheckStatsStep extends StepBase {
+  op: "check.stats";
+  /** counter name -> exact value (a null-prototype object: any name is an own key) */
+  counters: Record<string, number>;
+}
+export interface CheckInvariantsStep extends StepBase { op: "check.invariants" }
+
+/** Steps that act (and may carry `expect`). */
+export type ActionStep =
+  | GmemCreateStep | GmemCloseStep | VmCreateStep | VmDestroyStep | VmBindStep | VmUnbindStep | GuestAccessStep
+  | HostMmapStep | HostMunmapStep | HostAccessStep | HostPinStep | HostUnpinStep | ConvertStep | PunchStep
+  | IommuCreateStep | IommuBindStep | IommuMapStep | IommuUnmapStep | DmaStep | InjectStep | ResumeStep;
+/** Steps that only check state (no `expect`: a check holds or fails). */
+export type CheckStep =
+  | CheckAttrStep | CheckFolioStep | CheckSpteStep | CheckIopteStep | CheckEventsStep | CheckStatsStep
+  | CheckInvariantsStep;
+export type Step = ActionStep | CheckStep;
+export type StepOp = Step["op"];
