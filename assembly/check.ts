@@ -8,7 +8,7 @@ import {
   FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, GUP_PIN_COUNTING_BIAS,
   GI_NBLOCKS, GI_NPAGES, GI_POPULATED, PT_ROOT, PT_LEAVES, PT_TABLES, PT_LEVELS,
 } from "./layout";
-import { blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate } from "./folio";
+import { blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate, folioPins } from "./folio";
 import { pagemapEntry } from "./alloc";
 import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn, TdpIter, tdpIterStart, tdpIterNext } from "./pagetable";
 import {
@@ -19,6 +19,11 @@ import {
 } from "./layout";
 import { bitmapSharedInBlock, bitmapTest } from "./bitmap";
 import { archMaxPrivateLevel, isTdx, isSnp } from "./arch";
+import { rmpLevelOf } from "./snp";
+import {
+  IO_MODE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS, IO_IN_PROGRESS, IO_RANGE_START,
+  IO_RANGE_END, IO_RANGE_VALID, IOMMU_PIN, OBJ_T_IOMMU,
+} from "./layout";
 
 export const INV_PT_STRUCT: u32 = 101;
 
@@ -231,6 +236,9 @@ export function checkAll(it: TdpIter): u32 {
     } else if (t == OBJ_T_VM) {
       const r = checkVm(p, it, pausedOps);
       if (r != 0) return r;
+    } else if (t == OBJ_T_IOMMU) {
+      const r = checkIommu(p, it, pausedConverts);
+      if (r != 0) return r;
     }
   }
   return 0;
@@ -265,6 +273,7 @@ function checkGmem(gi: u32, pausedConverts: u32): u32 {
         hostPtes++;
         if (!(fl & FOLIO_UPTODATE)) return fail(5, index);     // I5: zero before expose
         if (!bitmapTest(bm, index)) return fail(6, index);      // I6: no private page in a host PTE
+        if (rmpLevelOf(gi, index) != 0) return fail(10, index); // I10: a host-mapped pfn is RMP-unassigned
       }
     }
   }
@@ -341,7 +350,7 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
   if (level > 1) {
     const c = bitmapSharedInBlock(bm, index, level == 3 ? 18 : 9);
     if (c != 0 && c != n && !inRange) return fail(16, gfn);
-    if (isPrivate && level > archMaxPrivateLevel(sptePfn(e))) return fail(16, gfn);
+    if (isPrivate && level > archMaxPrivateLevel(gi, index)) return fail(isSnp() ? 10 : 16, gfn);
   }
   // I15: the mapping lies in one folio of at least its size, at the folio's pfn
   const o = folioOrder(gi, index);
@@ -350,9 +359,61 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
   if (folioPfn(gi, index) != sptePfn(e)) return fail(15, gfn);
   // I5: zero before expose
   if (!folioUptodate(gi, index)) return fail(5, gfn);
+  // I10 (SNP): a pfn mapped private in the NPT is RMP-assigned (its level was checked above)
+  if (isSnp() && isPrivate && !inRange && rmpLevelOf(gi, index) == 0) return fail(10, gfn);
   // I7 / I8: entry type matches the attribute (outside an in-progress invalidation of the gfn)
   const shared = bitmapTest(bm, index);
   if (!isPrivate && !shared && (isTdx() || isSnp())) return fail(7, gfn); // a private page behind a non-secure entry
   if (!inRange && (isPrivate == shared)) return fail(8, gfn);
+  return 0;
+}
+
+/**
+ * IO page tables: every entry belongs to an area (I17), maps a present, uptodate folio at the right pfn and no
+ * larger than it (I15, I5); outside an in-flight invalidation a non-secure entry maps only shared pages (I7: on
+ * TDX a host machine check) and a secure one only private pages (I9), except on SNP, whose scheme keeps both and
+ * instead bounds the entry by the RMP entry (I10); a pin-mode entry holds its GUP pin (I4).
+ */
+function checkIommu(io: u32, it: TdpIter, pausedConverts: u32): u32 {
+  const pinMode = load<u32>(io, IO_MODE) == IOMMU_PIN;
+  for (let t: u32 = 0; t < 2; t++) {
+    const secure = t == 1;
+    const pt = <usize>io + (secure ? IO_PT_SECURE : IO_PT_NONSECURE);
+    tdpIterStart(it, load<u32>(pt), 1, 0, <u64>1 << 32);
+    while (it.valid) {
+      const e = it.oldSpte;
+      if (spteIsPresent(e) && spteIsLeaf(e)) {
+        const iova = <u32>it.gfn;
+        const level = spteLevel(e);
+        const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
+        let area: usize = 0;
+        for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+          const a = <usize>io + IO_AREAS + <usize>i * IO_AREA_SIZE;
+          if (load<u32>(a) != 0 && (load<u32>(a, 20) != 0) == secure && iova >= load<u32>(a, 4) &&
+              <u64>iova + n <= <u64>load<u32>(a, 4) + load<u32>(a, 8)) { area = a; break; }
+        }
+        if (area == 0) return fail(17, iova);
+        const gi = load<u32>(area, 12);
+        const index = load<u32>(area, 16) + iova - load<u32>(area, 4);
+        const o = folioOrder(gi, index);
+        if (o < 0 || <u32>o < 9 * (level - 1) || folioPfn(gi, index) != sptePfn(e)) return fail(15, iova);
+        if (!folioUptodate(gi, index)) return fail(5, iova);
+        const bm = load<u32>(gi, GI_BITMAP);
+        const inFlight = load<i32>(io, IO_IN_PROGRESS) > 0 && load<u32>(io, IO_RANGE_VALID) != 0 &&
+          index < load<u32>(io, IO_RANGE_END) && index + n > load<u32>(io, IO_RANGE_START);
+        const shared = bitmapTest(bm, index);
+        if (isSnp()) {
+          const r = rmpLevelOf(gi, index);
+          if (r != 0 && level > r) return fail(10, iova);
+        } else if (!secure && !shared) {
+          return fail(7, iova);
+        } else if (secure && shared && !inFlight && pausedConverts == 0) {
+          return fail(9, iova);
+        }
+        if (pinMode && folioPins(gi, index) == 0) return fail(4, iova);
+      }
+      tdpIterNext(it);
+    }
+  }
   return 0;
 }

@@ -29,6 +29,11 @@ import {
 } from "./gmem";
 import { kvmInvalidateBegin, kvmInvalidateRangeAdd, kvmInvalidateEnd, kvmZapGfnRange, vmSlot, vmIndex, slotBase, slotNpages, slotPgoff } from "./kvm";
 import { TdpIter } from "./pagetable";
+import {
+  gmemNiommu, gmemIommu, iommuInvalidateBegin, iommuInvalidateEnd, iommuInvalidate, iommuRmpFlush,
+} from "./iommu";
+import { rmpMakeShared } from "./snp";
+import { REASON_TO_PRIVATE, REASON_TO_SHARED, REASON_TRUNCATE } from "./layout";
 import { emit, EVF_SHARED, EVF_OK } from "./events";
 import { injectTake } from "./inject";
 import { isSnp, isTdx } from "./arch";
@@ -229,6 +234,27 @@ function forEachBinding(gi: u32, it: TdpIter, s: u32, e: u32, kind: u32): i32 {
   return 0;
 }
 
+/** The IOMMUs bound to the inode (gmem mode): kind 0 begin, 1 end, else the callback with reason kind - 2. */
+function forEachIommu(gi: u32, it: TdpIter, s: u32, e: u32, kind: u32): i32 {
+  const n = gmemNiommu(gi);
+  for (let i: u32 = 0; i < n; i++) {
+    const io = gmemIommu(gi, i);
+    if (kind == 0) iommuInvalidateBegin(io, gi, s, e);
+    else if (kind == 1) iommuInvalidateEnd(io, gi, s, e);
+    else {
+      const r = iommuInvalidate(io, it, gi, s, e, kind - 2);
+      if (r < 0) return r;
+    }
+  }
+  return 0;
+}
+
+/** SNP arch_make_shared: RMPUPDATE (PSMASH first where a 2 MiB entry is split); every RMPUPDATE flushes IOTLBs. */
+function archMakeShared(gi: u32, s: u32, e: u32): void {
+  if (!isSnp()) return;
+  if (rmpMakeShared(gi, s, e) > 0) iommuRmpFlush(gi);
+}
+
 // ---- v2 ---------------------------------------------------------------------------------------------------------
 
 function v2Begin(op: u32): void {
@@ -244,7 +270,9 @@ function v2Begin(op: u32): void {
   const n = load<u32>(op, OP_NWORKS);
   if (n == 0) { store<u32>(op, PH_END, OP_PHASE); return; } // converting to the current state: a no-op
   for (let k: u32 = 0; k < n; k++) {
-    forEachBinding(gi, changetype<TdpIter>(0), roundHuge(gi, workStart(op, k), false), roundHuge(gi, workEnd(op, k), true), 0);
+    const rs = roundHuge(gi, workStart(op, k), false), re = roundHuge(gi, workEnd(op, k), true);
+    forEachBinding(gi, changetype<TdpIter>(0), rs, re, 0);
+    forEachIommu(gi, changetype<TdpIter>(0), rs, re, 0); // IOMMU page-table updates for the range now wait
   }
   store<u32>(op, flags(op) | OPF_BEGUN, OP_FLAGS);
   store<u32>(op, PH_PROCEED, OP_PHASE);
@@ -259,12 +287,17 @@ function v2ShouldProceed(op: u32, it: TdpIter): void {
     const s = workStart(op, k), e = workEnd(op, k);
     if (toShared) {
       // kvm_gmem_unmap_private: zap private SPTEs; no refcount check ("transient refcounts are expected to drop")
-      const r = forEachBinding(gi, it, s, e, 2);
+      let r = forEachBinding(gi, it, s, e, 2);
+      // the IOMMU callback: zap the secure entries (the seed's proposed flow, step 2)
+      if (r == 0) r = forEachIommu(gi, it, s, e, 2 + REASON_TO_SHARED);
       if (r < 0) { store<i32>(op, r, OP_RESULT); store<u32>(op, PH_END, OP_PHASE); return; }
+      archMakeShared(gi, s, e);
     } else {
       // unmap_mapping_pages (host PTEs; through the mmu_notifier this also zaps shared SPTEs), then the check
       if (!debugHook(DBG_SKIP_HOST_UNMAP)) gmemHostUnmapRange(gi, s, e);
-      const r = forEachBinding(gi, it, s, e, 3);
+      let r = forEachBinding(gi, it, s, e, 3);
+      // the IOMMU callback: zap the non-secure entries before the pages turn private (TDX: else a host #MC)
+      if (r == 0) r = forEachIommu(gi, it, s, e, 2 + REASON_TO_PRIVATE);
       if (r < 0) { store<i32>(op, r, OP_RESULT); store<u32>(op, PH_END, OP_PHASE); return; }
       let bad = firstUnsafeFolio(gi, s, e);
       if (bad == 0xffffffff && injectTake(INJ_TRANSIENT_REF)) bad = firstPopulated(gi, s, e);
@@ -345,10 +378,13 @@ function convertEnd(op: u32): void {
   if (flags(op) & OPF_BEGUN) {
     if (flags(op) & OPF_V4) {
       forEachBinding(gi, changetype<TdpIter>(0), load<u32>(op, OP_START), load<u32>(op, OP_END), 1);
+      forEachIommu(gi, changetype<TdpIter>(0), load<u32>(op, OP_START), load<u32>(op, OP_END), 1);
     } else {
       const n = load<u32>(op, OP_NWORKS);
       for (let k: u32 = 0; k < n; k++) {
-        forEachBinding(gi, changetype<TdpIter>(0), roundHuge(gi, workStart(op, k), false), roundHuge(gi, workEnd(op, k), true), 1);
+        const rs = roundHuge(gi, workStart(op, k), false), re = roundHuge(gi, workEnd(op, k), true);
+        forEachBinding(gi, changetype<TdpIter>(0), rs, re, 1);
+        forEachIommu(gi, changetype<TdpIter>(0), rs, re, 1);
       }
     }
   }
@@ -401,8 +437,10 @@ function v4Invalidate(op: u32, it: TdpIter): void {
   const s = load<u32>(op, OP_START), e = load<u32>(op, OP_END);
   const toShared = (flags(op) & OPF_SHARED) != 0;
   forEachBinding(gi, it, s, e, 0);
+  forEachIommu(gi, it, s, e, 0);
   store<u32>(op, flags(op) | OPF_BEGUN, OP_FLAGS);
   forEachBinding(gi, it, s, e, toShared ? 2 : 3); // filter: to_private ? SHARED : PRIVATE
+  forEachIommu(gi, it, s, e, 2 + (toShared ? REASON_TO_SHARED : REASON_TO_PRIVATE));
   store<u32>(op, PH_EXECUTE, OP_PHASE);
 }
 
@@ -411,6 +449,7 @@ function v4Execute(op: u32): void {
   const s = load<u32>(op, OP_START), e = load<u32>(op, OP_END);
   const toShared = (flags(op) & OPF_SHARED) != 0;
   const f = flags(op);
+  if (toShared) archMakeShared(gi, s, e); // kvm_arch_gmem_make_shared
   // content modes apply to the entire requested range
   if (f & OPF_MODE_ZERO) {
     contentZero(gi, s, e);
@@ -445,10 +484,14 @@ export function gmemPunchHole(gi: u32, it: TdpIter, offset: f64, size: f64): i32
   const s = <u32>s64, e = <u32>(e64 < npages ? e64 : npages);
   if (!gmemLockExclusive(gi)) return -EBUSY;
   forEachBinding(gi, it, s, e, 0);
+  forEachIommu(gi, it, s, e, 0);
   let r = forEachBinding(gi, it, s, e, 4);
+  // truncate while the IOMMU maps the range: revoke the whole area ("the kernel is safe")
+  if (r == 0) r = forEachIommu(gi, it, s, e, 2 + REASON_TRUNCATE);
   gmemHostUnmapRange(gi, s, e);
-  if (r == 0) r = truncateRange(gi, s, e);
+  if (r >= 0) r = truncateRange(gi, s, e);
   forEachBinding(gi, it, s, e, 1);
+  forEachIommu(gi, it, s, e, 1);
   gmemUnlockExclusive(gi);
   return r;
 }
@@ -482,6 +525,7 @@ function truncateRange(gi: u32, s: u32, e: u32): i32 {
         const r = freeBlock(gi, b);
         if (r < 0) return r;
         emit(EV_FOLIO_FREE, 0, gidx, bs, be, ho, 0);
+        archMakeShared(gi, bs, be); // free_folio -> sev_gmem_invalidate
       }
     } else {
       // 4 KiB folios: each is removed from the filemap (a pinned one refuses: the model keeps no orphan frames)
@@ -494,7 +538,7 @@ function truncateRange(gi: u32, s: u32, e: u32): i32 {
           freed++;
         }
       }
-      if (freed > 0) emit(EV_FOLIO_FREE, 0, gidx, i, ce, 0, freed);
+      if (freed > 0) { emit(EV_FOLIO_FREE, 0, gidx, i, ce, 0, freed); archMakeShared(gi, i, ce); }
     }
     i = ce;
   }

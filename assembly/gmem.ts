@@ -18,6 +18,8 @@ import {
 import { emit, countAdd, EVF_SHARED } from "./events";
 import { injectTake } from "./inject";
 import { isSnp, isTdx } from "./arch";
+import { rmpInit, rmpDestroy } from "./snp";
+import { tdxInit, tdxDestroy } from "./tdx";
 import { EINVAL, ENOMEM, EFAULT, ENODEV } from "./errno";
 
 /** Is x a whole number in [0, 2^53]? (every byte quantity crosses the ABI as an f64) */
@@ -58,6 +60,13 @@ export function gmemInodeCreate(size: f64, flags: u32): i32 {
     pageFree(gi, orderFor(GI_OBJ_SIZE));
     return -ENOMEM;
   }
+  store<u32>(gi, npages, GI_NPAGES);
+  if ((isSnp() && !rmpInit(gi)) || (isTdx() && !tdxInit(gi))) {
+    folioMapDestroy(gi);
+    bitmapDestroy(bm);
+    pageFree(gi, orderFor(GI_OBJ_SIZE));
+    return -ENOMEM;
+  }
   store<u32>(gi, <u32>sz, GI_SIZE_LO);
   store<u32>(gi, <u32>(sz >> 32), GI_SIZE_HI);
   store<u32>(gi, npages, GI_NPAGES);
@@ -68,6 +77,8 @@ export function gmemInodeCreate(size: f64, flags: u32): i32 {
 }
 
 export function gmemInodeDestroy(gi: u32): void {
+  rmpDestroy(gi);
+  tdxDestroy(gi);
   folioMapDestroy(gi);
   bitmapDestroy(load<u32>(gi, GI_BITMAP));
   pageFree(gi, orderFor(GI_OBJ_SIZE));

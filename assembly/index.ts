@@ -53,6 +53,14 @@ import {
 } from "./convert";
 import { injectArm } from "./inject";
 import { folioHostMapped, folioPins } from "./folio";
+import {
+  iommuCreate, iommuDestroy, iommuBind, iommuUnbind, iommuMap, iommuUnmap, iommuDma, lastDmaValue, ioPt,
+} from "./iommu";
+import {
+  OBJ_T_IOMMU as OBJ_T_IO, IO_HANDLE, IO_GMEM, IO_IOTLB_FLUSHES, IO_NAREAS, IO_DMA_MCE, IO_SEQ, IO_IN_PROGRESS,
+  IO_MODE, PFN_LEAKED,
+} from "./layout";
+import { ptWalkLeaf } from "./pagetable";
 
 // ---- per-instance state (Wasm globals are thread-local) ---------------------------------------------------------
 let scratch: usize = 0;
@@ -941,3 +949,113 @@ export function gmem_punch(g: u32, offset: f64, size: f64): i32 {
   }
   return stepEnd(r);
 }
+
+// ---- IOMMU ------------------------------------------------------------------------------------------------------
+
+/** An iommufd-like domain: mode 0 pin (today's VFIO / IOAS map), 1 gmem (bound to a guest_memfd). */
+export function iommu_create(mode: u32): i32 {
+  if (mode > 1) return -EINVAL;
+  if (!stepBegin()) return -EBUSY;
+  let r: i32;
+  const io = iommuCreate(mode);
+  if (io == 0) r = -ENOMEM;
+  else {
+    const h = objNew(OBJ_T_IO, io);
+    if (h == 0) { pageFree(io, 0); r = -ENOSPC; } else { store<u32>(io, h, IO_HANDLE); r = <i32>h; }
+  }
+  return stepEnd(r);
+}
+
+export function iommu_destroy(h: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  let r: i32 = -EBADF;
+  if (io != 0) {
+    const gi = load<u32>(io, IO_GMEM);
+    if (gi != 0 && gmemLockedExclusive(gi)) r = -EBUSY;
+    else { const it = iterPush(); iommuDestroy(io, it); iterPop(); objFree(h); r = 0; }
+  }
+  return stepEnd(r);
+}
+
+/** Bind the IOMMU fd to the guest_memfd (gmem mode): one registration, global to the fd. */
+export function iommu_bind(h: u32, g: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (io == 0 || gi == 0 || load<u32>(gi, GI_CLOSED) != 0) r = -EBADF;
+  else r = iommuBind(io, gi);
+  return stepEnd(r);
+}
+
+export function iommu_unbind(h: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  let r: i32;
+  if (io == 0) r = -EBADF;
+  else { const it = iterPush(); r = iommuUnbind(io, it); iterPop(); }
+  return stepEnd(r);
+}
+
+export function iommu_map(h: u32, iova: f64, g: u32, offset: f64, size: f64, secure: i32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  const gi = objGet(g, OBJ_T_GMEM);
+  let r: i32;
+  if (io == 0 || gi == 0) r = -EBADF;
+  else { const it = iterPush(); r = iommuMap(io, it, iova, gi, offset, size, secure != 0); iterPop(); }
+  return stepEnd(r);
+}
+
+export function iommu_unmap(h: u32, iova: f64, size: f64, secure: i32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  let r: i32;
+  if (io == 0) r = -EBADF;
+  else { const it = iterPush(); r = iommuUnmap(io, it, iova, size, secure != 0); iterPop(); }
+  return stepEnd(r);
+}
+
+/** A device access: 1 ok, 2 io-fault, 3 machine-check, or -errno; out[2] = value read. */
+export function iommu_dma(h: u32, iova: f64, secure: i32, write: i32, value: u32): i32 {
+  if (!stepBegin()) return -EBUSY;
+  const io = objGet(h, OBJ_T_IO);
+  let r: i32;
+  if (io == 0) r = -EBADF;
+  else { r = iommuDma(io, iova, secure != 0, write != 0, value); out(2, lastDmaValue()); }
+  return stepEnd(r);
+}
+
+/** The IO page-table entry for iova: its level (0 none); out[0] = pfn of the page. */
+export function iommu_iopte(h: u32, iova: f64, secure: i32): i32 {
+  const io = objGet(h, OBJ_T_IO);
+  if (io == 0) return -EBADF;
+  if (!(iova >= 0 && iova < 17592186044416.0 && iova == Math.floor(iova))) return -EINVAL;
+  const ivp = <u32>(<u64>iova >> 12);
+  const p = ptWalkLeaf(ioPt(io, secure != 0), ivp);
+  if (p == 0) { out(0, 0); return 0; }
+  const e = load<u64>(p);
+  const level = spteLevel(e);
+  const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
+  out(0, sptePfn(e) + (ivp & (n - 1)));
+  return <i32>level;
+}
+
+/** out[0] IOTLB flushes, [1] areas, [2] machine checks, [3] seq, [4] in_progress, [5] secure leaves, [6] non-secure. */
+export function iommu_info(h: u32): i32 {
+  const io = objGet(h, OBJ_T_IO);
+  if (io == 0) return -EBADF;
+  out(0, load<u32>(io, IO_IOTLB_FLUSHES));
+  out(1, load<u32>(io, IO_NAREAS));
+  out(2, load<u32>(io, IO_DMA_MCE));
+  out(3, load<u32>(io, IO_SEQ));
+  out(4, <u32>load<i32>(io, IO_IN_PROGRESS));
+  const s = ioPt(io, true), n = ioPt(io, false);
+  out(5, ptLeaves(s, 1) + ptLeaves(s, 2) + ptLeaves(s, 3));
+  out(6, ptLeaves(n, 1) + ptLeaves(n, 2) + ptLeaves(n, 3));
+  return <i32>load<u32>(io, IO_MODE);
+}
+
+/** Pages the model had to leak (TDX removal failures, ...). */
+export function sim_leaked(): u32 { return load<u32>(PFN_LEAKED); }

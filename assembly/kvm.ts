@@ -18,7 +18,10 @@ import {
   gmemBindAdd, gmemBindRemove, gmemGetPfn, gmemIsClosed, GETPFN_BLOCKED, guestRead, guestWrite, gmemLastPfn,
   gmemLastMaxOrder, isByteCount,
 } from "./gmem";
-import { archMaxPrivateLevel, archPrivateZapDemotes } from "./arch";
+import { archMaxPrivateLevel, archPrivateZapDemotes, isTdx, isSnp } from "./arch";
+import { tdxZapPrivate, tdxInhibited, tdxAccept } from "./tdx";
+import { rmpMakePrivate } from "./snp";
+import { iommuRmpFlush } from "./iommu";
 import { EINVAL, EEXIST, ENOMEM, EFAULT, EBADF, EIO } from "./errno";
 import { checksOn, recordViolation, debugHook, DBG_SKIP_RETRY } from "./check";
 
@@ -174,7 +177,11 @@ export function kvmRetryGfn(vm: u32, mmuSeq: u32, gfn: u32): bool {
 export function kvmZapGfnRange(vm: u32, it: TdpIter, start: u32, end: u32, priv: bool, shared: bool): i32 {
   let total: i32 = 0;
   if (priv) {
-    const r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, archPrivateZapDemotes() ? ZAP_DEMOTE : ZAP_WHOLE);
+    let r: i32;
+    if (isTdx()) {
+      const sp = slotForGfn(vm, start);
+      r = sp == 0 ? 0 : tdxZapPrivate(vm, vmIndex(vm), vmPtPrivate(vm), it, slotInode(sp), slotBase(sp), slotPgoff(sp), start, end);
+    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, archPrivateZapDemotes() ? ZAP_DEMOTE : ZAP_WHOLE);
     if (r < 0) return r;
     if (r > 0) { emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0); countAdd(EV_KVM_ZAP, <u32>r); }
     total += r;
@@ -210,7 +217,7 @@ export function lastAccessValue(): u32 { return accessValue; }
 @inline function levelMask(level: u32): u32 { return level == 3 ? 262143 : level == 2 ? 511 : 0; }
 
 /** Is a huge mapping of `level` at gfn allowed by the slot and the attributes (kvm_mmu_max_mapping_level)? */
-function lpageAllowed(sp: usize, gi: u32, gfn: u32, level: u32): bool {
+function lpageAllowed(sp: usize, gi: u32, gfn: u32, level: u32, isPrivate: bool): bool {
   const shift: u32 = level == 3 ? 18 : 9;
   const n: u32 = <u32>1 << shift;
   const g0 = gfn & ~(n - 1);
@@ -220,6 +227,8 @@ function lpageAllowed(sp: usize, gi: u32, gfn: u32, level: u32): bool {
   if (((slotPgoff(sp) - base) & (n - 1)) != 0) return false;
   // KVM_LPAGE_MIXED_FLAG: the attributes must be uniform over the range
   const i0 = g0 - base + slotPgoff(sp);
+  // TDX: a block demoted after the guest accepted at 4 KiB never maps huge again (KVM_LPAGE_GUEST_INHIBIT)
+  if (isPrivate && level == 2 && tdxInhibited(gi, i0)) return false;
   const c = bitmapSharedInBlock(load<u32>(gi, GI_BITMAP), i0, shift);
   return c == 0 || c == n;
 }
@@ -284,6 +293,8 @@ export function kvmFaultIn(vm: u32, sp: usize, gfn: u32, isPrivate: bool): i32 {
     return ACCESS_RETRY;
   }
   if (r < 0) return r;
+  // SNP: sev_gmem_prepare / make_private on the first private use (RMPUPDATE, which flushes the IOTLB)
+  if (isPrivate && isSnp() && rmpMakePrivate(gi, index)) iommuRmpFlush(gi);
   faultSeq = mmuSeq;
   faultPfn = gmemLastPfn();
   faultOrder = gmemLastMaxOrder();
@@ -309,8 +320,8 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
     // I12: no SPTE is installed for a gfn inside an in-progress invalidation or from a stale snapshot
     if (stale && checksOn()) recordViolation(12, gfn);
     let level: u32 = order >= 18 ? 3 : order >= 9 ? 2 : 1;
-    if (isPrivate) { const a = archMaxPrivateLevel(pfn); if (a < level) level = a; } else level = 1;
-    while (level > 1 && !lpageAllowed(sp, gi, gfn, level)) level--;
+    if (isPrivate) { const a = archMaxPrivateLevel(gi, index); if (a < level) level = a; } else level = 1;
+    while (level > 1 && !lpageAllowed(sp, gi, gfn, level, isPrivate)) level--;
     // a smaller mapping already inside the huge range: map at the next level down instead
     let r = ptMap(pt, gfn & ~(levelMask(level)), pfn - (gfn & levelMask(level)), level, 0);
     while (r == -EEXIST && level > 1) {
@@ -319,6 +330,10 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
     }
     if (r < 0) return r;
     emit(EV_KVM_MAP, isPrivate ? 1 : 0, vmIndex(vm), gfn, 0, level, 0);
+    if (isPrivate && isTdx()) {
+      const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
+      tdxAccept(gi, index & ~(n - 1), n);
+    }
     accessLevel = level;
   } else {
     const sptep = ptWalkLeaf(pt, gfn);

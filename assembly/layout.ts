@@ -201,6 +201,9 @@ export const GI_NBIND = 56; //                      u32 bindings in GI_BINDS
 export const GI_HOSTPTES = 60; //                   u32 host PTEs present
 export const GI_HANDLE = 64; //                     u32 own handle (events name objects by handle index)
 export const GI_NIOMMU = 68; //                     u32 IOMMU registrations in GI_IOMMUS
+export const GI_RMP = 72; //                        u32 SNP: bitmap of RMP-assigned (private) pages, by index
+export const GI_RMP2M = 76; //                      u32 SNP: bitmap, 1 bit per 2 MiB chunk: its RMP entry is 2 MiB
+export const GI_INHIBIT = 80; //                    u32 TDX: bitmap, 1 bit per 2 MiB block: demoted, never huge again
 export const GI_OBJ_SIZE = 4096; //                 the inode is one page:
 export const GI_BINDS = 256; //                     binding records (memslots of any VM bound to this inode)
 export const GI_BIND_SIZE = 16; //                  +0 vm ptr, +4 vm handle, +8 slot number
@@ -242,6 +245,32 @@ export const VM_SLOTS = 192; //                     memslots, VM_SLOT_SIZE each
 export const VM_SLOT_SIZE = 32; //                  +0 used, +4 base_gfn, +8 npages, +12 gmem handle, +16 pgoff,
 export const VM_MAX_SLOTS = 32; //                  +20 inode ptr
 export const VMF_DEAD = 1; //                       KVM_BUG_ON: the VM is dead
+
+// ---- IOMMU (one page) -------------------------------------------------------------------------------------------
+// An iommufd-like domain: a secure (T=1) and a non-secure (T=0) IO page table on the shared walker, the areas
+// userspace mapped, and (gmem mode) an invalidation sequence like KVM's that blocks maps during a conversion.
+export const IO_MODE = 0; //                        u32 IOMMU_PIN / IOMMU_GMEM
+export const IO_GMEM = 4; //                        u32 bound inode (gmem mode)
+export const IO_HANDLE = 8; //                      u32 own handle
+export const IO_IOTLB_FLUSHES = 12; //              u32
+export const IO_SEQ = 16; //                        u32 invalidation sequence
+export const IO_IN_PROGRESS = 20; //                i32
+export const IO_RANGE_START = 24; //                u32 gmem index range under invalidation
+export const IO_RANGE_END = 28;
+export const IO_RANGE_VALID = 32;
+export const IO_NAREAS = 36; //                     u32 areas in use
+export const IO_DMA_MCE = 40; //                    u32 DMAs that were host machine checks (TDX)
+export const IO_PT_SECURE = 64; //                  PT_OBJ_SIZE
+export const IO_PT_NONSECURE = 128; //              PT_OBJ_SIZE
+export const IO_AREAS = 1024; //                    areas: +0 used, +4 iova page, +8 npages, +12 inode, +16 pgoff,
+export const IO_AREA_SIZE = 32; //                  +20 secure, +24 pinned (pin mode: the pages hold GUP pins)
+export const IO_MAX_AREAS = 96;
+export const IOMMU_PIN = 0;
+export const IOMMU_GMEM = 1;
+export const REASON_TO_PRIVATE = 0; //              iommu.invalidate reasons (bindings/events.ts IOMMU_REASONS)
+export const REASON_TO_SHARED = 1;
+export const REASON_TRUNCATE = 2;
+export const REASON_UNBIND = 3;
 
 // ---- paused operation (one page) --------------------------------------------------------------------------------
 export const OP_KIND = 0; //                        u32 OPK_*

@@ -63,6 +63,9 @@ const ADDR_MASK: u64 = 0xffffffff000; // bits 12-43
   store<u32>(pt, <u32>(<i32>load<u32>(pt, PT_TABLES) + d), PT_TABLES);
 }
 
+/** Offset of the root pointer in a table descriptor. */
+export const PT_ROOT_OF: u32 = PT_ROOT;
+
 export function ptInit(pt: usize): void {
   memory.fill(pt, 0, 24);
 }

@@ -69,6 +69,16 @@ export interface CoreExports {
   gmem_convert(g: number, offset: number, size: number, toShared: number, mode: number, stopAfter: number): number;
   op_resume(h: number, stopAfter: number): number;
   gmem_punch(g: number, offset: number, size: number): number;
+  iommu_create(mode: number): number;
+  iommu_destroy(h: number): number;
+  iommu_bind(h: number, g: number): number;
+  iommu_unbind(h: number): number;
+  iommu_map(h: number, iova: number, g: number, offset: number, size: number, secure: number): number;
+  iommu_unmap(h: number, iova: number, size: number, secure: number): number;
+  iommu_dma(h: number, iova: number, secure: number, write: number, value: number): number;
+  iommu_iopte(h: number, iova: number, secure: number): number;
+  iommu_info(h: number): number;
+  sim_leaked(): number;
 }
 
 export type CoreFlavor = "release" | "debug";

@@ -3,7 +3,7 @@ export {
   createSimulator, createSimulatorSync, Simulator, Bitmap, PageTable, Gmem, coreBytes, compileCore,
   type SimulatorOptions, type SharedSimulator, type FolioInfo, type FolioState, type MemoryStats, type Run,
   type Leaf, type PageLevel, type GmemFlag, Vm, type Arch, type Protocol, type GuestAccess, type HostAccess,
-  type PausedOp, type SimEvent,
+  type PausedOp, type SimEvent, Iommu, type DmaResult,
 } from "./sim";
 export { EventReader, EVENT_NAMES, decodeEvent } from "./events";
 export { GmemError, InvariantError, EnvironmentError, ERRNO, errnoName } from "./errors";

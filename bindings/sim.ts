@@ -250,6 +250,23 @@ export class Simulator {
     return new Vm(this, h);
   }
 
+  /**
+   * An IOMMU (iommufd-like domain with a secure and a non-secure IO page table): 'pin' maps through the host
+   * mapping with long-term pins (today's VFIO type1 / IOAS map); 'gmem' binds to a guest_memfd, takes no page
+   * references and gets the invalidation callback (the seed's proposal).
+   */
+  createIommu(mode: "pin" | "gmem", opts: { name?: string } = {}): Iommu {
+    if (mode !== "pin" && mode !== "gmem") throw einval("iommu.create", `mode must be 'pin' or 'gmem'`);
+    const h = check(this.afterStep("iommu.create", this.core.iommu_create(mode === "gmem" ? 1 : 0)), "iommu.create");
+    this.setName("iommu", h, opts.name);
+    return new Iommu(this, h);
+  }
+
+  /** Frames the model had to leak (a TDX S-EPT removal failure leaks the page). */
+  leakedPages(): number {
+    return this.core.sim_leaked() >>> 0;
+  }
+
   /** Wrap a VM handle created by another instance on this memory. */
   openVm(handle: number): Vm {
     const h = u32("vm.open", "handle", handle);
@@ -803,3 +820,64 @@ export class Vm {
 }
 
 export type { SimEvent };
+
+export type DmaResult = { result: "ok" | "io-fault" | "machine-check"; value?: number };
+
+/** An IOMMU domain: secure (T=1) and non-secure (T=0) IO page tables, areas mapped by userspace, the IOTLB. */
+export class Iommu {
+  readonly sim: Simulator;
+  readonly handle: number;
+  constructor(sim: Simulator, handle: number) {
+    this.sim = sim;
+    this.handle = handle;
+  }
+  /** gmem mode: bind to the guest_memfd (one registration, global to the fd). */
+  bind(gmem: Gmem): void {
+    if (!(gmem instanceof Gmem)) throw einval("iommu.bind", "gmem must be a Gmem");
+    check(this.sim.afterStep("iommu.bind", this.sim.core.iommu_bind(this.handle, gmem.handle)), "iommu.bind");
+  }
+  unbind(): void {
+    check(this.sim.afterStep("iommu.unbind", this.sim.core.iommu_unbind(this.handle)), "iommu.unbind");
+  }
+  /** Map [offset, offset + size) of gmem at iova in the secure or non-secure table. */
+  map(iova: number | bigint, gmem: Gmem, offset: number | bigint, size: number | bigint, secure: boolean): void {
+    const op = "iommu.map";
+    if (!(gmem instanceof Gmem)) throw einval(op, "gmem must be a Gmem");
+    if (typeof secure !== "boolean") throw einval(op, "secure must be a boolean");
+    check(this.sim.afterStep(op, this.sim.core.iommu_map(this.handle, f64(iova), gmem.handle, f64(offset), f64(size),
+      secure ? 1 : 0)), op);
+  }
+  /** Unmap whole areas inside [iova, iova + size) of one table (ENOENT if it cuts through one). */
+  unmap(iova: number | bigint, size: number | bigint, secure: boolean): void {
+    const op = "iommu.unmap";
+    if (typeof secure !== "boolean") throw einval(op, "secure must be a boolean");
+    check(this.sim.afterStep(op, this.sim.core.iommu_unmap(this.handle, f64(iova), f64(size), secure ? 1 : 0)), op);
+  }
+  /** A device access through the secure or non-secure table: 'ok', 'io-fault' or 'machine-check' (TDX). */
+  dma(iova: number | bigint, secure: boolean, opts: { write?: number } = {}): DmaResult {
+    const op = "dma";
+    if (typeof secure !== "boolean") throw einval(op, "secure must be a boolean");
+    const w = opts.write === undefined ? undefined : u32value(op, opts.write);
+    const r = check(this.sim.afterStep(op, this.sim.core.iommu_dma(this.handle, f64(iova), secure ? 1 : 0,
+      w === undefined ? 0 : 1, w ?? 0)), op);
+    const result = (["", "ok", "io-fault", "machine-check"] as const)[r];
+    if (!result) throw new GmemError(ERRNO.EIO, op, `unexpected result ${r}`);
+    return result === "ok" ? { result, value: this.sim.out(2) } : { result };
+  }
+  /** The IO page-table entry for iova in one table, or null. */
+  iopte(iova: number | bigint, secure: boolean): { level: "4K" | "2M" | "1G"; pfn: number } | null {
+    const level = check(this.sim.core.iommu_iopte(this.handle, f64(iova), secure ? 1 : 0), "iommu.iopte");
+    if (level === 0) return null;
+    return { level: LEVEL_NAME[level] as "4K", pfn: this.sim.out(0) };
+  }
+  info(): { mode: "pin" | "gmem"; iotlbFlushes: number; areas: number; machineChecks: number; seq: number;
+            inProgress: number; secureLeaves: number; nonSecureLeaves: number } {
+    const m = check(this.sim.core.iommu_info(this.handle), "iommu.info");
+    const o = (i: number) => this.sim.out(i);
+    return { mode: m === 1 ? "gmem" : "pin", iotlbFlushes: o(0), areas: o(1), machineChecks: o(2), seq: o(3),
+      inProgress: o(4) | 0, secureLeaves: o(5), nonSecureLeaves: o(6) };
+  }
+  destroy(): void {
+    check(this.sim.afterStep("iommu.destroy", this.sim.core.iommu_destroy(this.handle)), "iommu.destroy");
+  }
+}

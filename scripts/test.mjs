@@ -5,7 +5,7 @@
 // Options: --node-only, --browser-only, --no-build
 import { build } from "esbuild";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,22 @@ function parseUvu(text) {
   return { total: +total[1], passed: +passed[1] };
 }
 
+/** esbuild plugin: `import scenarios from "gmemsim-test-scenarios"` = { path: text } of every scenario file. */
+const scenariosPlugin = {
+  name: "gmemsim-test-scenarios",
+  setup(b) {
+    b.onResolve({ filter: /^gmemsim-test-scenarios$/ }, () => ({ path: "scenarios", namespace: "gmemsim-scn" }));
+    b.onLoad({ filter: /.*/, namespace: "gmemsim-scn" }, () => {
+      const files = {};
+      for (const dir of ["examples", "test/selftests", "test/scenarios"]) {
+        if (!existsSync(dir)) continue;
+        for (const f of readdirSync(dir).filter((x) => x.endsWith(".json")).sort()) files[`${dir}/${f}`] = readFileSync(join(dir, f), "utf8");
+      }
+      return { contents: `export default ${JSON.stringify(files)};`, loader: "js" };
+    });
+  },
+};
+
 async function bundleTests(platform) {
   const files = readdirSync("test").filter((f) => f.endsWith(".test.ts")).sort();
   const entry = ['import "./harness/uvu-setup";', ...files.map((f) => `import "./${f.replace(/\.ts$/, "")}";`),
@@ -43,7 +59,7 @@ async function bundleTests(platform) {
   const env = platform === "node" ? "test/harness/env-node.ts" : "test/harness/env-browser.ts";
   const ext = platform === "node" ? ".mjs" : ".js";
   const opts = { ...common, platform: platform === "node" ? "node" : "browser", alias: { "gmemsim-test-env": "./" + env },
-    outExtension: { ".js": ext } };
+    outExtension: { ".js": ext }, plugins: [scenariosPlugin] };
   await build({ ...opts, stdin: { contents: entry, resolveDir: "test", sourcefile: "all.ts", loader: "ts" },
     outfile: join(dir, "all" + ext) });
   const worker = platform === "node" ? "test/harness/worker-node.ts" : "test/harness/worker-browser.ts";

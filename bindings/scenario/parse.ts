@@ -173,6 +173,7 @@ const SPECS: { readonly [K in StepOp]: OpSpec } = {
   punch: { fields: ["gmem", "offset", "size"], errorOffset: true },
   "iommu.create": { fields: ["id", "mode"] },
   "iommu.bind": { fields: ["iommu", "gmem"] },
+  "iommu.unbind": { fields: ["iommu"] },
   "iommu.map": { fields: ["iommu", "iova", "gmem", "offset", "size", "secure"] },
   "iommu.unmap": { fields: ["iommu", "iova", "size", "secure"] },
   dma: { fields: ["iommu", "iova", "secure", "write", "value"], results: DMA_RESULTS },
@@ -400,6 +401,8 @@ function readStep(raw: unknown, index: number, config: ScenarioConfig): Step {
       return { op, ...base, id: r.name("id"), mode: r.oneOf("mode", IOMMU_MODES), ...expect() };
     case "iommu.bind":
       return { op, ...base, iommu: r.name("iommu"), gmem: r.name("gmem"), ...expect() };
+    case "iommu.unbind":
+      return { op, ...base, iommu: r.name("iommu"), ...expect() };
     case "iommu.map":
       return {
         op, ...base, iommu: r.name("iommu"), iova: r.size("iova"), gmem: r.name("gmem"), offset: r.size("offset"),

@@ -1,7 +1,7 @@
 // Runs a parsed scenario against a fresh simulator, step by step: each action's result is compared with its
 // `expect`, each check with the model's state, and the events each step emitted are kept for check.events, the
 // trace and the summary. Runs anywhere the binding runs (no Node APIs here).
-import { createSimulatorSync, type Simulator, type Gmem, type Vm, type PausedOp, type SimEvent } from "../sim";
+import { createSimulatorSync, type Simulator, type Gmem, type Vm, type Iommu, type PausedOp, type SimEvent } from "../sim";
 import { GmemError, InvariantError } from "../errors";
 import type { Scenario, Step, ActionStep, Expect, EventMatch, Level } from "./types";
 
@@ -61,6 +61,7 @@ export function runScenario(scn: Scenario, opts: { debugCore?: boolean } = {}): 
   });
   const gmems = new Map<string, Gmem>();
   const vms = new Map<string, Vm>();
+  const iommus = new Map<string, Iommu>();
   const paused = new Map<string, { op: PausedOp; step: ActionStep }>();
   const steps: StepOutcome[] = [];
   let lastEvents: SimEvent[] = [];
@@ -77,11 +78,11 @@ export function runScenario(scn: Scenario, opts: { debugCore?: boolean } = {}): 
     const outcome: StepOutcome = { index: step.index, op: step.op, ok: true, result: 0, events: [] };
     try {
       if (step.op.startsWith("check.")) {
-        runCheck(sim, step, gmems, vms, lastEvents);
+        runCheck(sim, step, gmems, vms, iommus, lastEvents);
         outcome.events = [];
       } else {
         const act = step as ActionStep;
-        const got = runAction(sim, act, gmems, vms, paused, need);
+        const got = runAction(sim, act, gmems, vms, iommus, paused, need);
         outcome.result = got.result;
         if (got.errorOffset !== undefined) outcome.errorOffset = got.errorOffset;
         if (got.level !== undefined) outcome.level = got.level;
@@ -111,7 +112,7 @@ export function runScenario(scn: Scenario, opts: { debugCore?: boolean } = {}): 
 interface Got { result: string | number; errorOffset?: number; level?: string; value?: number }
 
 function runAction(sim: Simulator, s: ActionStep, gmems: Map<string, Gmem>, vms: Map<string, Vm>,
-                   paused: Map<string, { op: PausedOp; step: ActionStep }>,
+                   iommus: Map<string, Iommu>, paused: Map<string, { op: PausedOp; step: ActionStep }>,
                    need: <T>(m: Map<string, T>, id: string, what: string) => T): Got {
   try {
     switch (s.op) {
@@ -153,8 +154,17 @@ function runAction(sim: Simulator, s: ActionStep, gmems: Map<string, Gmem>, vms:
         if (r && "result" in r) return { result: r.result, level: r.level, value: r.value };
         return { result: 0 };
       }
-      case "iommu.create": case "iommu.bind": case "iommu.map": case "iommu.unmap": case "dma":
-        throw new StepFailure(`op ${s.op} to run`, "this build has no IOMMU model");
+      case "iommu.create": iommus.set(s.id, sim.createIommu(s.mode, { name: s.id })); return { result: 0 };
+      case "iommu.bind": need(iommus, s.iommu, "iommu").bind(need(gmems, s.gmem, "gmem")); return { result: 0 };
+      case "iommu.unbind": need(iommus, s.iommu, "iommu").unbind(); return { result: 0 };
+      case "iommu.map":
+        need(iommus, s.iommu, "iommu").map(s.iova, need(gmems, s.gmem, "gmem"), s.offset, s.size, s.secure);
+        return { result: 0 };
+      case "iommu.unmap": need(iommus, s.iommu, "iommu").unmap(s.iova, s.size, s.secure); return { result: 0 };
+      case "dma": {
+        const r = need(iommus, s.iommu, "iommu").dma(s.iova, s.secure, { write: s.write });
+        return { result: r.result, value: r.value };
+      }
     }
   } catch (e) {
     if (e instanceof GmemError) return { result: e.code, errorOffset: e.errorOffset };
@@ -184,7 +194,8 @@ function compareExpect(s: ActionStep, got: Got): void {
   }
 }
 
-function runCheck(sim: Simulator, s: Step, gmems: Map<string, Gmem>, vms: Map<string, Vm>, lastEvents: SimEvent[]): void {
+function runCheck(sim: Simulator, s: Step, gmems: Map<string, Gmem>, vms: Map<string, Vm>, iommus: Map<string, Iommu>,
+                  lastEvents: SimEvent[]): void {
   const g = (id: string) => { const x = gmems.get(id); if (!x) throw new StepFailure(`gmem '${id}'`, "no such gmem"); return x; };
   const v = (id: string) => { const x = vms.get(id); if (!x) throw new StepFailure(`vm '${id}'`, "no such vm"); return x; };
   switch (s.op) {
@@ -216,8 +227,14 @@ function runCheck(sim: Simulator, s: Step, gmems: Map<string, Gmem>, vms: Map<st
       if (sp && s.level !== undefined && sp.level !== LEVEL_OF[s.level]) throw new StepFailure(`level ${s.level}`, `level ${sp.level}`);
       return;
     }
-    case "check.iopte":
-      throw new StepFailure("check.iopte to run", "this build has no IOMMU model");
+    case "check.iopte": {
+      const io = iommus.get(s.iommu);
+      if (!io) throw new StepFailure(`iommu '${s.iommu}'`, "no such iommu");
+      const e = io.iopte(s.iova, s.secure);
+      if (!!e !== s.present) throw new StepFailure(s.present ? "present" : "absent", e ? `present at ${e.level}` : "absent");
+      if (e && s.level !== undefined && e.level !== LEVEL_OF[s.level]) throw new StepFailure(`level ${s.level}`, `level ${e.level}`);
+      return;
+    }
     case "check.events": matchEvents(s.sequence, s.absent, lastEvents); return;
     case "check.stats": {
       const c = sim.counters();

@@ -157,6 +157,8 @@ export interface ConvertStep extends ActionBase {
 export interface PunchStep extends ActionBase { op: "punch"; gmem: string; offset: bigint; size: bigint }
 export interface IommuCreateStep extends ActionBase { op: "iommu.create"; id: string; mode: IommuMode }
 export interface IommuBindStep extends ActionBase { op: "iommu.bind"; iommu: string; gmem: string }
+/** Extension: unbind the IOMMU fd from its guest_memfd (the callback runs with reason "unbind"). */
+export interface IommuUnbindStep extends ActionBase { op: "iommu.unbind"; iommu: string }
 export interface IommuMapStep extends ActionBase {
   op: "iommu.map";
   iommu: string;
@@ -247,7 +249,7 @@ export interface CheckInvariantsStep extends StepBase { op: "check.invariants" }
 export type ActionStep =
   | GmemCreateStep | GmemCloseStep | VmCreateStep | VmDestroyStep | VmBindStep | VmUnbindStep | GuestAccessStep
   | HostMmapStep | HostMunmapStep | HostAccessStep | HostPinStep | HostUnpinStep | ConvertStep | PunchStep
-  | IommuCreateStep | IommuBindStep | IommuMapStep | IommuUnmapStep | DmaStep | InjectStep | ResumeStep;
+  | IommuCreateStep | IommuBindStep | IommuUnbindStep | IommuMapStep | IommuUnmapStep | DmaStep | InjectStep | ResumeStep;
 /** Steps that only check state (no `expect`: a check holds or fails). */
 export type CheckStep =
   | CheckAttrStep | CheckFolioStep | CheckSpteStep | CheckIopteStep | CheckEventsStep | CheckStatsStep
