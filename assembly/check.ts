@@ -20,6 +20,7 @@ import {
 import { bitmapSharedInBlock, bitmapTest } from "./bitmap";
 import { archMaxPrivateLevel, isTdx, isSnp } from "./arch";
 import { rmpLevelOf } from "./snp";
+import { tdxInhibited } from "./tdx";
 import {
   IO_MODE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS, IO_IN_PROGRESS, IO_RANGE_START,
   IO_RANGE_END, IO_RANGE_VALID, IOMMU_PIN, OBJ_T_IOMMU,
@@ -37,7 +38,7 @@ export const INV_PT_STRUCT: u32 = 101;
 // invariant it breaks. The release build compiles them out (DEBUG is false there).
 export const DBG_SKIP_ROLLBACK: u32 = 1; //     v2 conversion failure skips the rollback            -> I18
 export const DBG_FORCE_WORK: u32 = 2; //        a no-op conversion does work anyway                 -> I19
-export const DBG_SKIP_HOST_UNMAP: u32 = 3; //   to-private forgets unmap_mapping_pages               -> I9
+export const DBG_SKIP_HOST_UNMAP: u32 = 3; //   to-private forgets to zap shared SPTEs               -> I9
 export const DBG_BAD_ERROR_INDEX: u32 = 4; //   error_index lands outside the range                  -> I20
 export const DBG_SKIP_RETRY: u32 = 5; //        the fault path skips mmu_invalidate_retry_gfn        -> I12
 
@@ -352,6 +353,8 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
     if (c != 0 && c != n && !inRange) return fail(16, gfn);
     if (isPrivate && level > archMaxPrivateLevel(gi, index)) return fail(isSnp() ? 10 : 16, gfn);
   }
+  // I11 (TDX): no huge private mapping in a block demoted after a 4 KiB accept (no re-promotion)
+  if (isTdx() && isPrivate && level == 2 && tdxInhibited(gi, index)) return fail(11, gfn);
   // I15: the mapping lies in one folio of at least its size, at the folio's pfn
   const o = folioOrder(gi, index);
   if (o < 0) return fail(15, gfn);

@@ -294,8 +294,8 @@ function v2ShouldProceed(op: u32, it: TdpIter): void {
       archMakeShared(gi, s, e);
     } else {
       // unmap_mapping_pages (host PTEs; through the mmu_notifier this also zaps shared SPTEs), then the check
-      if (!debugHook(DBG_SKIP_HOST_UNMAP)) gmemHostUnmapRange(gi, s, e);
-      let r = forEachBinding(gi, it, s, e, 3);
+      gmemHostUnmapRange(gi, s, e);
+      let r = debugHook(DBG_SKIP_HOST_UNMAP) ? 0 : forEachBinding(gi, it, s, e, 3);
       // the IOMMU callback: zap the non-secure entries before the pages turn private (TDX: else a host #MC)
       if (r == 0) r = forEachIommu(gi, it, s, e, 2 + REASON_TO_PRIVATE);
       if (r < 0) { store<i32>(op, r, OP_RESULT); store<u32>(op, PH_END, OP_PHASE); return; }
@@ -412,7 +412,7 @@ function v4Begin(op: u32): void {
     return;
   }
   if (!toShared) {
-    if (!debugHook(DBG_SKIP_HOST_UNMAP)) gmemHostUnmapRange(gi, s, e);
+    gmemHostUnmapRange(gi, s, e);
     let bad = firstUnsafeFolio(gi, s, e);
     if (bad == 0xffffffff && injectTake(INJ_TRANSIENT_REF)) bad = firstPopulated(gi, s, e);
     if (bad != 0xffffffff) {

@@ -61,6 +61,11 @@ import {
   IO_MODE, PFN_LEAKED,
 } from "./layout";
 import { ptWalkLeaf } from "./pagetable";
+import { blockAt, folioOrder, folioPfn, folioSetHostMap } from "./folio";
+import { bitmapAssign } from "./bitmap";
+import {
+  FB_ORDER, FB_STATE, FB_HUGE, FB_REF, FB_FLAGS, FOLIO_UPTODATE, GI_HOSTPTES, GI_BINDS, GI_RMP,
+} from "./layout";
 
 // ---- per-instance state (Wasm globals are thread-local) ---------------------------------------------------------
 let scratch: usize = 0;
@@ -1059,3 +1064,80 @@ export function iommu_info(h: u32): i32 {
 
 /** Pages the model had to leak (TDX removal failures, ...). */
 export function sim_leaked(): u32 { return load<u32>(PFN_LEAKED); }
+
+// ---- debug: break one invariant on purpose ------------------------------------------------------------------------
+
+/**
+ * Debug builds only (release: -EOPNOTSUPP): corrupt the state so that invariant `inv` breaks, to show that the
+ * checker finds and names it. h: a gmem handle (I1-I6, I14, I17: by index) or a VM handle (I7, I8, I10, I11,
+ * I13, I15, I16: index = gfn); g: the gmem of that VM where needed.
+ */
+export function sim_debug_corrupt(inv: u32, h: u32, index: u32, g: u32): i32 {
+  if (!DEBUG) return -EOPNOTSUPP;
+  if (!simLock()) return -EBUSY;
+  let r: i32 = 0;
+  const gi = objGet(h, OBJ_T_GMEM);
+  const vm = objGet(h, OBJ_T_VM);
+  if (inv == 1 && gi != 0) {
+    // flip a bit behind the counts' back
+    const bm = load<u32>(gi, GIB);
+    const w = <usize>load<u32>(bm, 4) + (<usize>(index >> 6) << 3);
+    store<u64>(w, load<u64>(w) ^ (<u64>1 << <u64>(index & 63)));
+  } else if (inv == 2 && gi != 0) {
+    store<u8>(blockAt(gi, index >> blockShift(gi)), 3, FB_ORDER);
+  } else if (inv == 3 && gi != 0) {
+    bitmapAssign(load<u32>(gi, GIB), index, index + 1, true);
+  } else if (inv == 4 && gi != 0) {
+    const blk = blockAt(gi, index >> blockShift(gi));
+    if (load<u8>(blk, FB_STATE) == FB_HUGE) store<u32>(blk, load<u32>(blk, FB_REF) - 1, FB_REF);
+    else r = -EINVAL;
+  } else if (inv == 5 && gi != 0) {
+    const blk = blockAt(gi, index >> blockShift(gi));
+    if (load<u8>(blk, FB_STATE) == FB_HUGE) store<u16>(blk, load<u16>(blk, FB_FLAGS) & ~(<u16>FOLIO_UPTODATE), FB_FLAGS);
+    else r = -EINVAL;
+  } else if (inv == 6 && gi != 0) {
+    if (folioOrder(gi, index) != 0) r = -EINVAL;
+    else {
+      folioSetHostMap(gi, index, true);
+      store<u32>(gi, load<u32>(gi, GI_HOSTPTES) + 1, GI_HOSTPTES);
+    }
+  } else if (inv == 14 && gi != 0) {
+    store<u32>(gi, 0xffffffff, GI_INV_LOCK);
+  } else if (inv == 17 && gi != 0) {
+    if (load<u32>(gi, GI_NBIND) == 0) r = -EINVAL; else store<u32>(<usize>gi + GI_BINDS, 31, 8);
+  } else if (inv == 13 && vm != 0) {
+    store<u32>(vm, load<u32>(vm, VM_SEQ) + 1, VM_SEQ);
+  } else if ((inv == 7 || inv == 8 || inv == 11 || inv == 15 || inv == 16) && vm != 0) {
+    // install a leaf the fault path would never install: 7 shared-table leaf for a private page, 8 private-table
+    // leaf for a shared page, 11/15/16 a 2 MiB private leaf (over an inhibited block / 4 KiB folios / a slot edge)
+    const sp = slotForGfn(vm, index);
+    if (sp == 0) r = -EINVAL;
+    else {
+      const gj = slotInode(sp);
+      const idx = index - slotBase(sp) + slotPgoff(sp);
+      const level: u32 = inv == 7 || inv == 8 ? 1 : 2;
+      const n: u32 = level == 2 ? 512 : 1;
+      const pfn = folioPfn(gj, idx & ~(n - 1));
+      const pt = inv == 7 ? vmPtShared(vm) : vmPtPrivate(vm);
+      if (pfn == 0) r = -EINVAL;
+      else {
+        const it = iterPush();
+        ptZapRange(pt, it, <u64>(index & ~(n - 1)), <u64>(index & ~(n - 1)) + n, 0);
+        iterPop();
+        r = ptMap(pt, index & ~(n - 1), pfn, level, 0);
+      }
+    }
+  } else if (inv == 10 && vm != 0) {
+    // SNP: the RMP forgets a page the NPT maps private
+    const sp = slotForGfn(vm, index);
+    if (sp == 0) r = -EINVAL;
+    else {
+      const gj = slotInode(sp);
+      const rmp = load<u32>(gj, GI_RMP);
+      if (rmp == 0) r = -EINVAL; else bitmapAssign(rmp, index - slotBase(sp) + slotPgoff(sp), index - slotBase(sp) + slotPgoff(sp) + 1, false);
+    }
+  } else r = -EINVAL;
+  void g;
+  simUnlock();
+  return r;
+}

@@ -322,11 +322,18 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
     let level: u32 = order >= 18 ? 3 : order >= 9 ? 2 : 1;
     if (isPrivate) { const a = archMaxPrivateLevel(gi, index); if (a < level) level = a; } else level = 1;
     while (level > 1 && !lpageAllowed(sp, gi, gfn, level, isPrivate)) level--;
-    // a smaller mapping already inside the huge range: map at the next level down instead
     let r = ptMap(pt, gfn & ~(levelMask(level)), pfn - (gfn & levelMask(level)), level, 0);
-    while (r == -EEXIST && level > 1) {
-      level--;
-      r = ptMap(pt, gfn & ~(levelMask(level)), pfn - (gfn & levelMask(level)), level, 0);
+    if (r == -EEXIST && level > 1) {
+      // smaller mappings already inside the huge range (from before a merge): the TDP MMU installs the huge leaf
+      // over the lower-level table, whose leaves go (handle_removed_pt) and are flushed
+      const g0 = gfn & ~(levelMask(level));
+      const z = ptZapRange(pt, it, <u64>g0, <u64>g0 + levelMask(level) + 1, ZAP_WHOLE);
+      if (z < 0) return z;
+      emit(EV_KVM_ZAP, isPrivate ? EVF_PRIVATE : 0, vmIndex(vm), g0, g0 + levelMask(level) + 1, <u32>z, 0);
+      countAdd(EV_KVM_ZAP, <u32>z);
+      store<u32>(vm, load<u32>(vm, VM_TLB_FLUSHES) + 1, VM_TLB_FLUSHES);
+      emit(EV_KVM_TLB_FLUSH, 0, vmIndex(vm), 0, 0, 0, 0);
+      r = ptMap(pt, g0, pfn - (gfn & levelMask(level)), level, 0);
     }
     if (r < 0) return r;
     emit(EV_KVM_MAP, isPrivate ? 1 : 0, vmIndex(vm), gfn, 0, level, 0);

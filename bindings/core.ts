@@ -79,6 +79,7 @@ export interface CoreExports {
   iommu_iopte(h: number, iova: number, secure: number): number;
   iommu_info(h: number): number;
   sim_leaked(): number;
+  sim_debug_corrupt(inv: number, h: number, index: number, g: number): number;
 }
 
 export type CoreFlavor = "release" | "debug";

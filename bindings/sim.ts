@@ -238,9 +238,25 @@ export class Simulator {
     check(this.core.sim_inject(k, u32("inject", "count", count)), "inject");
   }
 
-  /** Debug core only: make one mechanism misbehave once (DBG_* of assembly/check.ts), to see the checker work. */
-  debugHook(which: number): void {
-    check(this.core.sim_debug_hook(u32("debugHook", "which", which)), "debugHook");
+  /**
+   * Debug core only: make one mechanism misbehave once, to see the checker name what it breaks:
+   * 'skip-rollback' (I18), 'force-work' (I19), 'skip-shared-zap' (I9), 'bad-error-index' (I20), 'skip-retry' (I12).
+   */
+  debugHook(which: "skip-rollback" | "force-work" | "skip-shared-zap" | "bad-error-index" | "skip-retry"): void {
+    const n = ["", "skip-rollback", "force-work", "skip-shared-zap", "bad-error-index", "skip-retry"].indexOf(which);
+    if (n <= 0) throw einval("debugHook", `unknown hook ${String(which)}`);
+    check(this.core.sim_debug_hook(n), "debugHook");
+  }
+
+  /**
+   * Debug core only: corrupt the state so that invariant `inv` ('I1'...'I17') breaks, to show the checker at
+   * work. target: the guest_memfd (I1-I6, I14, I17; index = page) or the VM (I7, I8, I10, I11, I13, I15, I16;
+   * index = gfn). The runtime invariants I9, I12, I18-I20 are broken with debugHook() instead.
+   */
+  debugCorrupt(inv: string, target: Gmem | Vm, index = 0): void {
+    const m = /^I(\d+)$/.exec(inv);
+    if (!m) throw einval("debugCorrupt", `unknown invariant ${String(inv)}`);
+    check(this.core.sim_debug_corrupt(+m[1], target.handle, u32("debugCorrupt", "index", index), 0), "debugCorrupt");
   }
 
   /** A VM (KVM_CREATE_VM) with a private and a shared table. */
