@@ -1141,3 +1141,17 @@ export function sim_debug_corrupt(inv: u32, h: u32, index: u32, g: u32): i32 {
   simUnlock();
   return r;
 }
+
+// ---- snapshot support -------------------------------------------------------------------------------------------
+
+/** Take the simulator lock for a snapshot copy (the binding copies memory, then calls sim_thaw). */
+export function sim_freeze(): i32 {
+  return simLock() ? 0 : -EBUSY;
+}
+export function sim_thaw(): void {
+  simUnlock();
+}
+/** Bytes of memory that hold state: everything below the heap top. */
+export function sim_used_bytes(): f64 {
+  return <f64>load<u32>(H_HEAP_TOP);
+}

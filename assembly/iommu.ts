@@ -21,6 +21,7 @@ import {
 import { pageAlloc, pageFree } from "./alloc";
 import {
   TdpIter, ptInit, ptDestroy, ptMap, ptZapRange, ptWalkLeaf, spteLevel, sptePfn, ZAP_WHOLE, ZAP_DEMOTE, ptDemoteAt,
+  ptCountRange,
 } from "./pagetable";
 import { bitmapCountShared, bitmapTest } from "./bitmap";
 import { folioOrder, folioPfn, folioRef, folioPins, orphanFind, orphanUnpin } from "./folio";
@@ -170,10 +171,23 @@ export function iommuMap(io: u32, it: TdpIter, iova: f64, gi: u32, offset: f64, 
   const gmemMode = ioIsGmem(io);
   if (gmemMode && load<u32>(io, IO_GMEM) != gi) return -EINVAL;
   if (!gmemMode && secure) return -EINVAL;
-  if (overlapsArea(io, ivp, n, secure)) return -EEXIST;
-  const area = newArea(io);
-  if (area == 0) return -ENOSPC;
   const pt = ioPt(io, secure);
+  // a map that lies inside an existing area, at the same offsets, over pages with no entry left (the callback
+  // zapped them) restores them: the seed's step 4. Anything else overlapping an area is -EEXIST.
+  let area: usize = 0;
+  let refill = false;
+  if (overlapsArea(io, ivp, n, secure)) {
+    const a = findArea(io, ivp, secure);
+    if (a == 0 || !gmemMode || load<u32>(a, 12) != gi || <u64>ivp + n > <u64>load<u32>(a, 4) + load<u32>(a, 8) ||
+        ivp - load<u32>(a, 4) != pg - load<u32>(a, 16) || ptCountRange(pt, it, <u64>ivp, <u64>ivp + n) != 0) {
+      return -EEXIST;
+    }
+    area = a;
+    refill = true;
+  } else {
+    area = newArea(io);
+    if (area == 0) return -ENOSPC;
+  }
   if (gmemMode) {
     // IOMMU page-table updates are blocked while a conversion of the range is in flight
     if (gmemLockedExclusive(gi)) return -EAGAIN;
@@ -199,7 +213,7 @@ export function iommuMap(io: u32, it: TdpIter, iova: f64, gi: u32, offset: f64, 
       if (firstLevel == 0) firstLevel = level;
       i += level == 3 ? 262144 : level == 2 ? 512 : 1;
     }
-    recordArea(io, area, ivp, n, gi, pg, secure, false);
+    if (!refill) recordArea(io, area, ivp, n, gi, pg, secure, false);
     emit(EV_IOMMU_MAP, secure ? EVF_SECURE : 0, ioIndex(io), ivp, ivp + n, firstLevel, 0);
     return 0;
   }
@@ -248,23 +262,6 @@ function dropArea(io: u32, it: TdpIter, a: usize): u32 {
   memory.fill(a, 0, IO_AREA_SIZE);
   store<u32>(io, load<u32>(io, IO_NAREAS) - 1, IO_NAREAS);
   return r < 0 ? 0 : <u32>r;
-}
-
-/** Remove gmem range [lo, hi) from area a (it was zapped): the area shrinks or splits in two. */
-function carveArea(io: u32, a: usize, lo: u32, hi: u32): void {
-  const pg = load<u32>(a, 16), n = load<u32>(a, 8), iv = load<u32>(a, 4);
-  const leftN = lo - pg, rightN = pg + n - hi;
-  if (leftN == 0 && rightN == 0) {
-    memory.fill(a, 0, IO_AREA_SIZE);
-    store<u32>(io, load<u32>(io, IO_NAREAS) - 1, IO_NAREAS);
-    return;
-  }
-  if (leftN == 0) { store<u32>(a, iv + (hi - pg), 4); store<u32>(a, rightN, 8); store<u32>(a, hi, 16); return; }
-  store<u32>(a, leftN, 8);
-  if (rightN == 0) return;
-  const b = newArea(io);
-  if (b == 0) return; // no slot: the right part stays unlisted (its entries are still walked by the checker as I17)
-  recordArea(io, b, iv + (hi - pg), rightN, load<u32>(a, 12), hi, load<u32>(a, 20) != 0, load<u32>(a, 24) != 0);
 }
 
 function iotlbFlush(io: u32): void {
@@ -437,8 +434,7 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
       // precise: a straddling huge IO entry is split first, so exactly the converted pages go
       const r = ptZapRange(ioPt(io, secure), it, <u64>(iv + lo - pg), <u64>(iv + hi - pg), ZAP_DEMOTE);
       if (r < 0) return r;
-      count += <u32>r;
-      carveArea(io, a, lo, hi); // the zapped pages leave the area: userspace re-maps them (step 4)
+      count += <u32>r; // the area keeps the hole: userspace re-maps into it (step 4 of the seed flow)
     }
   }
   emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), ss, se, count, reason);

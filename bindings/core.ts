@@ -80,6 +80,9 @@ export interface CoreExports {
   iommu_info(h: number): number;
   sim_leaked(): number;
   sim_debug_corrupt(inv: number, h: number, index: number, g: number): number;
+  sim_freeze(): number;
+  sim_thaw(): void;
+  sim_used_bytes(): number;
 }
 
 export type CoreFlavor = "release" | "debug";

@@ -1,6 +1,6 @@
 // gmemsim: an executable model of guest_memfd private<->shared conversion. Public entry point.
 export {
-  createSimulator, createSimulatorSync, Simulator, Bitmap, PageTable, Gmem, coreBytes, compileCore,
+  createSimulator, createSimulatorSync, restoreSimulator, Simulator, Bitmap, PageTable, Gmem, coreBytes, compileCore,
   type SimulatorOptions, type SharedSimulator, type FolioInfo, type FolioState, type MemoryStats, type Run,
   type Leaf, type PageLevel, type GmemFlag, Vm, type Arch, type Protocol, type GuestAccess, type HostAccess,
   type PausedOp, type SimEvent, Iommu, type DmaResult,

@@ -194,6 +194,39 @@ export class Simulator {
     if (name !== undefined) this.names.set(`${kind}:${handle & ((1 << L.OBJ_INDEX_BITS) - 1)}`, name);
   }
 
+  /**
+   * The whole model state as bytes: a small header (format, layout version, object names) and the memory image
+   * up to the heap top. restoreSimulator(bytes) rebuilds it in a fresh memory, in Node or a browser.
+   */
+  snapshot(): Uint8Array {
+    check(this.core.sim_freeze(), "snapshot");
+    try {
+      const used = this.core.sim_used_bytes();
+      const names = new TextEncoder().encode(JSON.stringify([...this.names], null, 0));
+      const head = new Uint8Array(32);
+      const dv = new DataView(head.buffer);
+      head.set([0x47, 0x4d, 0x53, 0x4e, 0x41, 0x50, 0x30, 0x31]); // "GMSNAP01"
+      dv.setUint32(8, L.LAYOUT_VERSION, true);
+      dv.setUint32(12, used, true);
+      dv.setUint32(16, names.length, true);
+      dv.setUint32(20, this.protocol === "v4" ? 1 : 0, true);
+      const outp = new Uint8Array(32 + names.length + used);
+      outp.set(head, 0);
+      outp.set(names, 32);
+      outp.set(new Uint8Array(this.memory.buffer, 0, used), 32 + names.length);
+      // the copy was taken under the lock: release it in the image
+      new DataView(outp.buffer).setUint32(32 + names.length + L.H_SIM_LOCK, 0, true);
+      return outp;
+    } finally {
+      this.core.sim_thaw();
+    }
+  }
+
+  /** @internal names travel with snapshots */
+  namesFrom(entries: [string, string][]): void {
+    for (const [k, v] of entries) this.names.set(k, v);
+  }
+
   /** Steps (ops) performed on this memory so far. */
   get step(): number {
     return this.u32[L.H_STEP >>> 2];
@@ -730,6 +763,32 @@ export class Gmem extends BitmapReader {
       throw e;
     }
   }
+}
+
+/**
+ * Rebuild a simulator from sim.snapshot() bytes (in a fresh memory; any runtime). options.debug picks the core;
+ * arch and checks come from the image.
+ */
+export function restoreSimulator(bytes: Uint8Array, options: Omit<SimulatorOptions, "memory" | "arch"> = {}): Simulator {
+  const op = "restore";
+  if (!(bytes instanceof Uint8Array) || bytes.length < 32) throw einval(op, "not a snapshot");
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = String.fromCharCode(...bytes.subarray(0, 8));
+  if (magic !== "GMSNAP01") throw einval(op, "not a gmemsim snapshot");
+  if (dv.getUint32(8, true) !== L.LAYOUT_VERSION) throw einval(op, "snapshot of another layout version");
+  const used = dv.getUint32(12, true), nlen = dv.getUint32(16, true);
+  if (32 + nlen + used !== bytes.length || used < L.HEAP_BASE) throw einval(op, "truncated snapshot");
+  const names = JSON.parse(new TextDecoder().decode(bytes.subarray(32, 32 + nlen))) as [string, string][];
+  const memory = createMemory(options.maximumPages);
+  const pages = Math.ceil(used / 65536);
+  if (pages > memory.buffer.byteLength / 65536) memory.grow(pages - memory.buffer.byteLength / 65536);
+  new Uint8Array(memory.buffer).set(bytes.subarray(32 + nlen));
+  const flavor: CoreFlavor = options.debug ? "debug" : "release";
+  const module = compileCoreSync(flavor);
+  const sim = new Simulator(instantiateCore(module, memory), module, memory, flavor,
+    { ...options, memory, protocol: options.protocol ?? (dv.getUint32(20, true) === 1 ? "v4" : "v2") });
+  sim.namesFrom(names);
+  return sim;
 }
 
 /** Create a simulator with a fresh memory (or attach to `options.memory`); compiles the core once and caches it. */
