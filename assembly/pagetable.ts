@@ -311,6 +311,20 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
   tdpIterStart(it, root, 1, start, end);
   while (it.valid) {
     const e = it.oldSpte;
+    if (spteIsPresent(e) && !spteIsLeaf(e) && it.gfn >= start && it.gfn + levelPages(it.level) <= end) {
+      // a whole subtree inside the range: drop it in one go (the walk never has to visit its leaves)
+      const level = it.level;
+      const n = zapSubtree(pt, spteChild(e), level - 1);
+      store<u64>(it.sptep, 0);
+      zapCount += n;
+      if (it.gfn < zapStart) zapStart = it.gfn;
+      if (it.gfn + levelPages(level) > zapEnd) zapEnd = it.gfn + levelPages(level);
+      it.oldSpte = 0;
+      const table = load<u32>(ptPathAt(it, level));
+      if (occAdd(table, -1) == 0) freeEmptyUpwards(pt, it);
+      tdpIterNext(it);
+      continue;
+    }
     if (spteIsPresent(e) && spteIsLeaf(e)) {
       const level = it.level;
       const size = levelPages(level);
@@ -334,6 +348,25 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
     tdpIterNext(it);
   }
   return <i32>zapCount;
+}
+
+/** Free the table at `level` and everything below it; returns the leaves it held (counters adjusted). */
+function zapSubtree(pt: usize, table: u32, level: u32): u32 {
+  let n: u32 = 0;
+  if (level == 1) {
+    n = <u32>load<u16>(occupancyAt(table));
+    leavesAdd(pt, 1, -<i32>n);
+  } else {
+    for (let i: u32 = 0; i < 512; i++) {
+      const e = load<u64>(table + (i << 3));
+      if (!spteIsPresent(e)) continue;
+      if (spteIsLeaf(e)) { leavesAdd(pt, level, -1); n++; }
+      else n += zapSubtree(pt, spteChild(e), level - 1);
+    }
+  }
+  pageFree(table, 0);
+  tablesAdd(pt, -1);
+  return n;
 }
 
 /**

@@ -83,6 +83,9 @@ export interface CoreExports {
   sim_freeze(): number;
   sim_thaw(): void;
   sim_used_bytes(): number;
+  bench_block(bytes: number): number;
+  bench_fill(n: number, v: number): number;
+  bench_noop(a: number): number;
 }
 
 export type CoreFlavor = "release" | "debug";
