@@ -61,6 +61,15 @@ function account(order: u32, sign: i32): void {
  * (mirrors __alloc_pages: take the smallest free block that fits, splitting larger ones, else extend the heap)
  */
 export function pageAlloc(order: u32): u32 {
+  return pageAllocMaybeZero(order, true);
+}
+
+/** pageAlloc for a caller that overwrites every byte itself (the contents are undefined). */
+export function pageAllocRaw(order: u32): u32 {
+  return pageAllocMaybeZero(order, false);
+}
+
+function pageAllocMaybeZero(order: u32, zero: bool): u32 {
   if (order > <u32>MAX_ORDER) return 0;
   const fail = load<u32>(H_FAIL_ALLOC);
   if (fail != 0) {
@@ -77,7 +86,7 @@ export function pageAlloc(order: u32): u32 {
     }
     store<u8>(pagemapEntry(addr), <u8>(PAGEMAP_USED | order));
     store<u16>(pagemapEntry(addr), 0, 2);
-    memory.fill(addr, 0, <usize>PAGE_SIZE << order);
+    if (zero) memory.fill(addr, 0, <usize>PAGE_SIZE << order);
     account(order, 1);
     return addr;
   }

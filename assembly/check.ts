@@ -137,6 +137,8 @@ export function checkFolios(gi: u32): u32 {
     const sub = <usize>load<u32>(blk, FB_SUB);
     if (sub == 0) return fail(2, first);
     let present: u32 = 0;
+    let busy: u32 = 0;
+    let uptodate: u32 = 0;
     const base = load<u32>(blk, FB_PFN);
     for (let i: u32 = 0; i < nr; i++) {
       const e = sub + <usize>i * FE_SIZE;
@@ -149,8 +151,11 @@ export function checkFolios(gi: u32): u32 {
       if (ho != 0 && load<u32>(e, FE_PFN) != base + i) return fail(2, first + i);
       const need = <u64>1 + <u64>load<u16>(e, FE_MAP) + <u64>load<u16>(e, FE_PIN) * GUP_PIN_COUNTING_BIAS;
       if (<u64>load<u32>(e, FE_REF) < need) return fail(4, first + i);
+      if (load<u32>(e, FE_REF) != 1) busy++;
+      if (fl & FOLIO_UPTODATE) uptodate++;
       present++;
     }
+    if (busy != load<u32>(blk, FB_REF) || uptodate != load<u32>(blk, FB_MAP)) return fail(4, first); // summaries
     if (present != load<u32>(blk, FB_NSUB)) return fail(2, first);
     if (ho != 0 && present != nr) return fail(2, first);
     if (present == 0) return fail(2, first); // an empty granule keeps no sub-array

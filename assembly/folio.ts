@@ -3,7 +3,9 @@
 //   FB_ABSENT  nothing in the filemap
 //   FB_HUGE    one folio of order 9 / 18 at the block start; its fields live in the block descriptor
 //   FB_SPLIT   4 KiB folios, one 16-byte entry each in a sub-array that exists only in this state
-// so a 1 TiB guest_memfd of 1 GiB folios costs 1024 x 32 bytes. The filemap holds nr_pages references on each
+// so a 1 TiB guest_memfd of 1 GiB folios costs 1024 x 32 bytes. A split block keeps two summaries in the fields
+// its huge folio no longer uses: FB_REF = 4 KiB folios referenced beyond the filemap ("busy"), FB_MAP = uptodate
+// ones; the safe-refcount walk and merge then skip quiet blocks in O(1). The filemap holds nr_pages references on each
 // folio; split and merge require that nothing else holds one (filemap_remove_folio_for_restructuring spins on
 // folio_ref_freeze; the model refuses with -EAGAIN instead of spinning).
 import {
@@ -13,7 +15,7 @@ import {
   GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_ORPHANS, GI_ORPHAN_SIZE,
   GI_MAX_ORPHANS,
 } from "./layout";
-import { pageAlloc, pageFree, orderFor } from "./alloc";
+import { pageAlloc, pageAllocRaw, pageFree, orderFor } from "./alloc";
 import { pfnAlloc, pfnFree } from "./pfn";
 import { EAGAIN, EINVAL, ENOMEM, ENOENT } from "./errno";
 
@@ -31,6 +33,11 @@ import { EAGAIN, EINVAL, ENOMEM, ENOENT } from "./errno";
 @inline function entryAt(blk: usize, i: u32): usize { return <usize>load<u32>(blk, FB_SUB) + <usize>i * FE_SIZE; }
 // @ts-ignore: decorator
 @inline function subOrder(gi: u32): u32 { return orderFor(<u64>FE_SIZE << blockShift(gi)); }
+
+// @ts-ignore: decorator
+@inline function busyAdd(blk: usize, d: i32): void { store<u32>(blk, <u32>(<i32>load<u32>(blk, FB_REF) + d), FB_REF); }
+// @ts-ignore: decorator
+@inline function uptodateAdd(blk: usize, d: i32): void { store<u32>(blk, <u32>(<i32>load<u32>(blk, FB_MAP) + d), FB_MAP); }
 
 /** Set up an empty filemap for npages indices; false on -ENOMEM. hugeOrd: 0 (4 KiB), 9 or 18. */
 export function folioMapInit(gi: u32, npages: u32, hugeOrd: u32): bool {
@@ -214,7 +221,8 @@ export function folioMarkUptodate(gi: u32, index: u32): void {
   if (st == FB_HUGE) store<u16>(blk, load<u16>(blk, FB_FLAGS) | <u16>FOLIO_UPTODATE, FB_FLAGS);
   else if (st == FB_SPLIT) {
     const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-    store<u16>(e, load<u16>(e, FE_FLAGS) | <u16>FOLIO_UPTODATE, FE_FLAGS);
+    const fl = load<u16>(e, FE_FLAGS);
+    if (!(fl & FOLIO_UPTODATE)) { store<u16>(e, fl | <u16>FOLIO_UPTODATE, FE_FLAGS); uptodateAdd(blk, 1); }
   }
 }
 
@@ -246,18 +254,21 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
   const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
   if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return -ENOENT;
   const ref = load<u32>(e, FE_REF);
+  let nref: u32;
   if (kind == 0) {
     if (delta < 0 && ref <= 1) return -EINVAL;
-    store<u32>(e, <u32>(<i32>ref + delta), FE_REF);
-    return 0;
+    nref = <u32>(<i32>ref + delta);
+  } else {
+    const at: usize = kind == 1 ? FE_MAP : FE_PIN;
+    const c = load<u16>(e + at);
+    if (delta < 0 && c == 0) return -EINVAL;
+    if (delta > 0 && c == 0xffff) return -EINVAL;
+    store<u16>(e + at, <u16>(<i32>c + delta));
+    const w: i32 = kind == 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
+    nref = <u32>(<i32>ref + delta * w);
   }
-  const at: usize = kind == 1 ? FE_MAP : FE_PIN;
-  const c = load<u16>(e + at);
-  if (delta < 0 && c == 0) return -EINVAL;
-  if (delta > 0 && c == 0xffff) return -EINVAL;
-  store<u16>(e + at, <u16>(<i32>c + delta));
-  const w: i32 = kind == 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
-  store<u32>(e, <u32>(<i32>ref + delta * w), FE_REF);
+  store<u32>(e, nref, FE_REF);
+  if ((ref != 1) != (nref != 1)) busyAdd(blk, nref != 1 ? 1 : -1);
   return 0;
 }
 
@@ -295,7 +306,7 @@ export function splitFolio(gi: u32, b: u32): i32 {
     lastBusyIndex = b << blockShift(gi);
     return -EAGAIN;
   }
-  const sub = pageAlloc(subOrder(gi));
+  const sub = pageAllocRaw(subOrder(gi)); // every entry is written below
   if (sub == 0) return -ENOMEM;
   const base = load<u32>(blk, FB_PFN);
   const flags = <u64>(FOLIO_PRESENT | (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE));
@@ -309,7 +320,8 @@ export function splitFolio(gi: u32, b: u32): i32 {
   }
   store<u8>(blk, <u8>FB_SPLIT, FB_STATE);
   store<u8>(blk, 0, FB_ORDER);
-  store<u32>(blk, 0, FB_REF);
+  store<u32>(blk, 0, FB_REF); //                               busy 4 KiB folios: none
+  store<u32>(blk, (flags & <u64>FOLIO_UPTODATE) != 0 ? nr : 0, FB_MAP); // uptodate ones
   store<u32>(blk, sub, FB_SUB);
   store<u32>(blk, nr, FB_NSUB);
   return 0;
@@ -325,18 +337,16 @@ export function mergeFolio(gi: u32, b: u32): i32 {
   const blk = blockAt(gi, b);
   if (ho == 0 || load<u8>(blk, FB_STATE) != FB_SPLIT) return -EINVAL;
   const nr = <u32>1 << ho;
-  let p = <usize>load<u32>(blk, FB_SUB);
-  let anyUptodate = false;
-  for (let i: u32 = 0; i < nr; i++) {
-    // second word: mapcount u16, pincount u16, flags u16; first word: pfn, refcount
-    const w = load<u64>(p, 8);
-    if (load<u32>(p, FE_REF) != 1 || (w & 0xffffffff) != 0) {
-      lastBusyIndex = (b << ho) + i;
-      return -EAGAIN;
+  if (load<u32>(blk, FB_REF) != 0) {
+    // some 4 KiB folio is referenced beyond the filemap: name the first one
+    let p = <usize>load<u32>(blk, FB_SUB);
+    for (let i: u32 = 0; i < nr; i++) {
+      if (load<u32>(p, FE_REF) != 1 || (load<u64>(p, 8) & 0xffffffff) != 0) { lastBusyIndex = (b << ho) + i; break; }
+      p += FE_SIZE;
     }
-    if ((w >> 32) & <u64>FOLIO_UPTODATE) anyUptodate = true;
-    p += FE_SIZE;
+    return -EAGAIN;
   }
+  const anyUptodate = load<u32>(blk, FB_MAP) != 0;
   pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
   store<u8>(blk, <u8>FB_HUGE, FB_STATE);
   store<u8>(blk, <u8>ho, FB_ORDER);
@@ -391,7 +401,9 @@ export function freeSmall(gi: u32, index: u32): i32 {
   if (pins != 0) {
     // truncate_inode_folio removes a pinned page from the filemap anyway; the pin keeps the frame until unpin
     if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins)) { lastBusyIndex = index; return -EAGAIN; }
+    busyAdd(blk, -1);
   } else pfnFree(load<u32>(e, FE_PFN), 0);
+  if (load<u16>(e, FE_FLAGS) & FOLIO_UPTODATE) uptodateAdd(blk, -1);
   memory.fill(e, 0, FE_SIZE);
   contentSet(gi, index, 0);
   const n = load<u32>(blk, FB_NSUB) - 1;
@@ -480,7 +492,10 @@ export function folioSetHostMap(gi: u32, index: u32, on: bool): void {
   store<u16>(e, on ? (fl | <u16>FOLIO_HOSTMAP) : (fl & ~(<u16>FOLIO_HOSTMAP)), FE_FLAGS);
   const d: i32 = on ? 1 : -1;
   store<u16>(e, <u16>(<i32>load<u16>(e, FE_MAP) + d), FE_MAP);
-  store<u32>(e, <u32>(<i32>load<u32>(e, FE_REF) + d), FE_REF);
+  const ref = load<u32>(e, FE_REF);
+  const nref = <u32>(<i32>ref + d);
+  store<u32>(e, nref, FE_REF);
+  if ((ref != 1) != (nref != 1)) busyAdd(blockAt(gi, index >> shift), nref != 1 ? 1 : -1);
 }
 
 /** Pins on the 4 KiB folio at index (0 when absent or huge). */
@@ -508,7 +523,7 @@ export function firstUnsafeFolio(gi: u32, start: u32, end: u32): u32 {
     const blockEnd = (b + 1) << shift;
     if (st == FB_HUGE) {
       if (load<u32>(blk, FB_REF) != (<u32>1 << load<u8>(blk, FB_ORDER))) return b << shift;
-    } else if (st == FB_SPLIT) {
+    } else if (st == FB_SPLIT && load<u32>(blk, FB_REF) != 0) { // a quiet block has no busy folio
       const e = end < blockEnd ? end : blockEnd;
       for (let j = i; j < e; j++) {
         const en = entryAt(blk, j & ((<u32>1 << shift) - 1));
