@@ -167,7 +167,7 @@ export function gmemSplitBlock(gi: u32, b: u32): i32 {
   injectTake(INJ_TRANSIENT_REF);
   const from = hugeOrder(gi);
   const r = splitFolio(gi, b);
-  if (r == 0) emit(EV_FOLIO_SPLIT, 0, gmemIndex(gi), b << blockShift(gi), from, 0, 0);
+  if (r == 0) { emit(EV_FOLIO_SPLIT, 0, gmemIndex(gi), b << blockShift(gi), from, 0, 0); countAdd(EV_FOLIO_SPLIT, <u32>1 << from); }
   return r;
 }
 
@@ -177,7 +177,7 @@ export function gmemMergeBlock(gi: u32, b: u32): i32 {
   const shift = blockShift(gi);
   if (bitmapSharedInBlock(load<u32>(gi, GI_BITMAP), b << shift, shift) != 0) return 0; // kvm_gmem_has_some_shared
   const r = mergeFolio(gi, b);
-  if (r == 0) emit(EV_FOLIO_MERGE, 0, gmemIndex(gi), b << shift, 0, hugeOrder(gi), 0);
+  if (r == 0) { emit(EV_FOLIO_MERGE, 0, gmemIndex(gi), b << shift, 0, hugeOrder(gi), 0); countAdd(EV_FOLIO_MERGE, <u32>1 << hugeOrder(gi)); }
   return r;
 }
 

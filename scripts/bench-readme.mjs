@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Regenerate the benchmark table in README.md (between the bench markers) from bench/results.json.
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const rep = JSON.parse(readFileSync(join(root, "bench/results.json"), "utf8"));
+const { markdownTable } = await import(join(root, "dist/bench-report.js"));
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const begin = "<!-- bench:begin -->", end = "<!-- bench:end -->";
+const i = readme.indexOf(begin), j = readme.indexOf(end);
+if (i < 0 || j < i) { console.error("README.md has no bench markers"); process.exit(1); }
+writeFileSync(join(root, "README.md"), readme.slice(0, i + begin.length) + "\n" + markdownTable(rep) + readme.slice(j));
+console.log("README.md: benchmark table regenerated from bench/results.json");
