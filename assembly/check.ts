@@ -8,7 +8,9 @@ import {
   FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, GUP_PIN_COUNTING_BIAS,
   GI_NBLOCKS, GI_NPAGES, GI_POPULATED, PT_ROOT, PT_LEAVES, PT_TABLES, PT_LEVELS,
 } from "./layout";
-import { blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate, folioPins } from "./folio";
+import {
+  blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate, folioPins, ePresent, eRef, ePfn, eUptodate,
+} from "./folio";
 import { pagemapEntry } from "./alloc";
 import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn, TdpIter, tdpIterStart, tdpIterNext } from "./pagetable";
 import {
@@ -142,17 +144,13 @@ export function checkFolios(gi: u32): u32 {
     const base = load<u32>(blk, FB_PFN);
     for (let i: u32 = 0; i < nr; i++) {
       const e = sub + <usize>i * FE_SIZE;
-      const fl = load<u16>(e, FE_FLAGS);
-      if (!(fl & FOLIO_PRESENT)) {
-        if (ho != 0) return fail(2, first + i); // a HugeTLB block is never partially freed
-        continue;
-      }
+      if (!ePresent(gi, e)) continue;
       if (first + i >= npages) return fail(2, first + i);
-      if (ho != 0 && load<u32>(e, FE_PFN) != base + i) return fail(2, first + i);
+      if (ho != 0 && (load<u32>(e, FE_PFN) != 0 || ePfn(gi, blk, i, e) != base + i)) return fail(2, first + i);
       const need = <u64>1 + <u64>load<u16>(e, FE_MAP) + <u64>load<u16>(e, FE_PIN) * GUP_PIN_COUNTING_BIAS;
-      if (<u64>load<u32>(e, FE_REF) < need) return fail(4, first + i);
-      if (load<u32>(e, FE_REF) != 1) busy++;
-      if (fl & FOLIO_UPTODATE) uptodate++;
+      if (<u64>eRef(e) < need) return fail(4, first + i);
+      if (eRef(e) != 1) busy++;
+      if (eUptodate(blk, e)) uptodate++;
       present++;
     }
     if (busy != load<u32>(blk, FB_REF) || uptodate != load<u32>(blk, FB_MAP)) return fail(4, first); // summaries
@@ -274,10 +272,10 @@ function checkGmem(gi: u32, pausedConverts: u32): u32 {
       for (let k: u32 = 0; k < nr; k++) {
         const e = sub + <usize>k * FE_SIZE;
         const fl = load<u16>(e, FE_FLAGS);
-        if (!(fl & FOLIO_PRESENT) || !(fl & FOLIO_HOSTMAP)) continue;
+        if (!ePresent(gi, e) || !(fl & FOLIO_HOSTMAP)) continue;
         const index = (b << shift) + k;
         hostPtes++;
-        if (!(fl & FOLIO_UPTODATE)) return fail(5, index);     // I5: zero before expose
+        if (!eUptodate(blk, e)) return fail(5, index);         // I5: zero before expose
         if (!bitmapTest(bm, index)) return fail(6, index);      // I6: no private page in a host PTE
         if (rmpLevelOf(gi, index) != 0) return fail(10, index); // I10: a host-mapped pfn is RMP-unassigned
       }

@@ -31,6 +31,26 @@ import { EAGAIN, EINVAL, ENOMEM, ENOENT } from "./errno";
 @inline export function blockState(gi: u32, b: u32): u32 { return load<u8>(blockAt(gi, b), FB_STATE); }
 // @ts-ignore: decorator
 @inline function entryAt(blk: usize, i: u32): usize { return <usize>load<u32>(blk, FB_SUB) + <usize>i * FE_SIZE; }
+// Entry encoding. The 4 KiB entries of a split HugeTLB block are all present and their pfns follow the huge page,
+// so neither is stored for them; the refcount is stored minus the one reference the filemap holds; a block-level
+// UPTODATE (kept from the huge folio) covers every entry. A split therefore starts from all-zero entries: one
+// memory.fill, the floor of what a split must write.
+// @ts-ignore: decorator
+@inline export function ePresent(gi: u32, e: usize): bool {
+  return hugeOrder(gi) != 0 || (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) != 0;
+}
+// @ts-ignore: decorator
+@inline export function eRef(e: usize): u32 { return load<u32>(e, FE_REF) + 1; }
+// @ts-ignore: decorator
+@inline function eSetRef(e: usize, r: u32): void { store<u32>(e, r - 1, FE_REF); }
+// @ts-ignore: decorator
+@inline export function ePfn(gi: u32, blk: usize, off: u32, e: usize): u32 {
+  return hugeOrder(gi) != 0 ? load<u32>(blk, FB_PFN) + off : load<u32>(e, FE_PFN);
+}
+// @ts-ignore: decorator
+@inline export function eUptodate(blk: usize, e: usize): bool {
+  return ((load<u16>(e, FE_FLAGS) | load<u16>(blk, FB_FLAGS)) & FOLIO_UPTODATE) != 0;
+}
 // @ts-ignore: decorator
 @inline function subOrder(gi: u32): u32 { return orderFor(<u64>FE_SIZE << blockShift(gi)); }
 
@@ -94,10 +114,7 @@ export function folioOrder(gi: u32, index: u32): i32 {
   const blk = blockAt(gi, index >> shift);
   const st = load<u8>(blk, FB_STATE);
   if (st == FB_HUGE) return <i32>load<u8>(blk, FB_ORDER);
-  if (st == FB_SPLIT) {
-    const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-    return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? 0 : -1;
-  }
+  if (st == FB_SPLIT) return ePresent(gi, entryAt(blk, index & ((<u32>1 << shift) - 1))) ? 0 : -1;
   return -1;
 }
 
@@ -110,7 +127,7 @@ export function folioPfn(gi: u32, index: u32): u32 {
   if (st == FB_HUGE) return load<u32>(blk, FB_PFN) + off;
   if (st == FB_SPLIT) {
     const e = entryAt(blk, off);
-    return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? load<u32>(e, FE_PFN) : 0;
+    return ePresent(gi, e) ? ePfn(gi, blk, off, e) : 0;
   }
   return 0;
 }
@@ -139,13 +156,13 @@ export function folioDescribe(gi: u32, index: u32, out: usize): u32 {
   }
   if (st == FB_SPLIT) {
     const e = entryAt(blk, off);
-    if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return 0;
+    if (!ePresent(gi, e)) return 0;
     store<u32>(out, 2);
-    store<u32>(out, load<u32>(e, FE_PFN), 8);
-    store<u32>(out, load<u32>(e, FE_REF), 12);
+    store<u32>(out, ePfn(gi, blk, off, e), 8);
+    store<u32>(out, eRef(e), 12);
     store<u32>(out, load<u16>(e, FE_PIN), 16);
     store<u32>(out, load<u16>(e, FE_MAP), 20);
-    store<u32>(out, load<u16>(e, FE_FLAGS), 24);
+    store<u32>(out, <u32>(load<u16>(e, FE_FLAGS) | FOLIO_PRESENT) | (eUptodate(blk, e) ? FOLIO_UPTODATE : 0), 24);
     store<u32>(out, index, 28);
     return 2;
   }
@@ -194,7 +211,7 @@ export function folioAlloc(gi: u32, index: u32): i32 {
     return -ENOMEM;
   }
   store<u32>(e, pfn, FE_PFN);
-  store<u32>(e, 1, FE_REF);
+  eSetRef(e, 1);
   store<u16>(e, 0, FE_MAP);
   store<u16>(e, 0, FE_PIN);
   store<u16>(e, <u16>FOLIO_PRESENT, FE_FLAGS);
@@ -209,7 +226,7 @@ export function folioUptodate(gi: u32, index: u32): bool {
   const blk = blockAt(gi, index >> shift);
   const st = load<u8>(blk, FB_STATE);
   if (st == FB_HUGE) return (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE) != 0;
-  if (st == FB_SPLIT) return (load<u16>(entryAt(blk, index & ((<u32>1 << shift) - 1)), FE_FLAGS) & FOLIO_UPTODATE) != 0;
+  if (st == FB_SPLIT) return eUptodate(blk, entryAt(blk, index & ((<u32>1 << shift) - 1)));
   return false;
 }
 
@@ -221,8 +238,10 @@ export function folioMarkUptodate(gi: u32, index: u32): void {
   if (st == FB_HUGE) store<u16>(blk, load<u16>(blk, FB_FLAGS) | <u16>FOLIO_UPTODATE, FB_FLAGS);
   else if (st == FB_SPLIT) {
     const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-    const fl = load<u16>(e, FE_FLAGS);
-    if (!(fl & FOLIO_UPTODATE)) { store<u16>(e, fl | <u16>FOLIO_UPTODATE, FE_FLAGS); uptodateAdd(blk, 1); }
+    if (ePresent(gi, e) && !eUptodate(blk, e)) {
+      store<u16>(e, load<u16>(e, FE_FLAGS) | <u16>FOLIO_UPTODATE, FE_FLAGS);
+      uptodateAdd(blk, 1);
+    }
   }
 }
 
@@ -239,7 +258,8 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
   if (st == FB_HUGE) {
     const ref = load<u32>(blk, FB_REF);
     if (kind == 0) {
-      if (delta < 0 && ref <= (<u32>1 << load<u8>(blk, FB_ORDER))) return -EINVAL;
+      // only a transient reference that is actually held can be dropped
+      if (delta < 0 && ref <= (<u32>1 << load<u8>(blk, FB_ORDER)) + load<u32>(blk, FB_PIN) + load<u32>(blk, FB_MAP)) return -EINVAL;
       store<u32>(blk, <u32>(<i32>ref + delta), FB_REF);
     } else {
       const at: usize = kind == 1 ? FB_MAP : FB_PIN;
@@ -252,11 +272,12 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
   }
   if (st != FB_SPLIT) return -ENOENT;
   const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-  if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return -ENOENT;
-  const ref = load<u32>(e, FE_REF);
+  if (!ePresent(gi, e)) return -ENOENT;
+  const ref = eRef(e);
   let nref: u32;
   if (kind == 0) {
-    if (delta < 0 && ref <= 1) return -EINVAL;
+    const held: u32 = 1 + <u32>load<u16>(e, FE_MAP) + <u32>load<u16>(e, FE_PIN) * <u32>GUP_PIN_COUNTING_BIAS;
+    if (delta < 0 && ref <= held) return -EINVAL; // only a transient reference that is actually held
     nref = <u32>(<i32>ref + delta);
   } else {
     const at: usize = kind == 1 ? FE_MAP : FE_PIN;
@@ -267,7 +288,7 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
     const w: i32 = kind == 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
     nref = <u32>(<i32>ref + delta * w);
   }
-  store<u32>(e, nref, FE_REF);
+  eSetRef(e, nref);
   if ((ref != 1) != (nref != 1)) busyAdd(blk, nref != 1 ? 1 : -1);
   return 0;
 }
@@ -283,7 +304,7 @@ export function folioOnlyFilemapRefs(gi: u32, index: u32): bool {
   if (st == FB_HUGE) return load<u32>(blk, FB_REF) == (<u32>1 << load<u8>(blk, FB_ORDER));
   if (st == FB_SPLIT) {
     const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-    return !(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) || load<u32>(e, FE_REF) == 1;
+    return !ePresent(gi, e) || eRef(e) == 1;
   }
   return true;
 }
@@ -306,18 +327,10 @@ export function splitFolio(gi: u32, b: u32): i32 {
     lastBusyIndex = b << blockShift(gi);
     return -EAGAIN;
   }
-  const sub = pageAllocRaw(subOrder(gi)); // every entry is written below
+  // every 4 KiB folio: present, pfn = the huge page's + i, refcount 1, no map or pin: the all-zero entry
+  const sub = pageAlloc(subOrder(gi));
   if (sub == 0) return -ENOMEM;
-  const base = load<u32>(blk, FB_PFN);
-  const flags = <u64>(FOLIO_PRESENT | (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE));
-  // entry = { pfn, refcount 1 } { mapcount 0, pincount 0, flags }
-  const second = flags << 32;
-  let p = <usize>sub;
-  for (let i: u32 = 0; i < nr; i++) {
-    store<u64>(p, <u64>(base + i) | (<u64>1 << 32));
-    store<u64>(p, second, 8);
-    p += FE_SIZE;
-  }
+  const flags = <u64>(load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE); // stays on the block: covers every entry
   store<u8>(blk, <u8>FB_SPLIT, FB_STATE);
   store<u8>(blk, 0, FB_ORDER);
   store<u32>(blk, 0, FB_REF); //                               busy 4 KiB folios: none
@@ -341,12 +354,12 @@ export function mergeFolio(gi: u32, b: u32): i32 {
     // some 4 KiB folio is referenced beyond the filemap: name the first one
     let p = <usize>load<u32>(blk, FB_SUB);
     for (let i: u32 = 0; i < nr; i++) {
-      if (load<u32>(p, FE_REF) != 1 || (load<u64>(p, 8) & 0xffffffff) != 0) { lastBusyIndex = (b << ho) + i; break; }
+      if (eRef(p) != 1 || (load<u64>(p, 8) & 0xffffffff) != 0) { lastBusyIndex = (b << ho) + i; break; }
       p += FE_SIZE;
     }
     return -EAGAIN;
   }
-  const anyUptodate = load<u32>(blk, FB_MAP) != 0;
+  const anyUptodate = load<u32>(blk, FB_MAP) != 0 || (load<u16>(blk, FB_FLAGS) & FOLIO_UPTODATE) != 0;
   pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
   store<u8>(blk, <u8>FB_HUGE, FB_STATE);
   store<u8>(blk, <u8>ho, FB_ORDER);
@@ -374,7 +387,7 @@ export function freeBlock(gi: u32, b: u32): i32 {
     const nr = <u32>1 << blockShift(gi);
     for (let i: u32 = 0; i < nr; i++) {
       const e = entryAt(blk, i);
-      if ((load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) && (load<u32>(e, FE_REF) != 1 || load<u32>(e, FE_MAP) != 0)) {
+      if (ePresent(gi, e) && (eRef(e) != 1 || load<u32>(e, FE_MAP) != 0)) {
         lastBusyIndex = (b << blockShift(gi)) + i;
         return -EAGAIN;
       }
@@ -392,9 +405,9 @@ export function freeSmall(gi: u32, index: u32): i32 {
   const blk = blockAt(gi, b);
   if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
   const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-  if (!(load<u16>(e, FE_FLAGS) & FOLIO_PRESENT)) return 0;
+  if (!ePresent(gi, e)) return 0;
   const pins = <u32>load<u16>(e, FE_PIN);
-  if (load<u32>(e, FE_REF) != 1 + pins * GUP_PIN_COUNTING_BIAS || load<u16>(e, FE_MAP) != 0) {
+  if (eRef(e) != 1 + pins * GUP_PIN_COUNTING_BIAS || load<u16>(e, FE_MAP) != 0) {
     lastBusyIndex = index;
     return -EAGAIN;
   }
@@ -403,7 +416,7 @@ export function freeSmall(gi: u32, index: u32): i32 {
     if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins)) { lastBusyIndex = index; return -EAGAIN; }
     busyAdd(blk, -1);
   } else pfnFree(load<u32>(e, FE_PFN), 0);
-  if (load<u16>(e, FE_FLAGS) & FOLIO_UPTODATE) uptodateAdd(blk, -1);
+  if (eUptodate(blk, e)) uptodateAdd(blk, -1);
   memory.fill(e, 0, FE_SIZE);
   contentSet(gi, index, 0);
   const n = load<u32>(blk, FB_NSUB) - 1;
@@ -492,9 +505,9 @@ export function folioSetHostMap(gi: u32, index: u32, on: bool): void {
   store<u16>(e, on ? (fl | <u16>FOLIO_HOSTMAP) : (fl & ~(<u16>FOLIO_HOSTMAP)), FE_FLAGS);
   const d: i32 = on ? 1 : -1;
   store<u16>(e, <u16>(<i32>load<u16>(e, FE_MAP) + d), FE_MAP);
-  const ref = load<u32>(e, FE_REF);
+  const ref = eRef(e);
   const nref = <u32>(<i32>ref + d);
-  store<u32>(e, nref, FE_REF);
+  eSetRef(e, nref);
   if ((ref != 1) != (nref != 1)) busyAdd(blockAt(gi, index >> shift), nref != 1 ? 1 : -1);
 }
 
@@ -505,7 +518,7 @@ export function folioPins(gi: u32, index: u32): u32 {
   if (load<u8>(blk, FB_STATE) == FB_HUGE) return load<u32>(blk, FB_PIN);
   if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
   const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
-  return (load<u16>(e, FE_FLAGS) & FOLIO_PRESENT) ? <u32>load<u16>(e, FE_PIN) : 0;
+  return ePresent(gi, e) ? <u32>load<u16>(e, FE_PIN) : 0;
 }
 
 /**
@@ -527,7 +540,7 @@ export function firstUnsafeFolio(gi: u32, start: u32, end: u32): u32 {
       const e = end < blockEnd ? end : blockEnd;
       for (let j = i; j < e; j++) {
         const en = entryAt(blk, j & ((<u32>1 << shift) - 1));
-        if ((load<u16>(en, FE_FLAGS) & FOLIO_PRESENT) && load<u32>(en, FE_REF) != 1) return j;
+        if (ePresent(gi, en) && eRef(en) != 1) return j;
       }
     }
     i = blockEnd;

@@ -24,7 +24,8 @@ import {
   folioAlloc, folioDescribe, splitFolio, mergeFolio, freeBlock, folioRef, folioMarkUptodate, folioLastBusyIndex,
   blockShift,
 } from "./folio";
-import { gmemInodeCreate, gmemInodeDestroy, gmemBindVm, gmemBindSlot } from "./gmem";
+import { gmemInodeCreate, gmemInodeDestroy, gmemBindVm, gmemBindSlot, gmemGetFolio } from "./gmem";
+import { bitmapSharedInBlock } from "./bitmap";
 import { DEBUG } from "./debug";
 import { bitmapCountShared } from "./bitmap";
 import {
@@ -61,6 +62,8 @@ import {
   IO_MODE, PFN_LEAKED,
 } from "./layout";
 import { ptWalkLeaf } from "./pagetable";
+import { orphanCount } from "./folio";
+import { GI_NIOMMU, GI_NBLOCKS, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS, FB_PIN, FB_SPLIT } from "./layout";
 import { blockAt, folioOrder, folioPfn, folioSetHostMap } from "./folio";
 import { bitmapAssign } from "./bitmap";
 import {
@@ -382,7 +385,7 @@ export function gmem_destroy(h: u32): i32 {
   const gi = objGet(h, OBJ_T_GMEM);
   let r: i32 = -EBADF;
   if (gi != 0) {
-    if (load<u32>(gi, GI_NBIND) != 0 || load<u32>(gi, GI_INV_LOCK) != 0) r = -EBUSY; // still bound or in use
+    if (gmemInUse(gi)) r = -EBUSY; // still bound, mapped by an IOMMU, pinned, or held by an op
     else { gmemInodeDestroy(gi); objFree(h); r = 0; }
   }
   simUnlock();
@@ -401,11 +404,14 @@ function gmemIndex(h: u32, index: u32): u32 {
   return gi;
 }
 
-/** Put a folio for index into the filemap (allocating the whole huge block with HugeTLB). 0 or -errno. */
+/**
+ * Put a folio for index into the filemap (kvm_gmem_get_folio: the whole huge block with HugeTLB, split at once
+ * if the block holds a shared index). 0 or -errno; -EBUSY while a paused operation holds the inode.
+ */
 export function folio_alloc(h: u32, index: u32): i32 {
   if (!simLock()) return -EBUSY;
   const gi = gmemIndex(h, index);
-  const r = gi == 0 ? lastErr : folioAlloc(gi, index);
+  const r = gi == 0 ? lastErr : gmemLockedExclusive(gi) ? -EBUSY : gmemGetFolio(gi, index);
   stepDone();
   simUnlock();
   return r;
@@ -424,6 +430,7 @@ export function folio_split(h: u32, index: u32): i32 {
   const gi = gmemIndex(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
+  else if (gmemLockedExclusive(gi)) r = -EBUSY;
   else { r = splitFolio(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
   stepDone();
   simUnlock();
@@ -436,22 +443,31 @@ export function folio_merge(h: u32, index: u32): i32 {
   const gi = gmemIndex(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
+  else if (gmemLockedExclusive(gi)) r = -EBUSY;
+  else if (bitmapSharedInBlock(load<u32>(gi, GIB), index, blockShift(gi)) != 0) r = -EINVAL; // has some shared
   else { r = mergeFolio(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
   stepDone();
   simUnlock();
   return r;
 }
 
-/** Remove every folio of the block holding index from the filemap. 0 or -errno (-EAGAIN: out[0]). */
+/**
+ * Truncate the block holding index: fallocate(PUNCH_HOLE) over the whole block, so every VM's SPTEs, the IOMMUs'
+ * entries and the host PTEs go first. 0 or -errno (-EAGAIN: out[0] = the index still referenced).
+ */
 export function folio_free_block(h: u32, index: u32): i32 {
-  if (!simLock()) return -EBUSY;
+  if (!stepBegin()) return -EBUSY;
   const gi = gmemIndex(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
-  else { r = freeBlock(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
-  stepDone();
-  simUnlock();
-  return r;
+  else {
+    const shift = blockShift(gi);
+    const it = iterPush();
+    r = gmemPunchHole(gi, it, <f64>((<u64>(index >> shift) << shift) << 12), <f64>(<u64>1 << (<u64>shift + 12)));
+    iterPop();
+    if (r < 0) out(0, folioLastBusyIndex());
+  }
+  return stepEnd(r);
 }
 
 /** Take (+1) or drop (-1) a reference of kind 0 (transient), 1 (host PTE), 2 (long-term pin). 0 or -errno. */
@@ -1186,3 +1202,26 @@ export function bench_noop(a: u32): u32 { return a + 1; }
 
 // @ts-ignore: decorator
 @inline function isByteCountF(x: f64): bool { return x >= 0 && x <= 4294967296.0 && x == Math.floor(x); }
+
+/** Does anything still hold the inode: a memslot, an IOMMU binding or area, a pin, an orphan, a paused op? */
+function gmemInUse(gi: u32): bool {
+  if (load<u32>(gi, GI_NBIND) != 0 || load<u32>(gi, GI_INV_LOCK) != 0 || load<u32>(gi, GI_NIOMMU) != 0) return true;
+  if (orphanCount(gi) != 0) return true;
+  for (let i: u32 = 1; i < 4096; i++) {
+    const slot = <usize>0x2000 + <usize>i * 16;
+    if (<u32>load<u8>(slot) != OBJ_T_IO) continue;
+    const io = load<u32>(slot, 4);
+    for (let k: u32 = 0; k < <u32>IO_MAX_AREAS; k++) {
+      const a = <usize>io + IO_AREAS + <usize>k * IO_AREA_SIZE;
+      if (load<u32>(a) != 0 && load<u32>(a, 12) == gi) return true;
+    }
+  }
+  const nb = load<u32>(gi, GI_NBLOCKS);
+  for (let b: u32 = 0; b < nb; b++) {
+    const blk = blockAt(gi, b);
+    const st = load<u8>(blk, FB_STATE);
+    if (st == FB_HUGE && (load<u32>(blk, FB_PIN) != 0 || load<u32>(blk, 16) != 0)) return true; // pins, mapcount
+    if (st == FB_SPLIT && load<u32>(blk, FB_REF) != 0) return true; //                            busy 4 KiB folios
+  }
+  return false;
+}

@@ -14,6 +14,7 @@ import {
   IO_MODE, IO_GMEM, IO_HANDLE, IO_IOTLB_FLUSHES, IO_SEQ, IO_IN_PROGRESS, IO_RANGE_START, IO_RANGE_END,
   IO_RANGE_VALID, IO_NAREAS, IO_DMA_MCE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS,
   IOMMU_PIN, IOMMU_GMEM, REASON_TO_PRIVATE, REASON_TO_SHARED, REASON_TRUNCATE, REASON_UNBIND, OBJ_INDEX_BITS,
+  OBJ_MAX, OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_T_IOMMU, IO_SPANS, IO_MAX_SPANS,
   GI_NPAGES, GI_BITMAP, GI_MMAPPED, GI_IOMMUS, GI_IOMMU_SIZE, GI_MAX_IOMMUS, GI_NIOMMU, PAGE_SIZE,
   EV_IOMMU_INVALIDATE_BEGIN, EV_IOMMU_INVALIDATE_END, EV_IOMMU_INVALIDATE, EV_IOMMU_IOTLB_FLUSH, EV_IOMMU_MAP,
   EV_IOMMU_UNMAP,
@@ -336,7 +337,7 @@ export function iommuDma(io: u32, iova: f64, secure: bool, doWrite: bool, value:
     }
     return DMA_IO_FAULT;
   }
-  if (secure && shared && !isSnp()) return DMA_IO_FAULT;
+  if (secure && shared) return DMA_IO_FAULT; // T=1 follows the private side (SNP: the RMP check faults it)
   dmaValue = guestRead(gi, index, secure);
   if (doWrite && !guestWrite(gi, index, secure, value)) return -ENOMEM;
   return DMA_OK;
@@ -379,6 +380,13 @@ export function iommuInvalidateBegin(io: u32, gi: u32, s: u32, e: u32): void {
     if (e > load<u32>(io, IO_RANGE_END)) store<u32>(io, e, IO_RANGE_END);
   }
   iovaSpan(io, gi, s, e, 2);
+  // remember the span: a truncate may revoke the areas before invalidate_end reports the same range
+  for (let i: u32 = 0; i < <u32>IO_MAX_SPANS; i++) {
+    const r = <usize>io + IO_SPANS + (<usize>i << 4);
+    if (load<u32>(r, 12) != 0) continue;
+    store<u32>(r, s); store<u32>(r, e, 4); store<u32>(r, spanStart, 8); store<u32>(r, spanEnd - spanStart + 1, 12);
+    break;
+  }
   emit(EV_IOMMU_INVALIDATE_BEGIN, 0, ioIndex(io), spanStart, spanEnd, 0, 0);
 }
 
@@ -388,6 +396,14 @@ export function iommuInvalidateEnd(io: u32, gi: u32, s: u32, e: u32): void {
   store<i32>(io, n, IO_IN_PROGRESS);
   if (n == 0) store<u32>(io, 0, IO_RANGE_VALID);
   iovaSpan(io, gi, s, e, 2);
+  for (let i: u32 = 0; i < <u32>IO_MAX_SPANS; i++) {
+    const r = <usize>io + IO_SPANS + (<usize>i << 4);
+    if (load<u32>(r, 12) == 0 || load<u32>(r) != s || load<u32>(r, 4) != e) continue;
+    spanStart = load<u32>(r, 8);
+    spanEnd = spanStart + load<u32>(r, 12) - 1;
+    memory.fill(r, 0, 16);
+    break;
+  }
   emit(EV_IOMMU_INVALIDATE_END, 0, ioIndex(io), spanStart, spanEnd, 0, 0);
 }
 
@@ -460,10 +476,13 @@ function iommuRevokeAll(io: u32, it: TdpIter, reason: u32): void {
   if (count > 0) iotlbFlush(io);
 }
 
-/** On SNP every RMPUPDATE flushes the IOTLB of every IOMMU that maps the guest_memfd. */
+/** On SNP every RMPUPDATE flushes the IOTLB: of every IOMMU on the machine, bound or pinning. */
 export function iommuRmpFlush(gi: u32): void {
-  const n = gmemNiommu(gi);
-  for (let i: u32 = 0; i < n; i++) iotlbFlush(gmemIommu(gi, i));
+  void gi;
+  for (let i: u32 = 1; i < <u32>OBJ_MAX; i++) {
+    const slot = <usize>OBJ_TABLE + <usize>i * OBJ_SLOT_SIZE;
+    if (<u32>load<u8>(slot) == OBJ_T_IOMMU) iotlbFlush(load<u32>(slot, 4));
+  }
 }
 
 /** IO entries larger than the RMP entry of their pfn are smashed with it (SNP PSMASH of 2 MiB chunk at index). */

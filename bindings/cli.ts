@@ -5,6 +5,10 @@ import { GmemError } from "./errors";
 import { parseScenario, ScenarioFormatError } from "./scenario/parse";
 import { runScenario, type RunReport, type StepOutcome } from "./scenario/run";
 import { SEED_SCENARIO } from "./scenario/seed";
+import { runBench, setLoader, setMachine, type BenchReport } from "../bench/main";
+import { chartSvg, markdownTable } from "../bench/report";
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
 
 const HELP = `gmemsim - an executable model of guest_memfd private/shared conversion
 
@@ -12,6 +16,8 @@ usage:
   gmemsim [run] [FILE.json] [--trace OUT.json] [--format text|json] [--debug-core]
         run a scenario (default: the seed's private->shared flow with a gmem-bound IOMMU, built in)
         exit 0: every expectation held, 1: one failed, 2: the file is malformed
+  gmemsim bench [--quick] [--json OUT] [--svg OUT] [--filter NAME]
+        conversion-throughput benchmark: ratios against the reference model and the memory floor
   gmemsim demo [--json]     build the model's structures and print what they cost
   gmemsim --help | --version
 `;
@@ -158,11 +164,48 @@ function run(args: string[]): number {
   return rep.ok ? 0 : 1;
 }
 
+function bench(args: string[]): number {
+  let quick = false, json: string | undefined, svg: string | undefined, filter: string | undefined, md: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--quick") quick = true;
+    else if (a === "--json") json = args[++i];
+    else if (a === "--svg") svg = args[++i];
+    else if (a === "--markdown") md = args[++i];
+    else if (a === "--filter") filter = args[++i];
+    else { process.stderr.write(`gmemsim bench: unknown option ${a}\n`); return 2; }
+  }
+  try {
+    const req = createRequire(import.meta.url);
+    setLoader(req("@assemblyscript/loader"));
+  } catch { /* optional: the binding-overhead case says it is missing */ }
+  const c = cpus();
+  setMachine({ cpus: c.length, model: c[0]?.model ?? "unknown" });
+  const tty = process.stderr.isTTY;
+  let lastProgress = 0;
+  const rep: BenchReport = runBench({
+    quick, filter,
+    log: (m) => { if (tty) process.stderr.write("\r\x1b[K"); process.stdout.write(m + "\n"); },
+    progress: (line) => {
+      const t = Date.now();
+      if (tty) process.stderr.write(`\r\x1b[K${line.slice(0, 120)}`);
+      else if (t - lastProgress > 3000) { process.stderr.write(line + "\n"); lastProgress = t; }
+    },
+  });
+  if (tty) process.stderr.write("\r\x1b[K");
+  if (json) writeFileSync(json, JSON.stringify(rep, null, 1) + "\n");
+  if (svg) writeFileSync(svg, chartSvg(rep));
+  if (md) writeFileSync(md, markdownTable(rep));
+  process.stdout.write(`done in ${rep.seconds} s${json ? `, results in ${json}` : ""}${svg ? `, chart in ${svg}` : ""}\n`);
+  return 0;
+}
+
 function main(argv: string[]): number {
   const cmd = argv[0] ?? "run";
   if (cmd === "--help" || cmd === "-h" || cmd === "help") { process.stdout.write(HELP); return 0; }
   if (cmd === "--version") { process.stdout.write("gmemsim 0.1.0\n"); return 0; }
   if (cmd === "run") return run(argv.slice(1));
+  if (cmd === "bench") return bench(argv.slice(1));
   if (cmd.endsWith(".json") || cmd.startsWith("--")) return run(argv);
   if (cmd !== "demo") { process.stderr.write(`gmemsim: unknown command '${cmd}'\n${HELP}`); return 2; }
   const sim = createSimulatorSync();

@@ -60,6 +60,22 @@ const FAULTS: Record<string, number> = {
   "sept-remove-fail": L.INJ_SEPT_REMOVE_FAIL,
 };
 
+/** An options argument: undefined -> {}, an object -> itself, anything else -> EINVAL. */
+function optsOf<T extends object>(op: string, x: T | undefined | null): Partial<T> {
+  if (x === undefined) return {};
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw einval(op, "options must be an object");
+  return x;
+}
+
+/** A PausedOp handed back by this binding (shape-checked: anything else is EINVAL). */
+function pausedOf(op: string, x: unknown): PausedOp {
+  const p = x as PausedOp;
+  if (typeof x !== "object" || x === null || typeof p.handle !== "number" || (p.kind !== "convert" && p.kind !== "access")) {
+    throw einval(op, "not a paused operation");
+  }
+  return p;
+}
+
 function u32value(op: string, x: unknown): number {
   if (typeof x === "bigint" && x >= 0n && x <= 0xffffffffn) return Number(x);
   if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || x > 0xffffffff) {
@@ -241,8 +257,7 @@ export class Simulator {
       const at = (L.H_COUNTERS >>> 2) + k * 2;
       outp[EVENT_NAMES[k]] = u[at] + u[at + 1] * 2 ** 32;
       const sat = (L.H_COUNT_SUMS >>> 2) + k * 2;
-      const sum = u[sat] + u[sat + 1] * 2 ** 32;
-      if (sum !== 0) outp[EVENT_NAMES[k] + ".count"] = sum;
+      outp[EVENT_NAMES[k] + ".count"] = u[sat] + u[sat + 1] * 2 ** 32;
     }
     return outp;
   }
@@ -293,7 +308,8 @@ export class Simulator {
   }
 
   /** A VM (KVM_CREATE_VM) with a private and a shared table. */
-  createVm(opts: { name?: string } = {}): Vm {
+  createVm(opts?: { name?: string }): Vm {
+    opts = optsOf("vm.create", opts);
     const h = check(this.afterStep("vm.create", this.core.vm_create()), "vm.create");
     this.setName("vm", h, opts.name);
     return new Vm(this, h);
@@ -304,7 +320,8 @@ export class Simulator {
    * mapping with long-term pins (today's VFIO type1 / IOAS map); 'gmem' binds to a guest_memfd, takes no page
    * references and gets the invalidation callback (the seed's proposal).
    */
-  createIommu(mode: "pin" | "gmem", opts: { name?: string } = {}): Iommu {
+  createIommu(mode: "pin" | "gmem", opts?: { name?: string }): Iommu {
+    opts = optsOf("iommu.create", opts);
     if (mode !== "pin" && mode !== "gmem") throw einval("iommu.create", `mode must be 'pin' or 'gmem'`);
     const h = check(this.afterStep("iommu.create", this.core.iommu_create(mode === "gmem" ? 1 : 0)), "iommu.create");
     this.setName("iommu", h, opts.name);
@@ -324,13 +341,15 @@ export class Simulator {
   }
 
   /** Continue a paused conversion or guest access. A conversion returns undefined or throws like convert(). */
-  resume(op: PausedOp, opts: { pause?: string } = {}): GuestAccess | PausedOp | undefined {
+  resume(op: PausedOp, opts?: { pause?: string }): GuestAccess | PausedOp | undefined {
+    op = pausedOf("resume", op);
+    opts = optsOf("resume", opts);
     let stop = 4;
     if (opts.pause !== undefined) {
       stop = CONVERT_PAUSE_PHASE[opts.pause] ?? -1;
       if (stop < 0 || op.kind !== "convert") throw einval("resume", `bad pause ${String(opts.pause)}`);
     }
-    const r = this.afterStep("resume", this.core.op_resume(op.handle, stop));
+    const r = this.afterStep("resume", this.core.op_resume(u32("resume", "handle", op.handle), stop));
     if (op.kind === "convert") {
       if (r === RESULT_PAUSED) return op;
       if (isErr(r)) throw convertError(this, op.op, r);
@@ -392,7 +411,8 @@ export class Simulator {
   }
 
   /** A standalone shareability bitmap of npages indices (the structure each guest_memfd inode owns). */
-  createBitmap(npages: number, init: { shared?: boolean } = {}): Bitmap {
+  createBitmap(npages: number, init?: { shared?: boolean }): Bitmap {
+    init = optsOf("bitmap.create", init);
     const n = u32("bitmap.create", "npages", npages);
     const h = check(this.core.bitmap_create(n, init.shared ? 1 : 0), "bitmap.create");
     return new Bitmap(this, h, n);
@@ -430,7 +450,8 @@ export class Simulator {
    * flags as in SCENARIOS.md. The protocol generation decides the default initial state (v2 shared, v4 private).
    */
   createGmem(size: number | bigint, flags: GmemFlag[] = [], protocol: Protocol = this.protocol,
-             opts: { name?: string } = {}): Gmem {
+             opts?: { name?: string }): Gmem {
+    opts = optsOf("gmem.create", opts);
     if (protocol !== "v2" && protocol !== "v4") throw einval("gmem.create", `unknown protocol ${String(protocol)}`);
     if (!Array.isArray(flags)) throw einval("gmem.create", "flags must be an array");
     let bits = protocol === "v4" ? L.GMEM_FLAG_V4 : 0;
@@ -532,6 +553,7 @@ abstract class BitmapReader {
   /** Shared indices in the 2 MiB (order 9) or 1 GiB (order 18) block holding index, O(1). */
   blockShared(index: number, order: 9 | 18): number {
     const op = "bitmap.blockShared";
+    if (order !== 9 && order !== 18) throw einval(op, "order must be 9 or 18");
     return check(this.sim.core.bitmap_block_shared(this.handle, u32(op, "index", index), order), op);
   }
   /** Bytes of Wasm memory the bitmap occupies. */
@@ -601,6 +623,7 @@ export class PageTable {
   }
   /** Split the huge leaf of `level` (2 or 3) mapping gfn into 512 leaves one level down. */
   demote(gfn: number, level: 2 | 3): void {
+    if (level !== 2 && level !== 3) throw einval("pt.demote", "level must be 2 or 3");
     check(this.sim.core.pt_demote(this.handle, u32("pt.demote", "gfn", gfn), level), "pt.demote");
   }
   /** Present leaves per level (from the counters). */
@@ -630,7 +653,7 @@ const FOLIO_STATES: FolioState[] = ["absent", "huge", "small"];
 
 /** A guest_memfd inode's structures: its bitmap and its filemap of folios. */
 export class Gmem extends BitmapReader {
-  protected readonly sim: Simulator;
+  readonly sim: Simulator;
   readonly handle: number;
   readonly npages: number;
   constructor(sim: Simulator, handle: number) {
@@ -681,10 +704,14 @@ export class Gmem extends BitmapReader {
   freeBlock(index: number): void {
     this.busyCheck(this.sim.core.folio_free_block(this.handle, u32("folio.freeBlock", "index", index)), "folio.freeBlock");
   }
-  /** Take or drop a reference: 'transient', 'map' (host PTE) or 'pin' (long-term GUP pin). */
-  ref(index: number, kind: "transient" | "map" | "pin", delta: 1 | -1): void {
-    const k = kind === "transient" ? 0 : kind === "map" ? 1 : kind === "pin" ? 2 : -1;
-    if (k < 0) throw einval("folio.ref", `unknown kind ${String(kind)}`);
+  /**
+   * Take or drop a transient reference (an LRU batch, a speculative lookup): while held, the folio cannot be
+   * split, merged or converted to private. Host PTEs and pins come from hostAccess()/pin() and IOMMU maps only, so
+   * the references the protocol tracks can never be dropped behind its back.
+   */
+  ref(index: number, kind: "transient", delta: 1 | -1): void {
+    const k = kind === "transient" ? 0 : -1;
+    if (k < 0) throw einval("folio.ref", `only transient references can be taken directly, not ${String(kind)}`);
     if (delta !== 1 && delta !== -1) throw einval("folio.ref", "delta must be 1 or -1");
     check(this.sim.core.folio_ref(this.handle, u32("folio.ref", "index", index), k, delta), "folio.ref");
   }
@@ -699,7 +726,8 @@ export class Gmem extends BitmapReader {
     check(this.sim.afterStep("host.munmap", this.sim.core.gmem_munmap(this.handle)), "host.munmap");
   }
   /** A host load (and store of `write`) at byte offset through the mmap: 'ok' or 'SIGBUS'. */
-  hostAccess(offset: number | bigint, opts: { write?: number } = {}): HostAccess {
+  hostAccess(offset: number | bigint, opts?: { write?: number }): HostAccess {
+    opts = optsOf("host.access", opts);
     const w = opts.write === undefined ? undefined : u32value("host.access", opts.write);
     const r = check(this.sim.afterStep("host.access",
       this.sim.core.host_access(this.handle, f64(offset), w === undefined ? 0 : 1, w ?? 0)), "host.access");
@@ -720,7 +748,8 @@ export class Gmem extends BitmapReader {
    * errorOffset). With `pause` it stops at that point holding its locks and returns a PausedOp.
    */
   convert(offset: number | bigint, size: number | bigint, to: "shared" | "private",
-          opts: { mode?: "zero" | "preserve"; pause?: string } = {}): PausedOp | undefined {
+          opts?: { mode?: "zero" | "preserve"; pause?: string }): PausedOp | undefined {
+    opts = optsOf("convert", opts);
     if (to !== "shared" && to !== "private") throw einval("convert", `to must be 'shared' or 'private'`);
     const mode = opts.mode === undefined ? 0 : opts.mode === "zero" ? 1 : opts.mode === "preserve" ? 2 : -1;
     if (mode < 0) throw einval("convert", `unknown mode ${String(opts.mode)}`);
@@ -929,8 +958,9 @@ export class Iommu {
     check(this.sim.afterStep(op, this.sim.core.iommu_unmap(this.handle, f64(iova), f64(size), secure ? 1 : 0)), op);
   }
   /** A device access through the secure or non-secure table: 'ok', 'io-fault' or 'machine-check' (TDX). */
-  dma(iova: number | bigint, secure: boolean, opts: { write?: number } = {}): DmaResult {
+  dma(iova: number | bigint, secure: boolean, opts?: { write?: number }): DmaResult {
     const op = "dma";
+    opts = optsOf(op, opts);
     if (typeof secure !== "boolean") throw einval(op, "secure must be a boolean");
     const w = opts.write === undefined ? undefined : u32value(op, opts.write);
     const r = check(this.sim.afterStep(op, this.sim.core.iommu_dma(this.handle, f64(iova), secure ? 1 : 0,

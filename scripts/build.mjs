@@ -42,6 +42,7 @@ const wat = readFileSync("build/release.wat", "utf8");
 if (/__new|__alloc/.test(wat)) throw new Error("release core contains managed allocation (__new/__alloc)");
 
 await build({ ...esbuildCommon, entryPoints: { index: "bindings/index.ts" }, outdir: "dist", platform: "neutral" });
+await build({ ...esbuildCommon, entryPoints: { "bench-report": "bench/report.ts" }, outdir: "dist", platform: "neutral" });
 await build({
   ...esbuildCommon, entryPoints: { cli: "bindings/cli.ts" }, outdir: "dist", platform: "node",
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },

@@ -20,3 +20,18 @@ export async function readText(rel: string): Promise<string> {
   if (!r.ok) throw new Error(`fetch /${rel}: ${r.status}`);
   return r.text();
 }
+
+/** No files of our own in a page. */
+export function tempFile(_name: string, _text?: string): string | null {
+  return null;
+}
+
+/** A page cannot run the gmemsim command: callers then check only the scenario parser. */
+export function runCli(_args: string[], _stdin?: string): { code: number; stdout: string; stderr: string } | null {
+  return null;
+}
+
+/** Fuzz failures are only written to disk in Node. */
+export function writeFailure(_name: string, _text: string): string | null {
+  return null;
+}

@@ -1,6 +1,9 @@
-// Test environment for Node: worker_threads workers, files read from the repository.
+// Test environment for Node: worker_threads workers, files read from the repository, the gmemsim command.
 import { Worker } from "node:worker_threads";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { SharedSimulator } from "../../bindings/index";
 
 export const runtime = "node";
@@ -18,4 +21,53 @@ export function spawnWorker<T>(shared: SharedSimulator, job: unknown): Promise<T
 
 export async function readText(rel: string): Promise<string> {
   return readFileSync(rel, "utf8");
+}
+
+// Temporary directories under os.tmpdir(), removed when the test process exits.
+const tempDirs: string[] = [];
+let cleanupArmed = false;
+function freshDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "gmemsim-test-"));
+  tempDirs.push(d);
+  if (!cleanupArmed) {
+    cleanupArmed = true;
+    process.once("exit", () => { for (const x of tempDirs) rmSync(x, { recursive: true, force: true }); });
+  }
+  return d;
+}
+
+/** A path `name` in a fresh directory under os.tmpdir() (written with `text` when given). */
+export function tempFile(name: string, text?: string): string | null {
+  const p = join(freshDir(), name);
+  if (text !== undefined) writeFileSync(p, text);
+  return p;
+}
+
+/**
+ * Run `node bin/gmemsim.js ...args` from the repository root (the tests run there). `stdin` is the child's
+ * standard input; when given, an argument "-" is replaced by a temporary file holding it (the command reads
+ * scenario files by name).
+ */
+export function runCli(args: string[], stdin?: string): { code: number; stdout: string; stderr: string } | null {
+  let argv = args;
+  if (stdin !== undefined && args.includes("-")) {
+    const p = tempFile("stdin.json", stdin)!;
+    argv = args.map((a) => (a === "-" ? p : a));
+  }
+  const r = spawnSync(process.execPath, [join(process.cwd(), "bin", "gmemsim.js"), ...argv], {
+    cwd: process.cwd(), input: stdin ?? "", encoding: "utf8", timeout: 60000,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+import { mkdirSync as mkdirFailureDir } from "node:fs";
+
+/** Write a fuzz failure's scenario file to .test-out/fuzz-failures/ (created when missing); returns its path. */
+export function writeFailure(name: string, text: string): string | null {
+  const dir = join(process.cwd(), ".test-out", "fuzz-failures");
+  mkdirFailureDir(dir, { recursive: true });
+  const path = join(dir, name.replace(/[^A-Za-z0-9._-]/g, "_"));
+  writeFileSync(path, text);
+  return path;
 }
