@@ -10,6 +10,7 @@ import {
 } from "./layout";
 import {
   blockAt, blockShift, hugeOrder, folioOrder, folioPfn, folioUptodate, folioPins, ePresent, eRef, ePfn, eUptodate,
+  folioIoPins, orphanByPfn,
 } from "./folio";
 import { pagemapEntry } from "./alloc";
 import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn, TdpIter, tdpIterStart, tdpIterNext } from "./pagetable";
@@ -401,6 +402,13 @@ function checkIommu(io: u32, it: TdpIter, pausedConverts: u32): u32 {
         if (area == 0) return fail(17, iova);
         const gi = load<u32>(area, 12);
         const index = load<u32>(area, 16) + iova - load<u32>(area, 4);
+        if (pinMode && folioPfn(gi, index) != sptePfn(e)) {
+          // a truncated page the IOMMU's pin keeps: the entry must still point at that orphaned frame
+          const orphan = orphanByPfn(gi, sptePfn(e));
+          if (orphan == 0 || load<u32>(orphan, 12) == 0) return fail(15, iova);
+          tdpIterNext(it);
+          continue;
+        }
         const o = folioOrder(gi, index);
         if (o < 0 || <u32>o < 9 * (level - 1) || folioPfn(gi, index) != sptePfn(e)) return fail(15, iova);
         if (!folioUptodate(gi, index)) return fail(5, iova);
@@ -416,7 +424,7 @@ function checkIommu(io: u32, it: TdpIter, pausedConverts: u32): u32 {
         } else if (secure && shared && !inFlight && pausedConverts == 0) {
           return fail(9, iova);
         }
-        if (pinMode && folioPins(gi, index) == 0) return fail(4, iova);
+        if (pinMode && folioIoPins(gi, index) == 0) return fail(4, iova);
       }
       tdpIterNext(it);
     }

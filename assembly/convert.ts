@@ -528,7 +528,7 @@ function truncateRange(gi: u32, s: u32, e: u32): i32 {
         archMakeShared(gi, bs, be); // free_folio -> sev_gmem_invalidate
       }
     } else {
-      // 4 KiB folios: each is removed from the filemap (a pinned one refuses: the model keeps no orphan frames)
+      // 4 KiB folios: each is removed from the filemap (a pinned one's frame stays with its pins: an orphan)
       let freed: u32 = 0;
       if (blockState(gi, b) != FB_ABSENT) {
         for (let j = i; j < ce; j++) {

@@ -12,8 +12,8 @@ import {
   FB_STATE, FB_ORDER, FB_FLAGS, FB_PFN, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_SIZE, FB_ABSENT, FB_HUGE, FB_SPLIT,
   FB_CONTENT, FOLIO_HOSTMAP,
   FE_PFN, FE_REF, FE_MAP, FE_PIN, FE_FLAGS, FE_SIZE, FOLIO_PRESENT, FOLIO_UPTODATE, GUP_PIN_COUNTING_BIAS,
-  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_ORPHANS, GI_ORPHAN_SIZE,
-  GI_MAX_ORPHANS,
+  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_ORPH, GI_ORPH_N,
+  GI_ORPH_CAP, ORPH_SIZE, FE_IOPIN,
 } from "./layout";
 import { pageAlloc, pageAllocRaw, pageFree, orderFor } from "./alloc";
 import { pfnAlloc, pfnFree } from "./pfn";
@@ -248,8 +248,9 @@ export function folioMarkUptodate(gi: u32, index: u32): void {
 /**
  * Adjust the references on the folio holding index. kind 0: plain refcount (transient refs), 1: host PTE
  * (mapcount and refcount), 2: long-term GUP pin (small folio: refcount += GUP_PIN_COUNTING_BIAS; large folio:
- * refcount += 1 and pincount += 1, as try_grab_folio does). delta is +1 or -1. Returns 0, -ENOENT (no folio), or
- * -EINVAL (would drop below what is held).
+ * refcount += 1 and pincount += 1, as try_grab_folio does), 3: a pin-mode IOMMU's pin (counted as a pin, and
+ * separately, so a host unpin cannot drop it). delta is +1 or -1. Returns 0, -ENOENT (no folio), or -EINVAL
+ * (would drop below what is held).
  */
 export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
   const shift = blockShift(gi);
@@ -282,10 +283,12 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
   } else {
     const at: usize = kind == 1 ? FE_MAP : FE_PIN;
     const c = load<u16>(e + at);
-    if (delta < 0 && c == 0) return -EINVAL;
+    const io = load<u16>(e, FE_IOPIN);
+    if (delta < 0 && (c == 0 || (kind == 3 && io == 0) || (kind == 2 && c <= io))) return -EINVAL; // whose pin
     if (delta > 0 && c == 0xffff) return -EINVAL;
     store<u16>(e + at, <u16>(<i32>c + delta));
-    const w: i32 = kind == 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
+    if (kind == 3) store<u16>(e, <u16>(<i32>io + delta), FE_IOPIN);
+    const w: i32 = kind >= 2 ? <i32>GUP_PIN_COUNTING_BIAS : 1;
     nref = <u32>(<i32>ref + delta * w);
   }
   eSetRef(e, nref);
@@ -413,7 +416,7 @@ export function freeSmall(gi: u32, index: u32): i32 {
   }
   if (pins != 0) {
     // truncate_inode_folio removes a pinned page from the filemap anyway; the pin keeps the frame until unpin
-    if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins)) { lastBusyIndex = index; return -EAGAIN; }
+    if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins, load<u16>(e, FE_IOPIN), contentGet(gi, index))) return -ENOMEM;
     busyAdd(blk, -1);
   } else pfnFree(load<u32>(e, FE_PFN), 0);
   if (eUptodate(blk, e)) uptodateAdd(blk, -1);
@@ -549,43 +552,85 @@ export function firstUnsafeFolio(gi: u32, start: u32, end: u32): u32 {
 }
 
 // ---- pinned pages that truncation removed from the filemap ------------------------------------------------------
+// truncate_inode_folio removes a pinned 4 KiB page from the filemap anyway: the pins keep the frame, and whatever a
+// device (pin-mode IOMMU) reads or writes through them goes to that frame, not to the page the index gets next.
 
-function orphanAdd(gi: u32, index: u32, pfn: u32, pins: u32): bool {
-  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
-    const r = <usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE;
-    if (load<u32>(r, 12) != 0) continue;
-    store<u32>(r, index);
-    store<u32>(r, pfn, 4);
-    store<u32>(r, pins, 8);
-    store<u32>(r, 1, 12);
-    return true;
+// @ts-ignore: decorator
+@inline function orphanAt(gi: u32, i: u32): usize { return <usize>load<u32>(gi, GI_ORPH) + <usize>i * ORPH_SIZE; }
+
+function orphanAdd(gi: u32, index: u32, pfn: u32, pins: u32, iopins: u32, content: u64): bool {
+  const n = load<u32>(gi, GI_ORPH_N);
+  const cap = load<u32>(gi, GI_ORPH_CAP);
+  if (n == cap) {
+    const ncap = cap == 0 ? 128 : cap * 2;
+    const arr = pageAlloc(orderFor(<u64>ncap * ORPH_SIZE));
+    if (arr == 0) return false;
+    const old = load<u32>(gi, GI_ORPH);
+    if (old != 0) {
+      memory.copy(arr, old, <usize>n * ORPH_SIZE);
+      pageFree(old, orderFor(<u64>cap * ORPH_SIZE));
+    }
+    store<u32>(gi, arr, GI_ORPH);
+    store<u32>(gi, ncap, GI_ORPH_CAP);
   }
-  return false;
+  const r = orphanAt(gi, n);
+  store<u32>(r, index);
+  store<u32>(r, pfn, 4);
+  store<u32>(r, pins, 8);
+  store<u32>(r, iopins, 12);
+  store<u64>(r, content, 16);
+  store<u32>(gi, n + 1, GI_ORPH_N);
+  return true;
 }
 
-/** The orphan record of index (a truncated page some pin still holds), or 0. */
-export function orphanFind(gi: u32, index: u32): usize {
-  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
-    const r = <usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE;
-    if (load<u32>(r, 12) != 0 && load<u32>(r) == index) return r;
+/** The orphan record of index with pins of the given kind left (iommu: pin-mode IOMMU pins), or 0. */
+export function orphanFind(gi: u32, index: u32, iommu: bool): usize {
+  const n = load<u32>(gi, GI_ORPH_N);
+  for (let i: u32 = 0; i < n; i++) {
+    const r = orphanAt(gi, i);
+    if (load<u32>(r) != index) continue;
+    const io = load<u32>(r, 12), all = load<u32>(r, 8);
+    if (iommu ? io != 0 : all > io) return r;
   }
   return 0;
 }
 
-/** Drop one pin of an orphan; its frame goes back to the pool with the last one. */
-export function orphanUnpin(gi: u32, rec: usize): void {
-  const pins = load<u32>(rec, 8) - 1;
-  if (pins == 0) {
-    pfnFree(load<u32>(rec, 4), 0);
-    memory.fill(rec, 0, GI_ORPHAN_SIZE);
-  } else store<u32>(rec, pins, 8);
+/** The orphan record holding frame pfn, or 0. */
+export function orphanByPfn(gi: u32, pfn: u32): usize {
+  const n = load<u32>(gi, GI_ORPH_N);
+  for (let i: u32 = 0; i < n; i++) { const r = orphanAt(gi, i); if (load<u32>(r, 4) == pfn) return r; }
+  return 0;
 }
 
-/** Frames held by orphans (for the checker and stats). */
-export function orphanCount(gi: u32): u32 {
-  let n: u32 = 0;
-  for (let i: u32 = 0; i < <u32>GI_MAX_ORPHANS; i++) {
-    if (load<u32>(<usize>gi + GI_ORPHANS + <usize>i * GI_ORPHAN_SIZE, 12) != 0) n++;
-  }
-  return n;
+/** Drop one pin (a host pin, or an IOMMU's); the frame goes back to the pool with the last one. */
+export function orphanUnpin(gi: u32, rec: usize, iommu: bool): void {
+  const pins = load<u32>(rec, 8) - 1;
+  if (iommu) store<u32>(rec, load<u32>(rec, 12) - 1, 12);
+  if (pins != 0) { store<u32>(rec, pins, 8); return; }
+  pfnFree(load<u32>(rec, 4), 0);
+  const n = load<u32>(gi, GI_ORPH_N) - 1;
+  const last = orphanAt(gi, n);
+  if (last != rec) memory.copy(rec, last, ORPH_SIZE);
+  store<u32>(gi, n, GI_ORPH_N);
+}
+
+/** Frames held by orphans. */
+export function orphanCount(gi: u32): u32 { return load<u32>(gi, GI_ORPH_N); }
+
+/** Free the orphan array (the inode is going away; the caller made sure no orphan is left). */
+export function orphanRelease(gi: u32): void {
+  const arr = load<u32>(gi, GI_ORPH);
+  if (arr != 0) pageFree(arr, orderFor(<u64>load<u32>(gi, GI_ORPH_CAP) * ORPH_SIZE));
+  store<u32>(gi, 0, GI_ORPH);
+  store<u32>(gi, 0, GI_ORPH_N);
+  store<u32>(gi, 0, GI_ORPH_CAP);
+}
+
+/** IOMMU pins on the 4 KiB folio at index (pin mode), 0 when absent or huge. */
+export function folioIoPins(gi: u32, index: u32): u32 {
+  const shift = blockShift(gi);
+  const blk = blockAt(gi, index >> shift);
+  if (load<u8>(blk, FB_STATE) != FB_SPLIT) return 0;
+  const e = entryAt(blk, index & ((<u32>1 << shift) - 1));
+  return ePresent(gi, e) ? <u32>load<u16>(e, FE_IOPIN) : 0;
 }

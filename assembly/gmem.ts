@@ -4,7 +4,7 @@ import {
   GI_SIZE_LO, GI_SIZE_HI, GI_NPAGES, GI_FLAGS, GI_BITMAP, GI_INV_LOCK, GI_OBJ_SIZE, PAGE_SIZE,
   GMEM_FLAG_MMAP, GMEM_FLAG_INIT_SHARED, GMEM_FLAG_INIT_PRIVATE, GMEM_FLAG_HUGETLB_2M, GMEM_FLAG_HUGETLB_1G,
   GMEM_FLAG_V4, GMEM_FLAGS_VALID, GMEM_MAX_PAGES_LOG2, GI_MMAPPED, GI_CLOSED, GI_NBIND, GI_HOSTPTES, GI_HANDLE,
-  GI_BINDS, GI_BIND_SIZE, GI_MAX_BINDS, OBJ_INDEX_BITS, FB_HUGE, FB_SPLIT, INJ_ENOMEM_SPLIT, INJ_TRANSIENT_REF,
+  GI_BINDS, GI_BIND_SIZE, GI_MAX_BINDS, OBJ_INDEX_BITS, GI_NIOMMU, FB_HUGE, FB_SPLIT, INJ_ENOMEM_SPLIT, INJ_TRANSIENT_REF,
   EV_GMEM_LOCK, EV_GMEM_UNLOCK, EV_FOLIO_ALLOC, EV_FOLIO_SPLIT, EV_FOLIO_MERGE, EV_HOST_MAP, EV_HOST_UNMAP,
   EV_HOST_PIN, EV_HOST_UNPIN, EV_GMEM_ZERO,
 } from "./layout";
@@ -13,8 +13,10 @@ import { bitmapCreate, bitmapDestroy, bitmapTest, bitmapSharedInBlock } from "./
 import {
   folioMapInit, folioMapDestroy, folioAlloc, folioOrder, folioPfn, folioUptodate, folioMarkUptodate, blockShift,
   blockState, hugeOrder, splitFolio, mergeFolio, freeBlock, contentGet, contentSet, contentZero, CONTENT_ENC,
-  folioHostMapped, folioSetHostMap, folioRef, folioPins, orphanFind, orphanUnpin,
+  folioHostMapped, folioSetHostMap, folioRef, folioPins, orphanFind, orphanUnpin, folioIoPins, orphanRelease,
+  folioOnlyFilemapRefs,
 } from "./folio";
+import { iommuSmash } from "./iommu";
 import { emit, countAdd, EVF_SHARED } from "./events";
 import { injectTake } from "./inject";
 import { isSnp, isTdx } from "./arch";
@@ -77,6 +79,7 @@ export function gmemInodeCreate(size: f64, flags: u32): i32 {
 }
 
 export function gmemInodeDestroy(gi: u32): void {
+  orphanRelease(gi);
   rmpDestroy(gi);
   tdxDestroy(gi);
   folioMapDestroy(gi);
@@ -166,9 +169,20 @@ export function gmemSplitBlock(gi: u32, b: u32): i32 {
   // an injected transient reference: folio_ref_freeze spins until it is dropped (bounded in the model)
   injectTake(INJ_TRANSIENT_REF);
   const from = hugeOrder(gi);
+  // mapping <= folio (I15): an IO entry larger than 4 KiB over the block is smashed before the split (on SNP the
+  // callback keeps entries, so this is where they follow the folio; elsewhere the zap already made them exact)
+  if (load<u32>(gi, GI_NIOMMU) != 0 && splitWouldSucceed(gi, b)) {
+    const first = b << blockShift(gi);
+    for (let c = first; c < first + (<u32>1 << from); c += 512) iommuSmash(gi, c);
+  }
   const r = splitFolio(gi, b);
   if (r == 0) { emit(EV_FOLIO_SPLIT, 0, gmemIndex(gi), b << blockShift(gi), from, 0, 0); countAdd(EV_FOLIO_SPLIT, <u32>1 << from); }
   return r;
+}
+
+/** Only filemap references on the huge folio of block b (splitFolio would not refuse)? */
+function splitWouldSucceed(gi: u32, b: u32): bool {
+  return folioOnlyFilemapRefs(gi, b << blockShift(gi));
 }
 
 /** Merge a split HugeTLB block that is all private again (to-private); emits folio.merge. */
@@ -350,10 +364,13 @@ export function gmemPin(gi: u32, start: u32, end: u32): i32 {
 
 /** unpin_user_pages: -EINVAL (nothing changes) if a page in range is not pinned. */
 export function gmemUnpin(gi: u32, start: u32, end: u32): i32 {
-  for (let i = start; i < end; i++) if (folioPins(gi, i) == 0 && orphanFind(gi, i) == 0) return -EINVAL;
+  // only the pins host.pin took: a pin-mode IOMMU's pins go with iommu.unmap
   for (let i = start; i < end; i++) {
-    if (folioPins(gi, i) != 0) folioRef(gi, i, 2, -1);
-    else orphanUnpin(gi, orphanFind(gi, i));
+    if (folioPins(gi, i) <= folioIoPins(gi, i) && orphanFind(gi, i, false) == 0) return -EINVAL;
+  }
+  for (let i = start; i < end; i++) {
+    if (folioPins(gi, i) > folioIoPins(gi, i)) folioRef(gi, i, 2, -1);
+    else orphanUnpin(gi, orphanFind(gi, i, false), false);
   }
   emit(EV_HOST_UNPIN, 0, gmemIndex(gi), start, end, 0, 0);
   return 0;

@@ -9,7 +9,7 @@ import {
 } from "./layout";
 import { EBADF, EBUSY, EINVAL, ENOMEM, ENOSPC, EFAULT, EIO, EOPNOTSUPP, EAGAIN } from "./errno";
 import { setMayBlock, simLock, simUnlock } from "./sync";
-import { pageAlloc, pageFree, orderFor } from "./alloc";
+import { pageAlloc, pageAllocRaw, pageFree, orderFor } from "./alloc";
 import { pfnPoolInit } from "./pfn";
 import { objNew, objGet, objFree } from "./objects";
 import {
@@ -36,7 +36,7 @@ import {
   H_ARCH, H_CORRUPT, OBJ_T_VM, OBJ_T_OP, GI_HANDLE, GI_CLOSED, GI_NBIND, GI_NPAGES as GI_NP, VM_HANDLE, VM_FLAGS,
   VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, VM_IN_PROGRESS, VM_SEQ, VM_TLB_FLUSHES, OP_KIND, OP_PHASE, OP_GMEM,
   OP_START, OP_END, OP_FLAGS, OP_RESULT, OP_ERR_INDEX, OP_VM, OP_SEQ, OP_AUX, OP_AUX2, OP_SNAP, OP_SNAP_ORDER,
-  OP_EVSUM, OP_WASNOOP, OP_HANDLE, OPK_CONVERT, OPK_FAULT, H_COUNTERS, EV_KVM_ZAP, EV_GMEM_SET_ATTR,
+  OP_EVSUM, OP_WASNOOP, OP_HANDLE, OPK_CONVERT, OPK_FAULT, H_COUNTERS, EV_KVM_ZAP, EV_GMEM_SET_ATTR, OP_INLINE_WORKS,
   EV_FOLIO_SPLIT, EV_FOLIO_MERGE, EV_HOST_UNMAP, GI_INV_LOCK, INJ_SEPT_REMOVE_FAIL, ARCH_SNP, GI_BITMAP as GIB,
 } from "./layout";
 import {
@@ -674,8 +674,10 @@ export function vm_leaves(h: u32, priv: i32): i32 {
 // ---- guest accesses ---------------------------------------------------------------------------------------------
 
 function newOp(kind: u32): u32 {
-  const op = pageAlloc(0);
+  const op = pageAllocRaw(0); // only the header and the post-condition fields need clearing, not the work list
   if (op == 0) return 0;
+  memory.fill(op, 0, OP_INLINE_WORKS);
+  memory.fill(<usize>op + OP_SNAP, 0, 4096 - OP_SNAP);
   const h = objNew(OBJ_T_OP, op);
   if (h == 0) { pageFree(op, 0); return 0; }
   store<u32>(op, kind, OP_KIND);

@@ -25,7 +25,10 @@ import {
   ptCountRange,
 } from "./pagetable";
 import { bitmapCountShared, bitmapTest } from "./bitmap";
-import { folioOrder, folioPfn, folioRef, folioPins, orphanFind, orphanUnpin } from "./folio";
+import {
+  folioOrder, folioPfn, folioRef, folioPins, folioIoPins, orphanFind, orphanUnpin, orphanByPfn, contentGet, contentSet,
+  CONTENT_ENC,
+} from "./folio";
 import {
   gmemGetFolio, gmemPrepareFolio, gmemHostFault, gmemLockedExclusive, guestRead, guestWrite, isByteCount, HOST_OK,
   gmemIndex,
@@ -109,8 +112,12 @@ export function iommuUnbind(io: u32, it: TdpIter): i32 {
 
 // ---- areas ------------------------------------------------------------------------------------------------------
 
+// Areas are kept compact: slots [0, IO_NAREAS) are the live ones (dropArea moves the last one into the hole).
+// @ts-ignore: decorator
+@inline function nAreas(io: u32): u32 { return load<u32>(io, IO_NAREAS); }
+
 function findArea(io: u32, iova: u32, secure: bool): usize {
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+  for (let i: u32 = 0, n = nAreas(io); i < n; i++) {
     const a = ioArea(io, i);
     if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
     if (iova >= load<u32>(a, 4) && iova - load<u32>(a, 4) < load<u32>(a, 8)) return a;
@@ -119,7 +126,7 @@ function findArea(io: u32, iova: u32, secure: bool): usize {
 }
 
 function overlapsArea(io: u32, iova: u32, n: u32, secure: bool): bool {
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+  for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
     const a = ioArea(io, i);
     if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
     const s = load<u32>(a, 4), e = s + load<u32>(a, 8);
@@ -129,11 +136,8 @@ function overlapsArea(io: u32, iova: u32, n: u32, secure: bool): bool {
 }
 
 function newArea(io: u32): usize {
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
-    const a = ioArea(io, i);
-    if (load<u32>(a) == 0) return a;
-  }
-  return 0;
+  const n = nAreas(io);
+  return n < <u32>IO_MAX_AREAS ? ioArea(io, n) : 0;
 }
 
 /** The largest IO page level for the page at pgoff mapped at iova with n pages left (alignment, folio, RMP). */
@@ -228,7 +232,7 @@ export function iommuMap(io: u32, it: TdpIter, iova: f64, gi: u32, offset: f64, 
     const m = ptMap(pt, ivp + i, folioPfn(gi, pg + i), 1, 0);
     if (m < 0) { unwindMap(pt, it, ivp, ivp + i); return m; }
   }
-  for (let i: u32 = 0; i < n; i++) folioRef(gi, pg + i, 2, 1);
+  for (let i: u32 = 0; i < n; i++) folioRef(gi, pg + i, 3, 1); // a pin-mode IOMMU's pin
   recordArea(io, area, ivp, n, gi, pg, false, true);
   emit(EV_IOMMU_MAP, 0, ioIndex(io), ivp, ivp + n, 1, 0);
   return 0;
@@ -256,11 +260,13 @@ function dropArea(io: u32, it: TdpIter, a: usize): u32 {
   if (load<u32>(a, 24) != 0) {
     const gi = load<u32>(a, 12), pg = load<u32>(a, 16);
     for (let i: u32 = 0; i < n; i++) {
-      if (folioPins(gi, pg + i) != 0) folioRef(gi, pg + i, 2, -1);
-      else { const o = orphanFind(gi, pg + i); if (o != 0) orphanUnpin(gi, o); }
+      if (folioIoPins(gi, pg + i) != 0) folioRef(gi, pg + i, 3, -1);
+      else { const o = orphanFind(gi, pg + i, true); if (o != 0) orphanUnpin(gi, o, true); }
     }
   }
-  memory.fill(a, 0, IO_AREA_SIZE);
+  const last = ioArea(io, nAreas(io) - 1);
+  if (last != a) memory.copy(a, last, IO_AREA_SIZE);
+  memory.fill(last, 0, IO_AREA_SIZE);
   store<u32>(io, load<u32>(io, IO_NAREAS) - 1, IO_NAREAS);
   return r < 0 ? 0 : <u32>r;
 }
@@ -281,7 +287,7 @@ export function iommuUnmap(io: u32, it: TdpIter, iova: f64, size: f64, secure: b
   if ((iv & mask) != 0 || (sz & mask) != 0 || sz == 0) return -EINVAL;
   const s = iv >> 12, e = (iv + sz) >> 12;
   let found: u32 = 0;
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+  for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
     const a = ioArea(io, i);
     if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
     const as = <u64>load<u32>(a, 4), ae = as + load<u32>(a, 8);
@@ -294,12 +300,11 @@ export function iommuUnmap(io: u32, it: TdpIter, iova: f64, size: f64, secure: b
     const gi = load<u32>(io, IO_GMEM);
     if (gi != 0 && gmemLockedExclusive(gi)) return -EAGAIN;
   }
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+  for (let i: u32 = 0; i < nAreas(io); ) {
     const a = ioArea(io, i);
-    if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
     const as = <u64>load<u32>(a, 4), ae = as + load<u32>(a, 8);
-    if (as >= e || ae <= s) continue;
-    const count = dropArea(io, it, a);
+    if ((load<u32>(a, 20) != 0) != secure || as >= e || ae <= s) { i++; continue; }
+    const count = dropArea(io, it, a); // the last area moved into slot i: look at it next
     emit(EV_IOMMU_UNMAP, secure ? EVF_SECURE : 0, ioIndex(io), <u32>as, <u32>ae, count, 0);
   }
   iotlbFlush(io);
@@ -329,6 +334,18 @@ export function iommuDma(io: u32, iova: f64, secure: bool, doWrite: bool, value:
   if (a == 0) return DMA_IO_FAULT;
   const gi = load<u32>(a, 12);
   const index = load<u32>(a, 16) + (ivp - load<u32>(a, 4));
+  const e = load<u64>(sptep);
+  const level = spteLevel(e);
+  const pfn = sptePfn(e) + (ivp & (level == 3 ? 262143 : level == 2 ? 511 : 0));
+  if (load<u32>(io, IO_MODE) == IOMMU_PIN && folioPfn(gi, index) != pfn) {
+    // a pinned frame truncation took out of the file: the device still reaches it through its pin
+    const o = orphanByPfn(gi, pfn);
+    if (o == 0) return DMA_IO_FAULT;
+    const w = load<u64>(o, 16);
+    dmaValue = <u32>w;
+    if (doWrite) store<u64>(o, value == 0 ? 0 : <u64>value, 16);
+    return DMA_OK;
+  }
   const shared = bitmapTest(load<u32>(gi, GI_BITMAP), index);
   if (!secure && !shared) {
     if (isTdx()) {
@@ -351,7 +368,7 @@ let spanEnd: u32 = 0;
 function iovaSpan(io: u32, gi: u32, s: u32, e: u32, which: u32): bool {
   let found = false;
   spanStart = 0xffffffff; spanEnd = 0;
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+  for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
     const a = ioArea(io, i);
     if (load<u32>(a) == 0 || load<u32>(a, 12) != gi) continue;
     if (which != 2 && load<u32>(a, 20) != which) continue;
@@ -421,12 +438,11 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
       let count: u32 = 0;
       iovaSpan(io, gi, s, e, t);
       const ss = spanStart, se = spanEnd;
-      for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+      for (let i: u32 = 0; i < nAreas(io); ) {
         const a = ioArea(io, i);
-        if (load<u32>(a) == 0 || load<u32>(a, 12) != gi || (load<u32>(a, 20) != 0) != secure) continue;
         const pg = load<u32>(a, 16), n = load<u32>(a, 8);
-        if (pg >= e || pg + n <= s) continue;
-        count += dropArea(io, it, a); // revoke the whole area
+        if (load<u32>(a, 12) != gi || (load<u32>(a, 20) != 0) != secure || pg >= e || pg + n <= s) { i++; continue; }
+        count += dropArea(io, it, a); // revoke the whole area (the last one moved into slot i)
       }
       emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), ss, se, count, reason);
       countAdd(EV_IOMMU_INVALIDATE, count);
@@ -440,7 +456,7 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
   iovaSpan(io, gi, s, e, secure ? 1 : 0);
   const ss = spanStart, se = spanEnd;
   if (!isSnp()) {
-    for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
+    for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
       const a = ioArea(io, i);
       if (load<u32>(a) == 0 || load<u32>(a, 12) != gi || (load<u32>(a, 20) != 0) != secure) continue;
       const pg = load<u32>(a, 16), n = load<u32>(a, 8);
@@ -462,13 +478,8 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
 /** Revoke every area (unbind, or the IOMMU going away). */
 function iommuRevokeAll(io: u32, it: TdpIter, reason: u32): void {
   let count: u32 = 0;
-  let any = false;
-  for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
-    const a = ioArea(io, i);
-    if (load<u32>(a) == 0) continue;
-    any = true;
-    count += dropArea(io, it, a);
-  }
+  const any = nAreas(io) != 0;
+  while (nAreas(io) != 0) count += dropArea(io, it, ioArea(io, nAreas(io) - 1));
   if (any && ioIsGmem(io)) {
     emit(EV_IOMMU_INVALIDATE, 0, ioIndex(io), 0, 0xffffffff, count, reason);
     countAdd(EV_IOMMU_INVALIDATE, count);
@@ -490,9 +501,9 @@ export function iommuSmash(gi: u32, index2m: u32): void {
   const n = gmemNiommu(gi);
   for (let i: u32 = 0; i < n; i++) {
     const io = gmemIommu(gi, i);
-    for (let k: u32 = 0; k < <u32>IO_MAX_AREAS; k++) {
+    for (let k: u32 = 0, na = nAreas(io); k < na; k++) {
       const a = ioArea(io, k);
-      if (load<u32>(a) == 0 || load<u32>(a, 12) != gi) continue;
+      if (load<u32>(a, 12) != gi) continue;
       const pg = load<u32>(a, 16), cnt = load<u32>(a, 8);
       if (index2m < pg || index2m >= pg + cnt) continue;
       const iova = load<u32>(a, 4) + index2m - pg;

@@ -173,6 +173,7 @@ export const FE_REF = 4;
 export const FE_MAP = 8;
 export const FE_PIN = 10;
 export const FE_FLAGS = 12;
+export const FE_IOPIN = 14; //                      u16 of the pins, those a pin-mode IOMMU holds (host.unpin cannot drop them)
 export const FE_SIZE = 16;
 export const FOLIO_PRESENT = 1;
 export const FOLIO_UPTODATE = 2;
@@ -211,9 +212,11 @@ export const GI_MAX_BINDS = 64;
 export const GI_IOMMUS = 2048; //                   IOMMU registrations: +0 iommu ptr, +4 handle
 export const GI_IOMMU_SIZE = 16;
 export const GI_MAX_IOMMUS = 16;
-export const GI_ORPHANS = 3072; //                  pinned 4 KiB pages truncated out of the filemap: the pin keeps the
-export const GI_ORPHAN_SIZE = 16; //                frame until unpin (+0 index, +4 pfn, +8 pins, +12 used)
-export const GI_MAX_ORPHANS = 64;
+// pinned 4 KiB pages truncated out of the filemap: the pins keep the frame (and what it holds) until dropped.
+export const GI_ORPH = 84; //                       u32 heap array of orphan records (grows by doubling)
+export const GI_ORPH_N = 88; //                     u32 records in use
+export const GI_ORPH_CAP = 92; //                   u32 capacity (records)
+export const ORPH_SIZE = 32; //                     +0 index, +4 pfn, +8 pins (all), +12 IOMMU pins, +16 content u64
 // gmem create flags (the scenario names: mmap, init-shared, init-private, hugetlb-2M, hugetlb-1G)
 export const GMEM_FLAG_MMAP = 1;
 export const GMEM_FLAG_INIT_SHARED = 2;

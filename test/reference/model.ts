@@ -75,7 +75,14 @@ class Table {
   within(s: number, e: number): { level: number; base: number; leaf: Leaf }[] {
     const out: { level: number; base: number; leaf: Leaf }[] = [];
     for (let l = 1; l <= 3; l++) {
-      for (const [base, leaf] of this.lv[l]) if (base < e && base + LEVEL_PAGES[l] > s) out.push({ level: l, base, leaf });
+      const L = LEVEL_PAGES[l];
+      const first = s - (s % L);
+      if ((e - first) / L < this.lv[l].size) {
+        // a small range: look its candidate bases up (keeps a fault O(1) however many leaves exist)
+        for (let base = first; base < e; base += L) { const leaf = this.lv[l].get(base); if (leaf) out.push({ level: l, base, leaf }); }
+      } else {
+        for (const [base, leaf] of this.lv[l]) if (base < e && base + L > s) out.push({ level: l, base, leaf });
+      }
     }
     out.sort((a, b) => a.base - b.base);
     return out;
@@ -186,6 +193,7 @@ class RGmem {
     const split = this.blockHasShared(i);
     // the split at allocation is a HugeTLB split like any other: an injected failure makes the allocation fail
     if (split && this.model.takeFault("enomem-split")) fail("ENOMEM");
+    if (split) this.model.takeFault("transient-ref");
     for (let k = b; k < e; k++) { this.order[k] = split ? 0 : this.hugeOrder; this.uptodate[k] = false; }
   }
   /** zero the folio holding i if it is not uptodate yet, then mark it */
@@ -571,8 +579,14 @@ export class ReferenceModel {
   private hostPin(g: RGmem, offB: bigint, sizeB: bigint): void {
     const [s, e] = this.pageRange(g, offB, sizeB);
     if (!g.mmapped) fail("EFAULT");
-    for (let i = s; i < e; i++) if (!g.shared[i]) fail("EFAULT");
-    for (let i = s; i < e; i++) { this.hostFault(g, i); g.pins[i]++; }
+    // each page is faulted in, then pinned; a private page fails the whole pin (the pins taken so far are
+    // dropped, the faulted-in pages stay mapped)
+    for (let i = s; i < e; i++) {
+      let ok = false;
+      try { ok = this.hostFault(g, i); } catch (x) { for (let k = s; k < i; k++) g.pins[k]--; throw x; }
+      if (!ok) { for (let k = s; k < i; k++) g.pins[k]--; fail("EFAULT"); }
+      g.pins[i]++;
+    }
   }
 
   private hostUnpin(g: RGmem, offB: bigint, sizeB: bigint): void {
@@ -701,8 +715,8 @@ export class ReferenceModel {
         } else {
           this.unmapHost(g, ws, we);
           this.zapGmem(g, ws, we, false, true);
-          this.refcountCheck(g, ws, we, true);
           this.iommuCallback(g, ws, we, "to-private");
+          this.refcountCheck(g, ws, we, true);
         }
       }
       // execute, with best-effort rollback
@@ -713,8 +727,10 @@ export class ReferenceModel {
           done++;
         }
       } catch (x) {
+        // best-effort rollback: execute_work(work, !shared) from the head up to and including the failing work;
+        // its failures (injected ones included) only WARN
         for (let k = 0; k <= done && k < works.length; k++) {
-          try { this.executeWork(g, works[k][0], works[k][1], !toShared, true); } catch { /* WARN only */ }
+          try { this.executeWork(g, works[k][0], works[k][1], !toShared); } catch { /* WARN only */ }
         }
         throw x;
       }
@@ -728,24 +744,20 @@ export class ReferenceModel {
 
   /** kvm_gmem_has_safe_refcount over the folios of [s, e): -EAGAIN with error_index at the first busy folio */
   private refcountCheck(g: RGmem, s: number, e: number, v2: boolean): void {
-    if (this.take("transient-ref")) {
-      let at = s;
-      for (let i = s; i < e; i++) if (g.order[i] >= 0) { at = i; break; }
-      const fs = g.order[at] >= 0 ? g.folioRange(at)[0] : at;
-      fail("EAGAIN", (v2 ? fs : Math.max(s, fs)) * PAGE);
-    }
+    const at = (i: number) => { const fs = g.folioRange(i)[0]; return (v2 ? fs : Math.max(s, fs)) * PAGE; };
     for (let i = s; i < e; i++) {
-      if (g.order[i] < 0) continue;
-      if (g.busy(i)) {
-        const fs = g.folioRange(i)[0];
-        fail("EAGAIN", (v2 ? fs : Math.max(s, fs)) * PAGE);
-      }
+      if (g.order[i] >= 0 && g.busy(i)) fail("EAGAIN", at(i));
+    }
+    // an injected transient reference sits on the first folio of the range (at its start when there is none)
+    if (this.take("transient-ref")) {
+      for (let i = s; i < e; i++) if (g.order[i] >= 0) fail("EAGAIN", at(i));
+      fail("EAGAIN", s * PAGE);
     }
   }
 
   /** kvm_gmem_execute_work: shareability first, then split (to-shared) / merge (to-private) the huge-rounded range */
-  private executeWork(g: RGmem, s: number, e: number, toShared: boolean, rollback = false): void {
-    if (!rollback && this.take("enomem-store")) fail("ENOMEM");
+  private executeWork(g: RGmem, s: number, e: number, toShared: boolean): void {
+    if (this.take("enomem-store")) fail("ENOMEM");
     for (let i = s; i < e; i++) g.shared[i] = toShared;
     if (toShared && this.config.arch === "snp") g.rmpMakeShared(s, e);
     if (g.hugeOrder === 0) return;
@@ -754,7 +766,7 @@ export class ReferenceModel {
     for (let b = rs; b < re; b += g.block) {
       if (toShared) {
         if (g.blockState(b) !== "huge") continue;
-        if (!rollback && this.take("enomem-split")) {
+        if (this.take("enomem-split")) {
           // the inverse op on the blocks already processed
           for (const d of doneBlocks) this.mergeBlock(g, d);
           fail("ENOMEM");
@@ -770,6 +782,10 @@ export class ReferenceModel {
   }
 
   private splitBlock(g: RGmem, b: number): void {
+    // an injected transient reference: folio_ref_freeze spins until it is dropped (bounded), then the split goes on
+    this.take("transient-ref");
+    // I15 (mapping <= folio): SNP keeps IO entries across conversions, so a huge one over the folio goes to 4 KiB
+    if (this.config.arch === "snp") for (const io of g.iommus) this.smashIo(io, g, b, g.blockEnd(b));
     for (let k = b; k < g.blockEnd(b); k++) g.order[k] = 0;
   }
   private mergeBlock(g: RGmem, b: number): void {
@@ -883,7 +899,8 @@ export class ReferenceModel {
       const p = LEVEL_PAGES[l];
       if (iova % p !== 0 || i % p !== 0 || n < p) break;
       if (g.order[i] < 0 || (1 << g.order[i]) < p) break;
-      if (this.config.arch === "snp" && g.rmpLevel(i) < l) break;
+      // SNP: never larger than the RMP entry of the pfn (an unassigned, shared page has none)
+      if (this.config.arch === "snp" && g.rmpLevel(i) !== 0 && g.rmpLevel(i) < l) break;
       best = l;
     }
     return best;
@@ -897,12 +914,27 @@ export class ReferenceModel {
     if (io.mode === "gmem" && io.bound !== g) fail("EINVAL");
     if (io.mode === "pin" && secure) fail("EINVAL");
     const p0 = iova / PAGE;
-    for (const a of io.areas) if (a.secure === secure && a.iova < p0 + n && p0 < a.iova + a.npages) fail("EEXIST");
     const t = io.table(secure);
+    // a map inside an existing area, at the same offsets, over pages with no entry left (the callback zapped
+    // them) restores them; anything else overlapping an area of that table is -EEXIST
+    const over = io.areas.filter((a) => a.secure === secure && a.iova < p0 + n && p0 < a.iova + a.npages);
+    let restore: Area | null = null;
+    if (over.length > 0) {
+      const a = over[0];
+      const inside = over.length === 1 && a.gm === g && a.iova <= p0 && p0 + n <= a.iova + a.npages && s - a.offset === p0 - a.iova;
+      if (!inside || t.within(p0, p0 + n).length > 0) fail("EEXIST");
+      restore = a;
+    }
     if (io.mode === "pin") {
       if (!g.mmapped) fail("EFAULT");
-      for (let i = s; i < e; i++) if (!g.shared[i]) fail("EFAULT");
-      for (let i = s; i < e; i++) { this.hostFault(g, i); g.ioPins[i]++; t.add(p0 + i - s, 1, { gm: g, index: i }); }
+      // GUP through the host mapping, page by page; a private page fails the map (pins dropped, faults stay)
+      for (let i = s; i < e; i++) {
+        let ok = false;
+        try { ok = this.hostFault(g, i); } catch (x) { for (let k = s; k < i; k++) g.ioPins[k]--; throw x; }
+        if (!ok) { for (let k = s; k < i; k++) g.ioPins[k]--; fail("EFAULT"); }
+        g.ioPins[i]++;
+      }
+      for (let i = s; i < e; i++) t.add(p0 + i - s, 1, { gm: g, index: i });
     } else {
       if (this.config.arch !== "snp") for (let i = s; i < e; i++) if (g.shared[i] === secure) fail("EACCES");
       for (let i = s; i < e; i++) { g.getFolio(i); g.prepare(i); }
@@ -912,7 +944,7 @@ export class ReferenceModel {
         k += LEVEL_PAGES[l];
       }
     }
-    io.areas.push({ iova: p0, npages: n, gm: g, offset: s, secure });
+    if (!restore) io.areas.push({ iova: p0, npages: n, gm: g, offset: s, secure });
   }
 
   private iommuUnmap(io: RIommu, iovaB: bigint, sizeB: bigint, secure: boolean): void {
@@ -933,7 +965,7 @@ export class ReferenceModel {
   /**
    * The invalidation callback of gmem-mode IOMMUs bound to g, for gmem range [s, e): to-private zaps non-secure
    * entries, to-shared secure ones (sw, tdx; snp keeps both kinds); truncate revokes every overlapping area.
-   * Precise: a straddling huge IO entry is split first; the zapped pages leave their areas.
+   * Precise: a straddling huge IO entry is split first; the area keeps the hole (a later map restores it).
    */
   private iommuCallback(g: RGmem, s: number, e: number, reason: "to-shared" | "to-private" | "truncate"): void {
     for (const io of g.iommus) {
@@ -944,22 +976,19 @@ export class ReferenceModel {
       if (this.config.arch === "snp") continue;
       const secure = reason === "to-shared";
       const t = io.table(secure);
-      const next: Area[] = [];
       for (const a of io.areas) {
-        if (a.secure !== secure || a.gm !== g) { next.push(a); continue; }
+        if (a.secure !== secure || a.gm !== g) continue;
         const lo = Math.max(s, a.offset), hi = Math.min(e, a.offset + a.npages);
-        if (lo >= hi) { next.push(a); continue; }
+        if (lo >= hi) continue;
         const is = a.iova + lo - a.offset, ie = a.iova + hi - a.offset;
         for (;;) {
           const x = t.within(is, ie).find((y) => y.level > 1 && (y.base < is || y.base + LEVEL_PAGES[y.level] > ie));
           if (!x) break;
           t.demote(x.base, x.level);
         }
+        // the area keeps the hole: userspace maps into it again
         for (const x of t.within(is, ie)) t.remove(x.base, x.level);
-        if (lo > a.offset) next.push({ iova: a.iova, npages: lo - a.offset, gm: g, offset: a.offset, secure });
-        if (hi < a.offset + a.npages) next.push({ iova: ie, npages: a.offset + a.npages - hi, gm: g, offset: hi, secure });
       }
-      io.areas = next;
     }
   }
 
