@@ -25,7 +25,7 @@ import { archMaxPrivateLevel, isTdx, isSnp } from "./arch";
 import { rmpLevelOf } from "./snp";
 import { tdxInhibited } from "./tdx";
 import {
-  IO_MODE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS, IO_IN_PROGRESS, IO_RANGE_START,
+  IO_MODE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREA_PTR, IO_AREA_SIZE, IO_NAREAS, IO_IN_PROGRESS, IO_RANGE_START,
   IO_RANGE_END, IO_RANGE_VALID, IOMMU_PIN, OBJ_T_IOMMU,
 } from "./layout";
 
@@ -394,8 +394,8 @@ function checkIommu(io: u32, it: TdpIter, pausedConverts: u32): u32 {
         const level = spteLevel(e);
         const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
         let area: usize = 0;
-        for (let i: u32 = 0; i < <u32>IO_MAX_AREAS; i++) {
-          const a = <usize>io + IO_AREAS + <usize>i * IO_AREA_SIZE;
+        for (let i: u32 = 0, na = load<u32>(io, IO_NAREAS); i < na; i++) {
+          const a = <usize>load<u32>(io, IO_AREA_PTR) + <usize>i * IO_AREA_SIZE;
           if (load<u32>(a) != 0 && (load<u32>(a, 20) != 0) == secure && iova >= load<u32>(a, 4) &&
               <u64>iova + n <= <u64>load<u32>(a, 4) + load<u32>(a, 8)) { area = a; break; }
         }

@@ -63,7 +63,7 @@ import {
 } from "./layout";
 import { ptWalkLeaf } from "./pagetable";
 import { orphanCount } from "./folio";
-import { GI_NIOMMU, GI_NBLOCKS, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS, FB_PIN, FB_SPLIT } from "./layout";
+import { GI_NIOMMU, GI_NBLOCKS, IO_AREA_PTR, IO_AREA_SIZE, FB_PIN, FB_SPLIT } from "./layout";
 import { blockAt, folioOrder, folioPfn, folioSetHostMap } from "./folio";
 import { bitmapAssign } from "./bitmap";
 import {
@@ -1213,8 +1213,8 @@ function gmemInUse(gi: u32): bool {
     const slot = <usize>0x2000 + <usize>i * 16;
     if (<u32>load<u8>(slot) != OBJ_T_IO) continue;
     const io = load<u32>(slot, 4);
-    for (let k: u32 = 0; k < <u32>IO_MAX_AREAS; k++) {
-      const a = <usize>io + IO_AREAS + <usize>k * IO_AREA_SIZE;
+    for (let k: u32 = 0, na = load<u32>(io, IO_NAREAS); k < na; k++) {
+      const a = <usize>load<u32>(io, IO_AREA_PTR) + <usize>k * IO_AREA_SIZE;
       if (load<u32>(a) != 0 && load<u32>(a, 12) == gi) return true;
     }
   }

@@ -12,14 +12,14 @@
 //        but an IO entry is never larger than the RMP entry of its pfn (PSMASH smashes it)
 import {
   IO_MODE, IO_GMEM, IO_HANDLE, IO_IOTLB_FLUSHES, IO_SEQ, IO_IN_PROGRESS, IO_RANGE_START, IO_RANGE_END,
-  IO_RANGE_VALID, IO_NAREAS, IO_DMA_MCE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREAS, IO_AREA_SIZE, IO_MAX_AREAS,
+  IO_RANGE_VALID, IO_NAREAS, IO_DMA_MCE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREA_PTR, IO_AREA_CAP, IO_AREA_SIZE, IO_MAX_AREAS,
   IOMMU_PIN, IOMMU_GMEM, REASON_TO_PRIVATE, REASON_TO_SHARED, REASON_TRUNCATE, REASON_UNBIND, OBJ_INDEX_BITS,
   OBJ_MAX, OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_T_IOMMU, IO_SPANS, IO_MAX_SPANS,
   GI_NPAGES, GI_BITMAP, GI_MMAPPED, GI_IOMMUS, GI_IOMMU_SIZE, GI_MAX_IOMMUS, GI_NIOMMU, PAGE_SIZE,
   EV_IOMMU_INVALIDATE_BEGIN, EV_IOMMU_INVALIDATE_END, EV_IOMMU_INVALIDATE, EV_IOMMU_IOTLB_FLUSH, EV_IOMMU_MAP,
   EV_IOMMU_UNMAP,
 } from "./layout";
-import { pageAlloc, pageFree } from "./alloc";
+import { pageAlloc, pageFree, orderFor } from "./alloc";
 import {
   TdpIter, ptInit, ptDestroy, ptMap, ptZapRange, ptWalkLeaf, spteLevel, sptePfn, ZAP_WHOLE, ZAP_DEMOTE, ptDemoteAt,
   ptCountRange,
@@ -43,7 +43,7 @@ import { EINVAL, EEXIST, ENOENT, EACCES, EAGAIN, EFAULT, ENOMEM, ENOSPC, EBUSY, 
 // @ts-ignore: decorator
 @inline export function ioIndex(io: u32): u32 { return load<u32>(io, IO_HANDLE) & ((1 << OBJ_INDEX_BITS) - 1); }
 // @ts-ignore: decorator
-@inline export function ioArea(io: u32, i: u32): usize { return <usize>io + IO_AREAS + <usize>i * IO_AREA_SIZE; }
+@inline export function ioArea(io: u32, i: u32): usize { return <usize>load<u32>(io, IO_AREA_PTR) + <usize>i * IO_AREA_SIZE; }
 // @ts-ignore: decorator
 @inline export function ioIsGmem(io: u32): bool { return load<u32>(io, IO_MODE) == IOMMU_GMEM; }
 
@@ -62,6 +62,7 @@ export function iommuDestroy(io: u32, it: TdpIter): void {
   if (gi != 0) iommuUnregister(gi, io);
   ptDestroy(ioPt(io, true));
   ptDestroy(ioPt(io, false));
+  freeAreas(io);
   pageFree(io, 0);
 }
 
@@ -112,32 +113,70 @@ export function iommuUnbind(io: u32, it: TdpIter): i32 {
 
 // ---- areas ------------------------------------------------------------------------------------------------------
 
-// Areas are kept compact: slots [0, IO_NAREAS) are the live ones (dropArea moves the last one into the hole).
+// Areas live in a heap array sorted by (secure, iova): lookups by iova are binary searches, inserts and removals
+// move the tail (appending in iova order, the common case, moves nothing).
 // @ts-ignore: decorator
-@inline function nAreas(io: u32): u32 { return load<u32>(io, IO_NAREAS); }
+@inline export function nAreas(io: u32): u32 { return load<u32>(io, IO_NAREAS); }
+
+// @ts-ignore: decorator
+@inline function areaKey(a: usize): u64 { return (<u64>load<u32>(a, 20) << 32) | <u64>load<u32>(a, 4); }
+
+/** First area whose key is >= (secure, iova). */
+function lowerBound(io: u32, secure: bool, iova: u32): u32 {
+  const key = (<u64>(secure ? 1 : 0) << 32) | <u64>iova;
+  let lo: u32 = 0, hi = nAreas(io);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (areaKey(ioArea(io, mid)) < key) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
 
 function findArea(io: u32, iova: u32, secure: bool): usize {
-  for (let i: u32 = 0, n = nAreas(io); i < n; i++) {
-    const a = ioArea(io, i);
-    if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
-    if (iova >= load<u32>(a, 4) && iova - load<u32>(a, 4) < load<u32>(a, 8)) return a;
-  }
-  return 0;
+  let i = lowerBound(io, secure, iova);
+  if (i < nAreas(io) && areaKey(ioArea(io, i)) == ((<u64>(secure ? 1 : 0) << 32) | <u64>iova)) return ioArea(io, i);
+  if (i == 0) return 0;
+  const a = ioArea(io, i - 1);
+  if ((load<u32>(a, 20) != 0) != secure) return 0;
+  return iova - load<u32>(a, 4) < load<u32>(a, 8) ? a : 0;
 }
 
 function overlapsArea(io: u32, iova: u32, n: u32, secure: bool): bool {
-  for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
+  const i = lowerBound(io, secure, iova);
+  if (i < nAreas(io)) {
     const a = ioArea(io, i);
-    if (load<u32>(a) == 0 || (load<u32>(a, 20) != 0) != secure) continue;
-    const s = load<u32>(a, 4), e = s + load<u32>(a, 8);
-    if (<u64>iova < <u64>e && <u64>s < <u64>iova + n) return true;
+    if ((load<u32>(a, 20) != 0) == secure && <u64>load<u32>(a, 4) < <u64>iova + n) return true;
+  }
+  if (i > 0) {
+    const a = ioArea(io, i - 1);
+    if ((load<u32>(a, 20) != 0) == secure && <u64>load<u32>(a, 4) + load<u32>(a, 8) > <u64>iova) return true;
   }
   return false;
 }
 
+/** Make room for one more area; false on -ENOMEM. (The slot is chosen by recordArea.) */
 function newArea(io: u32): usize {
-  const n = nAreas(io);
-  return n < <u32>IO_MAX_AREAS ? ioArea(io, n) : 0;
+  const n = nAreas(io), cap = load<u32>(io, IO_AREA_CAP);
+  if (n >= <u32>IO_MAX_AREAS) return 0;
+  if (n < cap) return 1;
+  const ncap = cap == 0 ? 64 : cap * 2;
+  const arr = pageAlloc(orderFor(<u64>ncap * IO_AREA_SIZE));
+  if (arr == 0) return 0;
+  const old = load<u32>(io, IO_AREA_PTR);
+  if (old != 0) {
+    memory.copy(arr, old, <usize>n * IO_AREA_SIZE);
+    pageFree(old, orderFor(<u64>cap * IO_AREA_SIZE));
+  }
+  store<u32>(io, arr, IO_AREA_PTR);
+  store<u32>(io, ncap, IO_AREA_CAP);
+  return 1;
+}
+
+function freeAreas(io: u32): void {
+  const arr = load<u32>(io, IO_AREA_PTR);
+  if (arr != 0) pageFree(arr, orderFor(<u64>load<u32>(io, IO_AREA_CAP) * IO_AREA_SIZE));
+  store<u32>(io, 0, IO_AREA_PTR);
+  store<u32>(io, 0, IO_AREA_CAP);
 }
 
 /** The largest IO page level for the page at pgoff mapped at iova with n pages left (alignment, folio, RMP). */
@@ -191,7 +230,7 @@ export function iommuMap(io: u32, it: TdpIter, iova: f64, gi: u32, offset: f64, 
     refill = true;
   } else {
     area = newArea(io);
-    if (area == 0) return -ENOSPC;
+    if (area == 0) return -ENOMEM;
   }
   if (gmemMode) {
     // IOMMU page-table updates are blocked while a conversion of the range is in flight
@@ -242,7 +281,12 @@ function unwindMap(pt: usize, it: TdpIter, s: u32, e: u32): void {
   if (e > s) ptZapRange(pt, it, <u64>s, <u64>e, ZAP_WHOLE);
 }
 
-function recordArea(io: u32, a: usize, iova: u32, n: u32, gi: u32, pg: u32, secure: bool, pinned: bool): void {
+function recordArea(io: u32, unused: usize, iova: u32, n: u32, gi: u32, pg: u32, secure: bool, pinned: bool): void {
+  void unused;
+  const i = lowerBound(io, secure, iova);
+  const cnt = nAreas(io);
+  if (i < cnt) memory.copy(ioArea(io, i + 1), ioArea(io, i), <usize>(cnt - i) * IO_AREA_SIZE);
+  const a = ioArea(io, i);
   store<u32>(a, 1);
   store<u32>(a, iova, 4);
   store<u32>(a, n, 8);
@@ -250,7 +294,8 @@ function recordArea(io: u32, a: usize, iova: u32, n: u32, gi: u32, pg: u32, secu
   store<u32>(a, pg, 16);
   store<u32>(a, secure ? 1 : 0, 20);
   store<u32>(a, pinned ? 1 : 0, 24);
-  store<u32>(io, load<u32>(io, IO_NAREAS) + 1, IO_NAREAS);
+  store<u32>(a, 0, 28);
+  store<u32>(io, cnt + 1, IO_NAREAS);
 }
 
 function dropArea(io: u32, it: TdpIter, a: usize): u32 {
@@ -264,9 +309,9 @@ function dropArea(io: u32, it: TdpIter, a: usize): u32 {
       else { const o = orphanFind(gi, pg + i, true); if (o != 0) orphanUnpin(gi, o, true); }
     }
   }
-  const last = ioArea(io, nAreas(io) - 1);
-  if (last != a) memory.copy(a, last, IO_AREA_SIZE);
-  memory.fill(last, 0, IO_AREA_SIZE);
+  const end = ioArea(io, nAreas(io));
+  if (a + IO_AREA_SIZE < end) memory.copy(a, a + IO_AREA_SIZE, end - a - IO_AREA_SIZE); // keep the order
+  memory.fill(end - IO_AREA_SIZE, 0, IO_AREA_SIZE);
   store<u32>(io, load<u32>(io, IO_NAREAS) - 1, IO_NAREAS);
   return r < 0 ? 0 : <u32>r;
 }
@@ -304,7 +349,7 @@ export function iommuUnmap(io: u32, it: TdpIter, iova: f64, size: f64, secure: b
     const a = ioArea(io, i);
     const as = <u64>load<u32>(a, 4), ae = as + load<u32>(a, 8);
     if ((load<u32>(a, 20) != 0) != secure || as >= e || ae <= s) { i++; continue; }
-    const count = dropArea(io, it, a); // the last area moved into slot i: look at it next
+    const count = dropArea(io, it, a); // the next area moved into slot i: look at it next
     emit(EV_IOMMU_UNMAP, secure ? EVF_SECURE : 0, ioIndex(io), <u32>as, <u32>ae, count, 0);
   }
   iotlbFlush(io);
@@ -442,7 +487,7 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
         const a = ioArea(io, i);
         const pg = load<u32>(a, 16), n = load<u32>(a, 8);
         if (load<u32>(a, 12) != gi || (load<u32>(a, 20) != 0) != secure || pg >= e || pg + n <= s) { i++; continue; }
-        count += dropArea(io, it, a); // revoke the whole area (the last one moved into slot i)
+        count += dropArea(io, it, a); // revoke the whole area (the next one moved into slot i)
       }
       emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), ss, se, count, reason);
       countAdd(EV_IOMMU_INVALIDATE, count);
