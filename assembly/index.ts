@@ -685,6 +685,17 @@ function newOp(kind: u32): u32 {
   return op;
 }
 
+// This instance's op page for operations that run to the end within one call (no handle, never paused).
+let instanceOp: u32 = 0;
+function ownOp(kind: u32): u32 {
+  if (instanceOp == 0) { instanceOp = pageAllocRaw(0); if (instanceOp == 0) return 0; }
+  const op = instanceOp;
+  memory.fill(op, 0, OP_INLINE_WORKS);
+  memory.fill(<usize>op + OP_SNAP, 0, 4096 - OP_SNAP);
+  store<u32>(op, kind, OP_KIND);
+  return op;
+}
+
 function freeOp(op: u32): void {
   objFree(load<u32>(op, OP_HANDLE));
   pageFree(op, 0);
@@ -893,7 +904,7 @@ function convertOutcome(op: u32, it: TdpIter, phase: u32): i32 {
   const r = load<i32>(op, OP_RESULT);
   out(1, load<u32>(op, OP_ERR_INDEX));
   releaseOp(op);
-  freeOp(op);
+  if (op != instanceOp) freeOp(op);
   return r;
 }
 
@@ -912,7 +923,8 @@ export function gmem_convert(g: u32, offset: f64, size: f64, to_shared: i32, mod
     r = convertValidate(gi, offset, size, to_shared != 0, mode);
     if (r == 1) r = 0;
     else if (r == 0) {
-      const op = newOp(OPK_CONVERT);
+      // a conversion that runs through needs no handle: this instance's own op page serves it
+      const op = stop_after == PH_DONE ? ownOp(OPK_CONVERT) : newOp(OPK_CONVERT);
       if (op == 0) r = -ENOMEM;
       else {
         const s = <u32>(<u64>offset >> 12), e = <u32>((<u64>offset + <u64>size) >> 12);

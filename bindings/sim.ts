@@ -198,7 +198,7 @@ export class Simulator {
 
   /** Is the after-every-step checker on? */
   get checks(): boolean {
-    return (this.u32[L.H_DEBUG >>> 2] & 1) === 1;
+    return (this._u32[L.H_DEBUG >>> 2] & 1) === 1;
   }
 
   /** @internal name objects in events: the name given at creation, else "#<index>" */
@@ -245,7 +245,7 @@ export class Simulator {
 
   /** Steps (ops) performed on this memory so far. */
   get step(): number {
-    return this.u32[L.H_STEP >>> 2];
+    return this._u32[L.H_STEP >>> 2];
   }
 
   /** Number of events of each kind since the memory was created (the counters check.stats reads). */
@@ -364,9 +364,12 @@ export class Simulator {
     return this._u32;
   }
 
-  /** @internal the i-th out-value of the last query */
+  /**
+   * @internal the i-th out-value of the last query. The header, scratch and ring sit below the heap, so a view
+   * taken before the memory grew still covers them: no need for the (costly) memory.buffer growth check.
+   */
   out(i: number): number {
-    return this.u32[this.scratchWord + i];
+    return this._u32[this.scratchWord + i];
   }
 
   /** What a worker passes to createSimulatorSync(shared.module, { memory: shared.memory }) to attach. */
