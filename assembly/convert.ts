@@ -363,8 +363,8 @@ function v2Execute(op: u32): void {
       // best-effort rollback: execute_work(work, !shared) from the head up to and including the failing work;
       // unmapping is never undone, failures only WARN
       for (let k: u32 = 0; k <= stop; k++) {
-        executeWork(gi, workStart(op, k), workEnd(op, k), !toShared);
         emit(EV_CONVERT_ROLLBACK, 0, gmemIndex(gi), workStart(op, k), workEnd(op, k), 0, 0);
+        executeWork(gi, workStart(op, k), workEnd(op, k), !toShared);
       }
     }
     store<i32>(op, r, OP_RESULT);

@@ -75,6 +75,30 @@ test("memory: running out of Wasm memory is ENOMEM and leaves everything intact"
   again.check();
 });
 
+test("memory: populating past what the memory holds is ENOMEM from the fault that needed it, and the model goes on", async () => {
+  const sim = await createSimulator({ maximumPages: 1024, checks: false }); // 64 MiB of Wasm memory
+  const size = 16 * GiB;
+  const g = sim.createGmem(size, ["mmap", "init-private"]);
+  const vm = sim.createVm();
+  vm.bind(0, 0, size, g, 0);
+  let faults = 0;
+  let err: string | undefined;
+  for (; faults < size / 4096; faults++) {
+    try { vm.access(faults * 4096, { private: true }); } catch (e) { err = (e as { code: string }).code; break; }
+  }
+  assert.is(err, "ENOMEM", `a fault runs out (after ${faults} pages)`);
+  assert.ok(faults > 1000, "plenty fit before that");
+  sim.checkInvariants();
+  const populated = g.populated;
+  // free some memory: punch the first half of what is populated, then faults succeed again
+  g.punch(0, Math.floor(faults / 2) * 4096);
+  sim.checkInvariants();
+  assert.ok(g.populated < populated);
+  vm.access(0, { private: true });
+  assert.equal(vm.spte(0, "private")?.level, "4K");
+  sim.checkInvariants();
+});
+
 test("memory: a request bigger than 4 GiB of Wasm memory can hold is ENOMEM", () => {
   const sim = createSimulatorSync();
   const before = sim.memoryStats();
