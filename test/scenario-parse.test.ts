@@ -271,7 +271,8 @@ const BAD: [string, unknown, number | null, string][] = [
   ["\"ok\" on convert", file(conv({ expect: "ok" })), 3, "expect"],
   ["unknown errno", file(conv({ expect: "EWHATEVER" })), 3, "expect"],
   ["errno as a number", file(conv({ expect: -22 })), 3, "expect"],
-  ["expect on a check", file({ op: "check.attr", gmem: "g", offset: 0, size: "4K", is: "shared", expect: 0 }), 3, "expect"],
+  ["expect on a check", file({ op: "check.attr", gmem: "g", offset: 0, size: "4K", is: "shared", expect: "EINVAL" }), 3, "expect"],
+  // (expect 0 on a check is allowed: "every step may carry expect", and a check's only result is that it holds)
   ["errorOffset on the wrong op", file({ op: "host.pin", gmem: "g", offset: 0, size: "4K", expect: "EINVAL", errorOffset: 0 }), 3, "errorOffset"],
   ["errorOffset without an errno", file(conv({ errorOffset: "4K" })), 3, "errorOffset"],
   ["errorOffset not a size", file({ op: "punch", gmem: "g", offset: 0, size: "4K", expect: "EAGAIN", errorOffset: "x" }), 3, "errorOffset"],
