@@ -35,6 +35,12 @@ export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u
   store<u64>(ctr, load<u64>(ctr) + 1);
 }
 
+/** Count one more of an extra counter (H_COUNTERS index >= CTR_REASON_BASE). */
+export function counterBump(index: u32): void {
+  const at = <usize>H_COUNTERS + (<usize>index << 3);
+  store<u64>(at, load<u64>(at) + 1);
+}
+
 /** Add to the per-kind sum of `count` fields (zaps, unmaps ...). */
 export function countAdd(kind: u32, n: u32): void {
   const at = <usize>H_COUNT_SUMS + (<usize>kind << 3);

@@ -260,7 +260,11 @@ export function gmemGetPfn(gi: u32, index: u32): i32 {
 /** What an access through a private (encrypted) or shared mapping reads from index. */
 export function guestRead(gi: u32, index: u32, viaPrivate: bool): u32 {
   if (!folioUptodate(gi, index)) return 0;
-  const w = contentGet(gi, index);
+  return contentRead(contentGet(gi, index), viaPrivate);
+}
+
+/** What an access through a private or shared mapping reads from a frame holding content word w. */
+export function contentRead(w: u64, viaPrivate: bool): u32 {
   const v = <u32>w;
   if (v == 0) return 0;
   const enc = (w & CONTENT_ENC) != 0;
@@ -270,8 +274,12 @@ export function guestRead(gi: u32, index: u32, viaPrivate: bool): u32 {
 }
 
 export function guestWrite(gi: u32, index: u32, viaPrivate: bool, value: u32): bool {
-  const w: u64 = value == 0 ? 0 : (<u64>value | (viaPrivate ? CONTENT_ENC : 0));
-  return contentSet(gi, index, w);
+  return contentSet(gi, index, contentWord(value, viaPrivate));
+}
+
+/** The content word a write of value through a private or shared mapping leaves. */
+export function contentWord(value: u32, viaPrivate: bool): u64 {
+  return value == 0 ? 0 : (<u64>value | (viaPrivate ? CONTENT_ENC : 0));
 }
 
 // ---- the host side: mmap, faults, GUP pins ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import {
   IO_MODE, IO_GMEM, IO_HANDLE, IO_IOTLB_FLUSHES, IO_SEQ, IO_IN_PROGRESS, IO_RANGE_START, IO_RANGE_END,
   IO_RANGE_VALID, IO_NAREAS, IO_DMA_MCE, IO_PT_SECURE, IO_PT_NONSECURE, IO_AREA_PTR, IO_AREA_CAP, IO_AREA_SIZE, IO_MAX_AREAS,
   IOMMU_PIN, IOMMU_GMEM, REASON_TO_PRIVATE, REASON_TO_SHARED, REASON_TRUNCATE, REASON_UNBIND, OBJ_INDEX_BITS,
-  OBJ_MAX, OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_T_IOMMU, IO_SPANS, IO_MAX_SPANS,
+  OBJ_MAX, OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_T_IOMMU, IO_SPANS, IO_MAX_SPANS, CTR_REASON_BASE,
   GI_NPAGES, GI_BITMAP, GI_MMAPPED, GI_IOMMUS, GI_IOMMU_SIZE, GI_MAX_IOMMUS, GI_NIOMMU, PAGE_SIZE,
   EV_IOMMU_INVALIDATE_BEGIN, EV_IOMMU_INVALIDATE_END, EV_IOMMU_INVALIDATE, EV_IOMMU_IOTLB_FLUSH, EV_IOMMU_MAP,
   EV_IOMMU_UNMAP,
@@ -31,9 +31,9 @@ import {
 } from "./folio";
 import {
   gmemGetFolio, gmemPrepareFolio, gmemHostFault, gmemLockedExclusive, guestRead, guestWrite, isByteCount, HOST_OK,
-  gmemIndex,
+  gmemIndex, contentRead, contentWord,
 } from "./gmem";
-import { emit, countAdd, EVF_SECURE } from "./events";
+import { emit, countAdd, counterBump, EVF_SECURE } from "./events";
 import { isTdx, isSnp } from "./arch";
 import { rmpLevelOf } from "./snp";
 import { EINVAL, EEXIST, ENOENT, EACCES, EAGAIN, EFAULT, ENOMEM, ENOSPC, EBUSY, EBADF } from "./errno";
@@ -301,14 +301,19 @@ function recordArea(io: u32, unused: usize, iova: u32, n: u32, gi: u32, pg: u32,
 function dropArea(io: u32, it: TdpIter, a: usize): u32 {
   const secure = load<u32>(a, 20) != 0;
   const iova = load<u32>(a, 4), n = load<u32>(a, 8);
-  const r = ptZapRange(ioPt(io, secure), it, <u64>iova, <u64>iova + n, ZAP_WHOLE);
+  const pt = ioPt(io, secure);
   if (load<u32>(a, 24) != 0) {
+    // each pin belongs to the frame this area's entry points at: the index's folio, or a frame truncation orphaned
     const gi = load<u32>(a, 12), pg = load<u32>(a, 16);
     for (let i: u32 = 0; i < n; i++) {
-      if (folioIoPins(gi, pg + i) != 0) folioRef(gi, pg + i, 3, -1);
-      else { const o = orphanFind(gi, pg + i, true); if (o != 0) orphanUnpin(gi, o, true); }
+      const p = ptWalkLeaf(pt, iova + i);
+      if (p == 0) continue;
+      const pfn = sptePfn(load<u64>(p)); // pin-mode entries are 4 KiB
+      if (folioPfn(gi, pg + i) == pfn && folioIoPins(gi, pg + i) != 0) folioRef(gi, pg + i, 3, -1);
+      else { const o = orphanByPfn(gi, pfn); if (o != 0 && load<u32>(o, 12) != 0) orphanUnpin(gi, o, true); }
     }
   }
+  const r = ptZapRange(pt, it, <u64>iova, <u64>iova + n, ZAP_WHOLE);
   const end = ioArea(io, nAreas(io));
   if (a + IO_AREA_SIZE < end) memory.copy(a, a + IO_AREA_SIZE, end - a - IO_AREA_SIZE); // keep the order
   memory.fill(end - IO_AREA_SIZE, 0, IO_AREA_SIZE);
@@ -386,9 +391,8 @@ export function iommuDma(io: u32, iova: f64, secure: bool, doWrite: bool, value:
     // a pinned frame truncation took out of the file: the device still reaches it through its pin
     const o = orphanByPfn(gi, pfn);
     if (o == 0) return DMA_IO_FAULT;
-    const w = load<u64>(o, 16);
-    dmaValue = <u32>w;
-    if (doWrite) store<u64>(o, value == 0 ? 0 : <u64>value, 16);
+    dmaValue = contentRead(load<u64>(o, 16), false); // a pin-mode entry is non-secure
+    if (doWrite) store<u64>(o, contentWord(value, false), 16);
     return DMA_OK;
   }
   const shared = bitmapTest(load<u32>(gi, GI_BITMAP), index);
@@ -491,6 +495,7 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
       }
       emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), ss, se, count, reason);
       countAdd(EV_IOMMU_INVALIDATE, count);
+      counterBump(CTR_REASON_BASE + reason);
       total += count;
     }
     if (total > 0) iotlbFlush(io);
@@ -516,6 +521,7 @@ export function iommuInvalidate(io: u32, it: TdpIter, gi: u32, s: u32, e: u32, r
   }
   emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), ss, se, count, reason);
   countAdd(EV_IOMMU_INVALIDATE, count);
+  counterBump(CTR_REASON_BASE + reason);
   if (count > 0) iotlbFlush(io);
   return <i32>count;
 }
@@ -528,6 +534,7 @@ function iommuRevokeAll(io: u32, it: TdpIter, reason: u32): void {
   if (any && ioIsGmem(io)) {
     emit(EV_IOMMU_INVALIDATE, 0, ioIndex(io), 0, 0xffffffff, count, reason);
     countAdd(EV_IOMMU_INVALIDATE, count);
+    counterBump(CTR_REASON_BASE + reason);
   }
   if (count > 0) iotlbFlush(io);
 }

@@ -80,6 +80,7 @@ export const RING_HEAD_HI = H_RING + 4; //          u32 high 32 bits
 export const H_COUNTERS = HEADER_BASE + 1024; //    u64[128]
 export const MAX_COUNTERS = 128;
 export const H_COUNT_SUMS = HEADER_BASE + 2048; //  u64[128]: sum of the `count` field per kind
+export const CTR_REASON_BASE = 100; //              H_COUNTERS[100 + reason]: iommu.invalidate callbacks per reason
 
 // ---- object table -----------------------------------------------------------------------------------------------
 // slot: +0 type u8, +1 flags u8, +2 generation u16, +4 ptr u32, +8 aux u32, +12 aux2 u32

@@ -259,6 +259,11 @@ export class Simulator {
       const sat = (L.H_COUNT_SUMS >>> 2) + k * 2;
       outp[EVENT_NAMES[k] + ".count"] = u[sat] + u[sat + 1] * 2 ** 32;
     }
+    // the invalidation callback by reason: "iommu.invalidate.to-private", ".to-shared", ".truncate", ".unbind"
+    ["to-private", "to-shared", "truncate", "unbind"].forEach((reason, i) => {
+      const at = (L.H_COUNTERS >>> 2) + (L.CTR_REASON_BASE + i) * 2;
+      outp[`iommu.invalidate.${reason}`] = u[at] + u[at + 1] * 2 ** 32;
+    });
     return outp;
   }
 
