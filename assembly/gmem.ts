@@ -17,6 +17,7 @@ import {
   folioOnlyFilemapRefs,
 } from "./folio";
 import { iommuSmash } from "./iommu";
+import { kvmSmashForSplit } from "./kvm";
 import { emit, countAdd, EVF_SHARED } from "./events";
 import { injectTake } from "./inject";
 import { isSnp, isTdx } from "./arch";
@@ -171,9 +172,10 @@ export function gmemSplitBlock(gi: u32, b: u32): i32 {
   const from = hugeOrder(gi);
   // mapping <= folio (I15): an IO entry larger than 4 KiB over the block is smashed before the split (on SNP the
   // callback keeps entries, so this is where they follow the folio; elsewhere the zap already made them exact)
-  if (load<u32>(gi, GI_NIOMMU) != 0 && splitWouldSucceed(gi, b)) {
+  if (splitWouldSucceed(gi, b)) {
     const first = b << blockShift(gi);
-    for (let c = first; c < first + (<u32>1 << from); c += 512) iommuSmash(gi, c);
+    kvmSmashForSplit(gi, first, <u32>1 << from); // no SPTE larger than 4 KiB over the pieces
+    if (load<u32>(gi, GI_NIOMMU) != 0) for (let c = first; c < first + (<u32>1 << from); c += 512) iommuSmash(gi, c);
   }
   const r = splitFolio(gi, b);
   if (r == 0) { emit(EV_FOLIO_SPLIT, 0, gmemIndex(gi), b << blockShift(gi), from, 0, 0); countAdd(EV_FOLIO_SPLIT, <u32>1 << from); }

@@ -6,20 +6,21 @@ import {
   VM_PT_PRIVATE, VM_PT_SHARED, VM_NSLOTS, VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, VM_HANDLE, VMF_DEAD,
   GI_NPAGES, GI_BITMAP, GI_FLAGS, GMEM_FLAG_V4, PAGE_SIZE, EV_KVM_INVALIDATE_BEGIN, EV_KVM_INVALIDATE_END,
   EV_KVM_ZAP, EV_KVM_TLB_FLUSH, EV_GUEST_FAULT, EV_GUEST_RETRY, EV_GUEST_MEMORY_FAULT_EXIT, EV_KVM_MAP,
-  OBJ_INDEX_BITS,
+  OBJ_INDEX_BITS, EV_ARCH_SEPT_DEMOTE,
 } from "./layout";
 import { pageAlloc, pageFree } from "./alloc";
 import { emit, countAdd, EVF_PRIVATE } from "./events";
 import {
   TdpIter, ptInit, ptDestroy, ptMap, ptZapRange, ptWalkLeaf, spteLevel, sptePfn, ZAP_WHOLE, ZAP_DEMOTE,
+  ptDemoteAt, ptZapLeaf,
 } from "./pagetable";
 import { bitmapTest, bitmapSharedInBlock } from "./bitmap";
 import {
   gmemBindAdd, gmemBindRemove, gmemGetPfn, gmemIsClosed, GETPFN_BLOCKED, guestRead, guestWrite, gmemLastPfn,
-  gmemLastMaxOrder, isByteCount,
+  gmemLastMaxOrder, isByteCount, gmemNbind, gmemBindVm, gmemBindSlot,
 } from "./gmem";
 import { archMaxPrivateLevel, archPrivateZapDemotes, isTdx, isSnp } from "./arch";
-import { tdxZapPrivate, tdxInhibited, tdxAccept } from "./tdx";
+import { tdxZapPrivate, tdxInhibited, tdxAccept, tdxInhibit } from "./tdx";
 import { rmpMakePrivate } from "./snp";
 import { iommuRmpFlush } from "./iommu";
 import { EINVAL, EEXIST, ENOMEM, EFAULT, EBADF, EIO } from "./errno";
@@ -364,4 +365,46 @@ export function kvmSpteLevel(vm: u32, gfn: u32, isPrivate: bool): u32 {
   const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
   sptePfnOut = sptePfn(e) + (gfn & (n - 1));
   return level;
+}
+
+/**
+ * Before a folio of [first, first + n) (gmem indices) is split, no mapping larger than 4 KiB may stay over it
+ * (I15; TDX v3's "Zap mappings before splitting backend folios"): for every VM bound there, a huge private SPTE
+ * inside the range is demoted to 4 KiB on TDX (accepted memory cannot be refaulted) and zapped elsewhere.
+ */
+export function kvmSmashForSplit(gi: u32, first: u32, n: u32): void {
+  const nb = gmemNbind(gi);
+  for (let i: u32 = 0; i < nb; i++) {
+    const vm = gmemBindVm(gi, i);
+    const sp = vmSlot(vm, gmemBindSlot(gi, i));
+    const pg = slotPgoff(sp);
+    const lo = first > pg ? first : pg, hi = first + n < pg + slotNpages(sp) ? first + n : pg + slotNpages(sp);
+    if (lo >= hi) continue;
+    const pt = vmPtPrivate(vm);
+    let zapped: u32 = 0;
+    for (let idx = lo & ~511; idx < hi; idx += 512) {
+      const gfn = slotBase(sp) + (idx < lo ? lo : idx) - pg;
+      let p = ptWalkLeaf(pt, gfn);
+      while (p != 0 && spteLevel(load<u64>(p)) >= 2) {
+        const level = spteLevel(load<u64>(p));
+        const g0 = gfn & ~(level == 3 ? 262143 : 511);
+        if (isTdx()) {
+          if (ptDemoteAt(pt, p) < 0) break;
+          emit(EV_ARCH_SEPT_DEMOTE, 0, vmIndex(vm), g0, 0, level, 0);
+          if (level == 2) tdxInhibit(gi, g0 - slotBase(sp) + pg);
+          p = ptWalkLeaf(pt, gfn);
+        } else {
+          ptZapLeaf(pt, gfn);
+          emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), g0, g0 + (level == 3 ? 262144 : 512), 1, 0);
+          countAdd(EV_KVM_ZAP, 1);
+          zapped++;
+          break;
+        }
+      }
+    }
+    if (zapped > 0) {
+      store<u32>(vm, load<u32>(vm, VM_TLB_FLUSHES) + 1, VM_TLB_FLUSHES);
+      emit(EV_KVM_TLB_FLUSH, 0, vmIndex(vm), 0, 0, 0, 0);
+    }
+  }
 }

@@ -32,6 +32,8 @@ export function tdxInhibited(gi: u32, index: u32): bool {
   return b != 0 && bitmapTest(b, index >> 9);
 }
 
+export function tdxInhibit(gi: u32, index: u32): void { inhibit(gi, index); }
+
 function inhibit(gi: u32, index: u32): void {
   const b = load<u32>(gi, GI_INHIBIT);
   if (b != 0 && !bitmapTest(b, index >> 9)) bitmapAssign(b, index >> 9, (index >> 9) + 1, true);
