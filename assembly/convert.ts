@@ -336,7 +336,9 @@ function executeWork(gi: u32, s: u32, e: u32, toShared: bool): i32 {
   const shift = blockShift(gi);
   const b0 = s >> shift, b1 = (e - 1) >> shift;
   for (let b = b0; b <= b1; b++) {
-    const r = toShared ? gmemSplitBlock(gi, b) : gmemMergeBlock(gi, b);
+    // a merge is an opportunity, not a duty (try_merge): a block something still references stays split
+    let r = toShared ? gmemSplitBlock(gi, b) : gmemMergeBlock(gi, b);
+    if (!toShared && r == -EAGAIN) r = 0;
     if (r < 0) {
       // kvm_gmem_restructure_folios_in_range's error path: the inverse op on the blocks already processed
       for (let c = b0; c < b; c++) { if (toShared) gmemMergeBlock(gi, c); else gmemSplitBlock(gi, c); }
@@ -355,6 +357,7 @@ function v2Execute(op: u32): void {
   for (let k: u32 = 0; k < n; k++) {
     stop = k;
     r = executeWork(gi, workStart(op, k), workEnd(op, k), toShared);
+    if (r == -EAGAIN) store<u32>(op, folioLastBusyIndex(), OP_ERR_INDEX); // the folio the split could not freeze
     if (r < 0) break;
   }
   store<u32>(op, stop, OP_ROLLBACK_STOP);

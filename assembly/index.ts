@@ -133,10 +133,13 @@ export function sim_set_checks(on: i32): i32 {
   return 0;
 }
 
-/** The violation found by the last check (invariant number; out[31] = the index / gfn where). */
+/** The violation found by the last check (invariant number; out[31] = the index / gfn where). Reading it clears
+ * it: a violation is reported once, by the op that caused it. */
 export function sim_last_violation(): u32 {
   out(31, lastViolationWhere());
-  return lastViolationCode();
+  const c = lastViolationCode();
+  checkOk();
+  return c;
 }
 
 // @ts-ignore: decorator

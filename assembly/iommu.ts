@@ -35,7 +35,7 @@ import {
 } from "./gmem";
 import { emit, countAdd, counterBump, EVF_SECURE } from "./events";
 import { isTdx, isSnp } from "./arch";
-import { rmpLevelOf } from "./snp";
+import { rmpLevelOf, rmpIoLevelLimit } from "./snp";
 import { EINVAL, EEXIST, ENOENT, EACCES, EAGAIN, EFAULT, ENOMEM, ENOSPC, EBUSY, EBADF } from "./errno";
 
 // @ts-ignore: decorator
@@ -190,7 +190,7 @@ function ioLevel(gi: u32, iova: u32, pgoff: u32, left: u32, pfn: u32, secure: bo
     level = l;
     break;
   }
-  if (isSnp() && level > 1) { const r = rmpLevelOf(gi, pgoff); if (r != 0 && r < level) level = r; }
+  if (isSnp() && level > 1) { const r = rmpIoLevelLimit(gi, pgoff); if (r < level) level = r; }
   void secure;
   return level;
 }

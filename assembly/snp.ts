@@ -42,6 +42,18 @@ export function rmpLevelOf(gi: u32, index: u32): u32 {
 }
 
 /**
+ * The largest IO (or NPT) entry the RMP allows over index: an entry may not cover pfns with smaller RMP entries.
+ * 3 when nothing in the 1 GiB block is assigned, 2 when the 2 MiB chunk is unassigned or one 2 MiB entry, else 1.
+ */
+export function rmpIoLevelLimit(gi: u32, index: u32): u32 {
+  const a = load<u32>(gi, GI_RMP);
+  if (a == 0) return 3;
+  if (bitmapSharedInBlock(a, index, 18) == 0) return 3;
+  if (bitmapSharedInBlock(a, index, 9) == 0 || bitmapTest(load<u32>(gi, GI_RMP2M), index >> 9)) return 2;
+  return 1;
+}
+
+/**
  * sev_gmem_prepare on the first private use: assign the page; a 2 MiB entry when the folio is >= 2 MiB and the
  * whole 2 MiB pfn range is unassigned, else 4 KiB. Returns true if an RMPUPDATE happened (it flushes the IOTLB).
  */
@@ -57,6 +69,7 @@ export function rmpMakePrivate(gi: u32, index: u32): bool {
   } else {
     bitmapAssign(a, index, index + 1, true);
     emit(EV_ARCH_RMPUPDATE, EVF_PRIVATE, 0, folioPfn(gi, index), 0, 1, 0);
+    smashChunk(gi, chunk); // a 4 KiB RMP entry under a huge NPT or IO entry: the entry follows it down
   }
   return true;
 }

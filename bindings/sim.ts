@@ -806,8 +806,9 @@ export class Gmem extends BitmapReader {
  * Rebuild a simulator from sim.snapshot() bytes (in a fresh memory; any runtime). options.debug picks the core;
  * arch and checks come from the image.
  */
-export function restoreSimulator(bytes: Uint8Array, options: Omit<SimulatorOptions, "memory" | "arch"> = {}): Simulator {
+export function restoreSimulator(bytes: Uint8Array, options?: Omit<SimulatorOptions, "memory" | "arch">): Simulator {
   const op = "restore";
+  options = optsOf(op, options);
   if (!(bytes instanceof Uint8Array) || bytes.length < 32) throw einval(op, "not a snapshot");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
@@ -815,7 +816,13 @@ export function restoreSimulator(bytes: Uint8Array, options: Omit<SimulatorOptio
   if (dv.getUint32(8, true) !== L.LAYOUT_VERSION) throw einval(op, "snapshot of another layout version");
   const used = dv.getUint32(12, true), nlen = dv.getUint32(16, true);
   if (32 + nlen + used !== bytes.length || used < L.HEAP_BASE) throw einval(op, "truncated snapshot");
-  const names = JSON.parse(new TextDecoder().decode(bytes.subarray(32, 32 + nlen))) as [string, string][];
+  let names: [string, string][];
+  try {
+    names = JSON.parse(new TextDecoder().decode(bytes.subarray(32, 32 + nlen))) as [string, string][];
+  } catch { throw einval(op, "the snapshot's names are not JSON"); }
+  if (!Array.isArray(names) || !names.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && typeof e[1] === "string")) {
+    throw einval(op, "the snapshot's names are malformed");
+  }
   const memory = createMemory(options.maximumPages);
   const pages = Math.ceil(used / 65536);
   if (pages > memory.buffer.byteLength / 65536) memory.grow(pages - memory.buffer.byteLength / 65536);
