@@ -68,12 +68,17 @@ export const MODE_PRESERVE: u32 = 2;
 export function convertValidate(gi: u32, offset: f64, size: f64, toShared: bool, mode: u32): i32 {
   const v4 = gmemIsV4(gi);
   if (mode > MODE_PRESERVE) return -EINVAL;
+  if (!v4 && size == 0) return 1; // [V2] size 0 is checked before the range: a no-op whatever the offset
+  if (v4) {
+    // [V4+] the content-mode flags are checked first
+    if (mode == MODE_ZERO && !toShared) return -EOPNOTSUPP;
+    if (mode == MODE_PRESERVE && toShared && (isTdx() || isSnp())) return -EOPNOTSUPP;
+  }
   if (!isByteCount(offset) || !isByteCount(size)) return -EINVAL; // past 2^53: past any i_size, or not a number
   const isize = <u64>load<u32>(gi, GI_NPAGES) << 12;
   const off = <u64>offset, sz = <u64>size;
   const mask = <u64>PAGE_SIZE - 1;
   if (!v4) {
-    if (sz == 0) return 1;
     if (off > isize || off + sz > isize) return -EINVAL;
     if ((off & mask) != 0 || (sz & mask) != 0) return -EINVAL;
     if (mode != MODE_UNSPECIFIED) return -EINVAL;
@@ -82,8 +87,6 @@ export function convertValidate(gi: u32, offset: f64, size: f64, toShared: bool,
   if (sz == 0) return -EINVAL;
   if ((off & mask) != 0 || (sz & mask) != 0) return -EINVAL;
   if (off >= isize || off + sz > isize) return -EINVAL;
-  if (mode == MODE_ZERO && !toShared) return -EOPNOTSUPP;
-  if (mode == MODE_PRESERVE && toShared && (isTdx() || isSnp())) return -EOPNOTSUPP;
   return 0;
 }
 

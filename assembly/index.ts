@@ -964,11 +964,12 @@ export function op_resume(h: u32, stop_after: u32): i32 {
       const aux = load<u32>(op, OP_AUX2);
       const priv = (aux & 0x100) != 0, write = (aux & 0x200) != 0;
       const value = load<u32>(op, OP_END);
+      const seq = load<u32>(op, OP_SEQ), pfn = load<u32>(op, OP_AUX);
       const sp = slotForGfn(vm, gfn);
       freeOp(op);
       if (sp == 0) r = -EFAULT;
       else {
-        r = kvmFaultFinish(vm, it, sp, gfn, priv, write, value, load<u32>(op, OP_SEQ), load<u32>(op, OP_AUX), aux & 0xff);
+        r = kvmFaultFinish(vm, it, sp, gfn, priv, write, value, seq, pfn, aux & 0xff);
         if (r == ACCESS_RETRY) r = kvmGuestAccess(vm, it, gfn, priv, write, value); // KVM re-enters the guest
       }
       out(1, lastAccessLevel());
@@ -1046,7 +1047,7 @@ export function iommu_map(h: u32, iova: f64, g: u32, offset: f64, size: f64, sec
   const io = objGet(h, OBJ_T_IO);
   const gi = objGet(g, OBJ_T_GMEM);
   let r: i32;
-  if (io == 0 || gi == 0) r = -EBADF;
+  if (io == 0 || gi == 0 || load<u32>(gi, GI_CLOSED) != 0) r = -EBADF; // the map names the guest_memfd's fd
   else { const it = iterPush(); r = iommuMap(io, it, iova, gi, offset, size, secure != 0); iterPop(); }
   return stepEnd(r);
 }

@@ -891,7 +891,7 @@ export class Vm {
   /** KVM_SET_USER_MEMORY_REGION2: slot of `size` bytes at `gpa`, backed by gmem from `offset`. */
   bind(slot: number, gpa: number | bigint, size: number | bigint, gmem: Gmem, offset: number | bigint): void {
     const op = "vm.bind";
-    if (!(gmem instanceof Gmem)) throw einval(op, "gmem must be a Gmem");
+    if (!(gmem instanceof Gmem) || gmem.sim !== this.sim) throw einval(op, "gmem must be a Gmem of this simulator");
     check(this.sim.afterStep(op, this.sim.core.vm_bind(this.handle, u32(op, "slot", slot), f64(gpa), f64(size),
       gmem.handle, f64(offset))), op);
   }
@@ -952,7 +952,7 @@ export class Iommu {
   }
   /** gmem mode: bind to the guest_memfd (one registration, global to the fd). */
   bind(gmem: Gmem): void {
-    if (!(gmem instanceof Gmem)) throw einval("iommu.bind", "gmem must be a Gmem");
+    if (!(gmem instanceof Gmem) || gmem.sim !== this.sim) throw einval("iommu.bind", "gmem must be a Gmem of this simulator");
     check(this.sim.afterStep("iommu.bind", this.sim.core.iommu_bind(this.handle, gmem.handle)), "iommu.bind");
   }
   unbind(): void {
@@ -961,7 +961,7 @@ export class Iommu {
   /** Map [offset, offset + size) of gmem at iova in the secure or non-secure table. */
   map(iova: number | bigint, gmem: Gmem, offset: number | bigint, size: number | bigint, secure: boolean): void {
     const op = "iommu.map";
-    if (!(gmem instanceof Gmem)) throw einval(op, "gmem must be a Gmem");
+    if (!(gmem instanceof Gmem) || gmem.sim !== this.sim) throw einval(op, "gmem must be a Gmem of this simulator");
     if (typeof secure !== "boolean") throw einval(op, "secure must be a boolean");
     check(this.sim.afterStep(op, this.sim.core.iommu_map(this.handle, f64(iova), gmem.handle, f64(offset), f64(size),
       secure ? 1 : 0)), op);
