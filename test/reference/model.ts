@@ -1,24 +1,48 @@
 // An independent reference model of gmemsim, written as plainly as possible: per-page arrays and maps, no bitmaps,
 // no radix tables, no shared memory. It consumes the parsed action steps of a scenario (bindings/scenario/types.ts)
 // and returns what the Wasm model's public API would report, and its Observation (below) is compared with the one
-// test/reference/observe-wasm.ts reads from the Wasm model after every step of a differential fuzz run.
+// test/reference/observe-wasm.ts reads from the Wasm model after every step of a differential fuzz run
+// (test/fuzz/gen.ts). It is also the per-page "naive" peer a benchmark can compare against.
 //
 // Sources: /work/shared/docs/SCENARIOS.md (ops and results), KERNEL-PROTOCOL.md sections 1-4, 6, 7, and the
 // modelling choices the Wasm model documents in its header comments (where the kernel leaves a choice open, that
-// choice is the spec): EBUSY/"retry" for ops blocked by a paused conversion (not modelled here: the fuzzer never
-// pauses), punch of a pinned 4 KiB page orphans the frame until unpin, the IOMMU invalidation callback zaps
-// precisely and shrinks the area, a huge fault installs over a lower-level table, TDX never re-promotes a 2 MiB
-// block it demoted, SNP keeps IO entries and smashes them with PSMASH, content values per page with scrambling of
-// wrong-domain reads on tdx/snp, TDX clears a page whose private mapping is removed and zeroes host-written content
-// when the guest accepts it.
+// choice is the spec):
+// - a punched page that pins still hold leaves the filemap; the frame, its content and its pins live on as an
+//   orphan (host.unpin drops host pins only; a pin-mode IOMMU's entries keep pointing at the frame);
+// - the gmem-mode IOMMU callback zaps precisely (a straddling huge entry is split first); the area keeps the hole,
+//   and a later map at the area's own offsets restores it; truncate revokes whole areas;
+// - a huge fault installs over a lower-level table; TDX demotes a straddling private leaf before removing it
+//   (precise zapping) and never maps a demoted 2 MiB block huge again; before a folio is split the huge SPTEs and
+//   IO entries over it are zapped (TDX: demoted) so that mapping <= folio holds;
+// - SNP: RMP per page with 2 MiB entries, prepared on the first private fault, made shared in should_proceed (not
+//   undone by a rollback); IO entries are kept across conversions and smashed with PSMASH;
+// - content: one value per page; on tdx/snp a read through the other kind of mapping than the one that wrote it
+//   sees value ^ 0xa5a5a5a5; TDX clears a page whose private mapping is removed and zeroes host-written content
+//   when the guest accepts it;
+// - injected faults fire on the next matching step: enomem-split on any HugeTLB split (the one at allocation too),
+//   enomem-store on every shareability store (a rollback's too: it only WARNs), transient-ref on the refcount
+//   check (after the real references) or a split (which spins and goes on), sept-remove-fail on the next S-EPT
+//   removal (the VM is dead: its accesses are EIO).
 //
-// Not modelled (the fuzzer does not generate them): paused operations and resume, events and counters, pfns.
+// Not modelled (the fuzzer does not generate them): paused operations and resume (EBUSY / "retry"), events and
+// counters, pfns and refcount numbers, leaked-page counts, the Wasm model's own exhaustion (heap, area tables).
 import type { ActionStep, ScenarioConfig } from "../../bindings/scenario/types";
 
 export type StepResult = { result: string | number; errorOffset?: number; level?: string; value?: number };
 
-/** Leaves of one table as runs [first base, end, level]: consecutive leaves of one level merge into one run. */
+/**
+ * Leaves of one table as runs [first base, end, level]: consecutive leaves of one level merge into one run (a run
+ * [s, e, "2M"] is the leaves at s, s + 512, ... < e). leafPairs() expands them to sorted [base, level] pairs.
+ */
 export type Leaves = [number, number, string][];
+
+/** The leaves of a table as sorted [gfn or iova page of the leaf base, level] pairs. */
+export function leafPairs(runs: Leaves): [number, string][] {
+  const out: [number, string][] = [];
+  const step: Record<string, number> = { "4K": 1, "2M": 512, "1G": 262144 };
+  for (const [s, e, l] of runs) for (let b = s; b < e; b += step[l]) out.push([b, l]);
+  return out;
+}
 export interface GmemObs {
   /** shareability as runs [start, end, shared] of page indices */
   shared: [number, number, boolean][];
@@ -55,7 +79,10 @@ const fail = (code: string, errorOffset?: number): never => { throw new Errno(co
 // ---------------------------------------------------------------------------------------------------------------
 // page tables: one Map per level, base page -> leaf. Plain, no radix tree.
 
-interface Leaf { gm: RGmem; index: number }
+/** a frame punched out of the filemap that pins still hold: its content goes with it */
+interface Orphan { index: number; hostPins: number; ioPins: number; value: number; enc: boolean }
+/** what a leaf maps: page `index` of a guest_memfd, or (pin-mode IOMMU) a frame punched out from under it */
+interface Leaf { gm: RGmem; index: number; orphan?: Orphan }
 
 class Table {
   readonly lv: Map<number, Leaf>[] = [new Map(), new Map(), new Map(), new Map()];
@@ -135,13 +162,16 @@ class RGmem {
   /** per page: long-term pins taken by host.pin, and by pin-mode IOMMUs */
   readonly pins: number[];
   readonly ioPins: number[];
-  /** frames punched out of the filemap that host pins still hold: their index and the pins left */
-  readonly orphans: { index: number; pins: number }[] = [];
+  /** frames punched out of the filemap that pins (host or pin-mode IOMMU) still hold */
+  readonly orphans: Orphan[] = [];
   /** SNP RMP: per page assigned (private) with a 4 KiB entry, per 2 MiB chunk a 2 MiB entry */
   readonly rmpAssigned: boolean[];
   readonly rmp2M: boolean[];
   /** TDX KVM_LPAGE_GUEST_INHIBIT per 2 MiB block of indices */
   readonly inhibit2M: boolean[];
+  /** shareability or folios changed since the last observe() (the observation of a 1 GiB file is not free) */
+  dirty = true;
+  private last: GmemObs | null = null;
   /** bindings: memslots of VMs */
   readonly bindings: { vm: RVm; slot: Slot }[] = [];
   /** gmem-mode IOMMUs bound to this inode */
@@ -188,6 +218,7 @@ class RGmem {
   /** kvm_gmem_get_folio: allocate on first use; a huge block with any shared index is split at once */
   getFolio(i: number): void {
     if (this.order[i] >= 0) return;
+    this.dirty = true;
     if (this.hugeOrder === 0) { this.order[i] = 0; this.uptodate[i] = false; return; }
     const b = this.blockStart(i), e = this.blockEnd(i);
     const split = this.blockHasShared(i);
@@ -253,6 +284,16 @@ class RGmem {
       for (let k = cs; k < ce; k++) this.rmpAssigned[k] = true;
       this.rmp2M[c] = true;
     } else this.rmpAssigned[i] = true;
+    // IO entries are never larger than the RMP entry of a pfn they map: the new entry smashes bigger ones
+    for (const io of this.iommus) this.model.smashIoTo(io, this, cs, ce, whole ? 2 : 1);
+  }
+  /** the RMP entry level sev_gmem_prepare would create for page i (0: it is assigned already) */
+  rmpPrepareLevel(i: number): number {
+    if (this.rmpAssigned[i]) return 0;
+    const cs = i - (i % 512), ce = Math.min(this.npages, cs + 512);
+    if (this.order[i] < 9 || ce - cs !== 512) return 1;
+    for (let k = cs; k < ce; k++) if (this.rmpAssigned[k]) return 1;
+    return 2;
   }
   /** make [s, e) unassigned; a 2 MiB entry partly inside is PSMASHed (NPT and IO entries smashed with it) */
   rmpMakeShared(s: number, e: number): void {
@@ -267,6 +308,12 @@ class RGmem {
   }
 
   observe(): GmemObs {
+    if (!this.dirty && this.last) return this.last;
+    this.dirty = false;
+    this.last = this.observeNow();
+    return this.last;
+  }
+  private observeNow(): GmemObs {
     const shared: [number, number, boolean][] = [];
     for (let i = 0; i < this.npages; i++) {
       const last = shared[shared.length - 1];
@@ -592,11 +639,13 @@ export class ReferenceModel {
   private hostUnpin(g: RGmem, offB: bigint, sizeB: bigint): void {
     const [s, e] = this.pageRange(g, offB, sizeB);
     // the page's own folio first, then a frame punched out from under a pin
-    for (let i = s; i < e; i++) if (g.pins[i] === 0 && !g.orphans.some((o) => o.index === i)) fail("EINVAL");
+    // only the pins host.pin took; an IOMMU's pins are not the user's to drop
+    for (let i = s; i < e; i++) if (g.pins[i] === 0 && !g.orphans.some((o) => o.index === i && o.hostPins > 0)) fail("EINVAL");
     for (let i = s; i < e; i++) {
       if (g.pins[i] > 0) { g.pins[i]--; continue; }
-      const k = g.orphans.findIndex((o) => o.index === i);
-      if (--g.orphans[k].pins === 0) g.orphans.splice(k, 1);
+      const o = g.orphans.find((x) => x.index === i && x.hostPins > 0)!;
+      o.hostPins--;
+      this.dropOrphan(g, o);
     }
   }
 
@@ -673,11 +722,12 @@ export class ReferenceModel {
       if (mode !== undefined) fail("EINVAL");
       this.convertV2(g, off / PAGE, (off + size) / PAGE, toShared);
     } else {
+      // [V4+] the content-mode flags are checked first
+      if (mode === "zero" && !toShared) fail("EOPNOTSUPP");
+      if (mode === "preserve" && toShared && this.config.arch !== "sw") fail("EOPNOTSUPP");
       if (!(size > 0)) fail("EINVAL");
       if (!(off + size <= g.npages * PAGE)) fail("EINVAL");
       if (off % PAGE !== 0 || size % PAGE !== 0) fail("EINVAL");
-      if (mode === "zero" && !toShared) fail("EOPNOTSUPP");
-      if (mode === "preserve" && toShared && this.config.arch !== "sw") fail("EOPNOTSUPP");
       this.convertV4(g, off / PAGE, (off + size) / PAGE, toShared, mode);
     }
   }
@@ -712,6 +762,8 @@ export class ReferenceModel {
         if (toShared) {
           this.zapGmem(g, ws, we, true, false);
           this.iommuCallback(g, ws, we, "to-shared");
+          // SNP arch_make_shared (RMPUPDATE, PSMASH of a partly converted 2 MiB entry): not undone by a rollback
+          if (this.config.arch === "snp") g.rmpMakeShared(ws, we);
         } else {
           this.unmapHost(g, ws, we);
           this.zapGmem(g, ws, we, false, true);
@@ -758,8 +810,8 @@ export class ReferenceModel {
   /** kvm_gmem_execute_work: shareability first, then split (to-shared) / merge (to-private) the huge-rounded range */
   private executeWork(g: RGmem, s: number, e: number, toShared: boolean): void {
     if (this.take("enomem-store")) fail("ENOMEM");
+    g.dirty = true;
     for (let i = s; i < e; i++) g.shared[i] = toShared;
-    if (toShared && this.config.arch === "snp") g.rmpMakeShared(s, e);
     if (g.hugeOrder === 0) return;
     const [rs, re] = this.roundHuge(g, s, e);
     const doneBlocks: number[] = [];
@@ -784,11 +836,29 @@ export class ReferenceModel {
   private splitBlock(g: RGmem, b: number): void {
     // an injected transient reference: folio_ref_freeze spins until it is dropped (bounded), then the split goes on
     this.take("transient-ref");
-    // I15 (mapping <= folio): SNP keeps IO entries across conversions, so a huge one over the folio goes to 4 KiB
-    if (this.config.arch === "snp") for (const io of g.iommus) this.smashIo(io, g, b, g.blockEnd(b));
+    // I15 (mapping <= folio): IO entries over the folio go to 4 KiB first (SNP keeps them across conversions, and
+    // the callback of the others zaps only the converted pages)
+    for (const io of g.iommus) this.smashIo(io, g, b, g.blockEnd(b));
+    // and SPTEs: zap the huge ones mapping the folio before it is split ("Zap mappings before splitting backend
+    // folios"); TDX demotes them instead (accepted private memory cannot simply be refaulted)
+    for (const bd of g.bindings) {
+      const r = this.slotGfns(bd.slot, b, g.blockEnd(b));
+      if (!r) continue;
+      const t = bd.vm.priv;
+      for (;;) {
+        const x = t.within(r[0], r[1]).find((y) => y.level > 1);
+        if (!x) break;
+        if (this.config.arch === "tdx") {
+          if (x.level === 2) x.leaf.gm.inhibit2M[Math.floor(x.leaf.index / 512)] = true;
+          t.demote(x.base, x.level);
+        } else t.remove(x.base, x.level);
+      }
+    }
+    g.dirty = true;
     for (let k = b; k < g.blockEnd(b); k++) g.order[k] = 0;
   }
   private mergeBlock(g: RGmem, b: number): void {
+    g.dirty = true;
     for (let k = b; k < g.blockEnd(b); k++) { g.order[k] = g.hugeOrder; g.uptodate[k] = true; }
   }
 
@@ -806,6 +876,7 @@ export class ReferenceModel {
     if (toShared && this.config.arch === "snp") g.rmpMakeShared(s, e);
     if (mode === "zero") g.zero(s, e);
     else if (mode === "preserve") for (let i = s; i < e; i++) g.enc[i] = !toShared;
+    g.dirty = true;
     for (let i = s; i < e; i++) g.shared[i] = toShared;
     for (const v of vms) v.seq++;
   }
@@ -837,6 +908,7 @@ export class ReferenceModel {
             if (st === "split") {
               for (let k = b; k < be; k++) if (g.busy(k)) fail("EAGAIN");
             }
+            g.dirty = true;
             for (let k = b; k < be; k++) { g.order[k] = -1; g.uptodate[k] = false; }
             g.zero(b, be);
             if (this.config.arch === "snp") g.rmpMakeShared(b, be);
@@ -853,10 +925,32 @@ export class ReferenceModel {
     if (err) throw err;
   }
 
+  /** the last pin of an orphaned frame is gone: the frame goes back to the pool */
+  private dropOrphan(g: RGmem, o: Orphan): void {
+    if (o.hostPins + o.ioPins === 0) g.orphans.splice(g.orphans.indexOf(o), 1);
+  }
+
   private freePage(g: RGmem, i: number): void {
     if (g.order[i] < 0) return;
-    if (g.pins[i] > 0) g.orphans.push({ index: i, pins: g.pins[i] });
+    if (g.pins[i] > 0 || g.ioPins[i] > 0) {
+      // truncate_inode_folio removes a pinned page anyway: the pins keep the frame, and with it its content; the
+      // pin-mode IOMMUs' entries go on pointing at it
+      const o: Orphan = { index: i, hostPins: g.pins[i], ioPins: g.ioPins[i], value: g.value[i], enc: g.enc[i] };
+      g.orphans.push(o);
+      if (o.ioPins > 0) {
+        for (const io of this.iommus.values()) {
+          if (io.mode !== "pin") continue;
+          for (const a of io.areas) {
+            if (a.gm !== g || i < a.offset || i >= a.offset + a.npages) continue;
+            const hit = io.nonSecure.find(a.iova + i - a.offset);
+            if (hit && !hit.leaf.orphan && hit.leaf.index === i) hit.leaf.orphan = o;
+          }
+        }
+      }
+    }
+    g.ioPins[i] = 0;
     g.pins[i] = 0;
+    g.dirty = true;
     g.order[i] = -1;
     g.uptodate[i] = false;
     g.zero(i, i + 1);
@@ -899,14 +993,21 @@ export class ReferenceModel {
       const p = LEVEL_PAGES[l];
       if (iova % p !== 0 || i % p !== 0 || n < p) break;
       if (g.order[i] < 0 || (1 << g.order[i]) < p) break;
-      // SNP: never larger than the RMP entry of the pfn (an unassigned, shared page has none)
-      if (this.config.arch === "snp" && g.rmpLevel(i) !== 0 && g.rmpLevel(i) < l) break;
+      // SNP: never larger than the RMP entry of a pfn it maps (an unassigned, shared page has none)
+      if (this.config.arch === "snp" && !this.rmpAllows(g, i, p, l)) break;
       best = l;
     }
     return best;
   }
 
+  /** may an IO entry of level l map pages [i, i + p) as far as their RMP entries go? */
+  rmpAllows(g: RGmem, i: number, p: number, l: number): boolean {
+    for (let k = i; k < i + p; k++) { const r = g.rmpLevel(k); if (r !== 0 && r < l) return false; }
+    return true;
+  }
+
   private iommuMap(io: RIommu, iovaB: bigint, g: RGmem, offB: bigint, sizeB: bigint, secure: boolean): void {
+    if (g.closed) fail("EBADF"); // the map names the guest_memfd's fd
     const iova = num(iovaB), off = num(offB), size = num(sizeB);
     if (!(iova % PAGE === 0) || !(off % PAGE === 0) || !(size % PAGE === 0) || !(size > 0)) fail("EINVAL");
     const s = off / PAGE, n = size / PAGE, e = s + n;
@@ -956,8 +1057,14 @@ export class ReferenceModel {
     for (const a of hit) if (a.iova < s || a.iova + a.npages > e) fail("ENOENT");
     const t = io.table(secure);
     for (const a of hit) {
+      if (io.mode === "pin") {
+        for (let p = a.iova; p < a.iova + a.npages; p++) {
+          const hit = t.find(p);
+          if (hit?.leaf.orphan) { hit.leaf.orphan.ioPins--; this.dropOrphan(a.gm, hit.leaf.orphan); }
+          else a.gm.ioPins[a.offset + p - a.iova]--;
+        }
+      }
       for (const x of t.within(a.iova, a.iova + a.npages)) t.remove(x.base, x.level);
-      if (io.mode === "pin") for (let i = a.offset; i < a.offset + a.npages; i++) a.gm.ioPins[i]--;
     }
     io.areas = io.areas.filter((a) => !hit.includes(a));
   }
@@ -992,6 +1099,20 @@ export class ReferenceModel {
     }
   }
 
+  /** SNP: IO entries mapping pages [cs, ce) of g larger than `level` are smashed down to it */
+  smashIoTo(io: RIommu, g: RGmem, cs: number, ce: number, level: number): void {
+    for (const secure of [true, false]) {
+      const t = io.table(secure);
+      for (const a of io.areas) {
+        if (a.secure !== secure || a.gm !== g) continue;
+        const lo = Math.max(cs, a.offset), hi = Math.min(ce, a.offset + a.npages);
+        if (lo >= hi) continue;
+        const is = a.iova + lo - a.offset, ie = a.iova + hi - a.offset;
+        for (let l = 3; l > level; l--) for (const x of t.within(is, ie)) if (x.level === l) t.demote(x.base, l);
+      }
+    }
+  }
+
   /** SNP: IO entries mapping the 2 MiB chunk [cs, ce) of g are smashed to 4 KiB */
   private smashIo(io: RIommu, g: RGmem, cs: number, ce: number): void {
     for (const secure of [true, false]) {
@@ -1014,6 +1135,14 @@ export class ReferenceModel {
     const hit = io.table(secure).find(p);
     if (!hit) return { result: "io-fault" };
     const g = hit.leaf.gm;
+    const o = hit.leaf.orphan;
+    if (o) {
+      // a frame punched out of the file that this IOMMU still pins: a plain (shared) host page now
+      if (secure) return { result: "io-fault" };
+      const value = o.value === 0 ? 0 : this.config.arch !== "sw" && o.enc ? (o.value ^ SCRAMBLE) >>> 0 : o.value;
+      if (w !== undefined) { o.value = w >>> 0; o.enc = false; }
+      return { result: "ok", value };
+    }
     const i = hit.leaf.index + (p - hit.base);
     const priv = !g.shared[i];
     if (secure !== priv) {
