@@ -405,17 +405,21 @@ const bindingOverhead: CaseFn = ({ quick, log }) => {
       loaderExports = inst.exports as unknown as { bitmap_test(h: number, i: number): number };
     } else loaderNote = "@assemblyscript/loader not installed";
   } catch (e) { loaderNote = `loader failed: ${(e as Error).message}`; }
-  let i = 0, sink = 0;
+  let sink = 0;
+  const CALLS = 1000; // per task iteration, so tinybench's own per-iteration cost does not hide the calls
   const bench = new Bench({ time: quick ? 200 : 800, warmupTime: 50 });
-  bench.add("binding: Bitmap.test", () => { sink += bm.test(i++ & 0xfffff) ? 1 : 0; });
-  bench.add("raw export: bitmap_test", () => { sink += raw.bitmap_test(h, i++ & 0xfffff); });
-  if (loaderExports) { const le = loaderExports; bench.add("@assemblyscript/loader: bitmap_test", () => { sink += le.bitmap_test(h, i++ & 0xfffff); }); }
+  bench.add("binding: Bitmap.test", () => { for (let i = 0; i < CALLS; i++) sink += bm.test(i) ? 1 : 0; });
+  bench.add("raw export: bitmap_test", () => { for (let i = 0; i < CALLS; i++) sink += raw.bitmap_test(h, i); });
+  if (loaderExports) {
+    const le = loaderExports;
+    bench.add("@assemblyscript/loader: bitmap_test", () => { for (let i = 0; i < CALLS; i++) sink += le.bitmap_test(h, i); });
+  }
   bench.runSync();
   const ns: Record<string, number> = {};
   for (const t of bench.tasks) {
     const r = t.result as { latency?: { mean: number }; mean?: number } | undefined;
     const ms = r?.latency?.mean ?? r?.mean ?? 0;
-    ns[t.name] = +(ms * 1e6).toFixed(2);
+    ns[t.name] = +((ms * 1e6) / CALLS).toFixed(2);
   }
   const ratio = ns["binding: Bitmap.test"] / ns["raw export: bitmap_test"];
   void sink;
@@ -559,11 +563,51 @@ export function runBench(opts: BenchOptions): BenchReport {
 let OS: { cpus: number; model: string } | undefined;
 export function setMachine(m: { cpus: number; model: string }): void { OS = m; }
 
+type Rec = Record<string, Record<string, number>>;
+/** One readable line for the cases whose result is a set of numbers rather than one rate. */
+function extraSummary(r: CaseResult): string | undefined {
+  const x = r.extra as Record<string, unknown> | undefined;
+  if (!x) return undefined;
+  const n = (v: unknown) => fmt(Math.round(v as number));
+  switch (r.name) {
+    case "faults-and-maps": {
+      const e = x as Rec;
+      return `guest faults/s 4K ${n(e["guest fault 4K"].opsPerSec)}, 2M ${n(e["guest fault 2M"].opsPerSec)}; ` +
+        `IOMMU maps/s 4K ${n(e["iommu map 4K"].opsPerSec)}, 2M ${n(e["iommu map 2M"].opsPerSec)}`;
+    }
+    case "pin-vs-gmem": {
+      const e = x as Rec;
+      const side = (k: string) => `${k}: ${e[k].eagainRetries} EAGAIN retries, ${e[k].userspaceUnmaps} userspace unmaps + ` +
+        `${e[k].userspaceMaps} maps, ${e[k].callbackZaps} callback zaps, ${e[k].iotlbFlushes} IOTLB flushes, ${e[k].ms} ms`;
+      return `${e.pin.conversions} conversions each. ${side("pin")}; ${side("gmem")}`;
+    }
+    case "memory": {
+      const b = x.bytesPerGiB as Record<string, number>;
+      const mib = (v: number) => `${(v / 2 ** 20).toFixed(2)} MiB`;
+      return `per GiB: 4K ${mib(b["4K"])}, 2M ${mib(b["2M"])}, 1G ${mib(b["1G"])}; largest guest fully populated at 4K: ${x.largestGuestGiBAt4K} GiB`;
+    }
+    case "td-boot":
+      return `${x.guestFaults} guest faults (published: ~${x.publishedEptViolations} EPT violations), ${x.conversions} conversions, ` +
+        `${x.septRemoves} S-EPT removes, ${x.septDemotes} demotes; modelled ${x.modelledUsPerConversion} us per conversion`;
+    case "modelled-cost": {
+      const e = x as Record<string, { perConversionUs: number }>;
+      return `modelled us per conversion: sw ${e.sw.perConversionUs}, tdx ${e.tdx.perConversionUs}, snp ${e.snp.perConversionUs}`;
+    }
+    case "binding-overhead": {
+      const ns = x.nsPerCall as Record<string, number>;
+      return Object.entries(ns).map(([k, v]) => `${k} ${v} ns`).join(", ");
+    }
+  }
+  return undefined;
+}
+
 export function summary(r: CaseResult): string {
   const parts: string[] = [];
+  const ex = extraSummary(r);
   if (r.opsPerSec !== undefined) parts.push(`${fmt(r.opsPerSec)} ${r.unit}`);
   if (r.ratio !== undefined) parts.push(`${r.ratio}x vs ${r.vs}`);
   if (r.extra && "timesFloor" in r.extra) parts.push(`${r.extra.timesFloor}x the memory floor`);
+  if (ex) parts.push(ex);
   if (r.met !== undefined) parts.push(r.met ? "target met" : `target NOT met (${r.target})`);
   if (!parts.length && r.extra) parts.push(JSON.stringify(r.extra).slice(0, 160));
   return parts.join(", ");
