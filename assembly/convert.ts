@@ -302,19 +302,30 @@ function v2ShouldProceed(op: u32, it: TdpIter): void {
       // the IOMMU callback: zap the non-secure entries before the pages turn private (TDX: else a host #MC)
       if (r == 0) r = forEachIommu(gi, it, s, e, 2 + REASON_TO_PRIVATE);
       if (r < 0) { store<i32>(op, r, OP_RESULT); store<u32>(op, PH_END, OP_PHASE); return; }
-      let bad = firstUnsafeFolio(gi, s, e);
-      if (bad == 0xffffffff && injectTake(INJ_TRANSIENT_REF)) bad = firstPopulated(gi, s, e);
-      if (bad != 0xffffffff && debugHook(DBG_BAD_ERROR_INDEX)) bad = e + 7;
-      emit(EV_GMEM_REFCOUNT_CHECK, bad == 0xffffffff ? EVF_OK : 0, gmemIndex(gi), bad == 0xffffffff ? s : bad, 0, 0, 0);
-      if (bad != 0xffffffff) {
-        store<u32>(op, bad, OP_ERR_INDEX);
-        store<i32>(op, -EAGAIN, OP_RESULT);
-        store<u32>(op, PH_END, OP_PHASE);
-        return;
-      }
+      if (!refcountCheck(op, gi, s, e, false)) return;
     }
   }
   store<u32>(op, PH_EXECUTE, OP_PHASE);
+}
+
+/**
+ * The to-private reference check of [s, e): kvm_gmem_has_safe_refcount [V2] / __folio_has_outstanding_references
+ * [V4+] (clampStart: err_index = max(start, folio->index)). Emits gmem.refcount_check; on failure the op ends with
+ * -EAGAIN and error_index, and this returns false.
+ */
+function refcountCheck(op: u32, gi: u32, s: u32, e: u32, clampStart: bool): bool {
+  let bad = firstUnsafeFolio(gi, s, e);
+  if (bad == 0xffffffff && injectTake(INJ_TRANSIENT_REF)) bad = firstPopulated(gi, s, e);
+  if (bad != 0xffffffff) {
+    if (clampStart && bad < s) bad = s;
+    if (debugHook(DBG_BAD_ERROR_INDEX)) bad = e + 7;
+  }
+  emit(EV_GMEM_REFCOUNT_CHECK, bad == 0xffffffff ? EVF_OK : 0, gmemIndex(gi), bad == 0xffffffff ? s : bad, 0, 0, 0);
+  if (bad == 0xffffffff) return true;
+  store<u32>(op, bad, OP_ERR_INDEX);
+  store<i32>(op, -EAGAIN, OP_RESULT);
+  store<u32>(op, PH_END, OP_PHASE);
+  return false;
 }
 
 /** First index in [s, e) with a folio (where an injected transient reference sits); s if none. */
@@ -419,19 +430,7 @@ function v4Begin(op: u32): void {
   }
   if (!toShared) {
     gmemHostUnmapRange(gi, s, e);
-    let bad = firstUnsafeFolio(gi, s, e);
-    if (bad == 0xffffffff && injectTake(INJ_TRANSIENT_REF)) bad = firstPopulated(gi, s, e);
-    if (bad != 0xffffffff) {
-      if (bad < s) bad = s; // err_index = max(start, folio->index)
-      if (debugHook(DBG_BAD_ERROR_INDEX)) bad = e + 7;
-    }
-    emit(EV_GMEM_REFCOUNT_CHECK, bad == 0xffffffff ? EVF_OK : 0, gmemIndex(gi), bad == 0xffffffff ? s : bad, 0, 0, 0);
-    if (bad != 0xffffffff) {
-      store<u32>(op, bad, OP_ERR_INDEX);
-      store<i32>(op, -EAGAIN, OP_RESULT);
-      store<u32>(op, PH_END, OP_PHASE);
-      return;
-    }
+    if (!refcountCheck(op, gi, s, e, true)) return;
   }
   // "From this point on guest_memfd has performed necessary checks and can proceed to do guest-breaking changes."
   store<u32>(op, PH_PROCEED, OP_PHASE);
