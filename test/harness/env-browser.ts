@@ -35,3 +35,9 @@ export function runCli(_args: string[], _stdin?: string): { code: number; stdout
 export function writeFailure(_name: string, _text: string): string | null {
   return null;
 }
+
+/** The published bundle dist/index.js, loaded by the page as a user's page would. */
+export async function importDist(): Promise<typeof import("../../bindings/index")> {
+  const url = "/dist/" + "index.js"; // computed: the test bundle must not inline it
+  return import(/* webpackIgnore: true */ url);
+}

@@ -71,3 +71,10 @@ export function writeFailure(name: string, text: string): string | null {
   writeFileSync(path, text);
   return path;
 }
+
+/** The published bundle dist/index.js (built by npm install / npm run build), as a user imports it. */
+export async function importDist(): Promise<typeof import("../../bindings/index")> {
+  const { pathToFileURL } = await import("node:url");
+  const { resolve } = await import("node:path");
+  return import(pathToFileURL(resolve("dist/index.js")).href);
+}

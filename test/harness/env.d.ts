@@ -16,4 +16,6 @@ declare module "gmemsim-test-env" {
    * path. Browser: null (nothing is written; the test prints the scenario instead).
    */
   export function writeFailure(name: string, text: string): string | null;
+  /** The published bundle dist/index.js, imported as a user would (Node: file URL; browser: from the server). */
+  export function importDist(): Promise<typeof import("../../bindings/index")>;
 }
