@@ -359,6 +359,8 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
   }
   // I11 (TDX): no huge private mapping in a block demoted after a 4 KiB accept (no re-promotion)
   if (isTdx() && isPrivate && level == 2 && tdxInhibited(gi, index)) return fail(11, gfn);
+  // I11 (TDX): between ops every S-EPT leaf is accepted (MAPPED): no PENDING, BLOCKED or REMOVED one is left
+  if (isTdx() && isPrivate && ((e >> 8) & 7) != 0) return fail(11, gfn);
   // I15: the mapping lies in one folio of at least its size, at the folio's pfn
   const o = folioOrder(gi, index);
   if (o < 0) return fail(15, gfn);

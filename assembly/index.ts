@@ -42,7 +42,7 @@ import {
 } from "./layout";
 import {
   vmCreate, vmDestroy, vmBind, vmUnbind, slotForGfn, kvmFaultIn, kvmFaultFinish, kvmGuestAccess, faultSeq,
-  faultPfn, faultOrder, lastAccessLevel, lastAccessValue, kvmSpteLevel, lastSptePfn, ACCESS_MAPPED, ACCESS_RETRY,
+  faultPfn, faultOrder, lastAccessLevel, lastAccessValue, kvmSpteLevel, lastSptePfn, lastSpteState, ACCESS_MAPPED, ACCESS_RETRY,
   ACCESS_PAUSED, vmPtPrivate, vmPtShared, slotBase, slotNpages, slotPgoff, slotInode,
 } from "./kvm";
 import {
@@ -663,6 +663,7 @@ export function vm_spte(h: u32, gpa: f64, priv: i32): i32 {
   if (!(gpa >= 0 && gpa < 17592186044416.0 && gpa == Math.floor(gpa))) return -EINVAL;
   const level = kvmSpteLevel(vm, <u32>(<u64>gpa >> 12), priv != 0);
   out(0, level != 0 ? lastSptePfn() : 0);
+  out(1, level != 0 ? lastSpteState() : 0);
   return <i32>level;
 }
 

@@ -6,13 +6,13 @@ import {
   VM_PT_PRIVATE, VM_PT_SHARED, VM_NSLOTS, VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, VM_HANDLE, VMF_DEAD,
   GI_NPAGES, GI_BITMAP, GI_FLAGS, GMEM_FLAG_V4, PAGE_SIZE, EV_KVM_INVALIDATE_BEGIN, EV_KVM_INVALIDATE_END,
   EV_KVM_ZAP, EV_KVM_TLB_FLUSH, EV_GUEST_FAULT, EV_GUEST_RETRY, EV_GUEST_MEMORY_FAULT_EXIT, EV_KVM_MAP,
-  OBJ_INDEX_BITS, EV_ARCH_SEPT_DEMOTE,
+  OBJ_INDEX_BITS, EV_ARCH_SEPT_DEMOTE, EV_ARCH_SEPT_AUG, EV_ARCH_SEPT_ACCEPT,
 } from "./layout";
 import { pageAlloc, pageFree } from "./alloc";
 import { emit, countAdd, EVF_PRIVATE } from "./events";
 import {
   TdpIter, ptInit, ptDestroy, ptMap, ptZapRange, ptWalkLeaf, spteLevel, sptePfn, ZAP_WHOLE, ZAP_DEMOTE,
-  ptDemoteAt, ptZapLeaf,
+  ptDemoteAt, ptZapLeaf, SPTE_STATE_MASK, spteState,
 } from "./pagetable";
 import { bitmapTest, bitmapSharedInBlock } from "./bitmap";
 import {
@@ -20,7 +20,7 @@ import {
   gmemLastMaxOrder, isByteCount, gmemNbind, gmemBindVm, gmemBindSlot,
 } from "./gmem";
 import { archMaxPrivateLevel, archPrivateZapDemotes, isTdx, isSnp } from "./arch";
-import { tdxZapPrivate, tdxInhibited, tdxAccept, tdxInhibit } from "./tdx";
+import { tdxZapPrivate, tdxInhibited, tdxAccept, tdxInhibit, SEPT_PENDING } from "./tdx";
 import { rmpMakePrivate } from "./snp";
 import { iommuRmpFlush } from "./iommu";
 import { EINVAL, EEXIST, ENOMEM, EFAULT, EBADF, EIO } from "./errno";
@@ -323,7 +323,9 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
     let level: u32 = order >= 18 ? 3 : order >= 9 ? 2 : 1;
     if (isPrivate) { const a = archMaxPrivateLevel(gi, index); if (a < level) level = a; } else level = 1;
     while (level > 1 && !lpageAllowed(sp, gi, gfn, level, isPrivate)) level--;
-    let r = ptMap(pt, gfn & ~(levelMask(level)), pfn - (gfn & levelMask(level)), level, 0);
+    const tdxPrivate = isPrivate && isTdx();
+    const st: u32 = tdxPrivate ? SEPT_PENDING : 0; // TDH.MEM.PAGE.AUG installs a PENDING leaf
+    let r = ptMap(pt, gfn & ~(levelMask(level)), pfn - (gfn & levelMask(level)), level, st);
     if (r == -EEXIST && level > 1) {
       // smaller mappings already inside the huge range (from before a merge): the TDP MMU installs the huge leaf
       // over the lower-level table, whose leaves go (handle_removed_pt) and are flushed
@@ -334,13 +336,19 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
       countAdd(EV_KVM_ZAP, <u32>z);
       store<u32>(vm, load<u32>(vm, VM_TLB_FLUSHES) + 1, VM_TLB_FLUSHES);
       emit(EV_KVM_TLB_FLUSH, 0, vmIndex(vm), 0, 0, 0, 0);
-      r = ptMap(pt, g0, pfn - (gfn & levelMask(level)), level, 0);
+      r = ptMap(pt, g0, pfn - (gfn & levelMask(level)), level, st);
     }
     if (r < 0) return r;
     emit(EV_KVM_MAP, isPrivate ? 1 : 0, vmIndex(vm), gfn, 0, level, 0);
-    if (isPrivate && isTdx()) {
+    if (tdxPrivate) {
+      // the guest accepts the page at the level KVM mapped it (TDG.MEM.PAGE.ACCEPT zeroes what it did not write)
       const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
+      const g0 = gfn & ~(n - 1);
+      emit(EV_ARCH_SEPT_AUG, 0, vmIndex(vm), g0, 0, level, 0);
       tdxAccept(gi, index & ~(n - 1), n);
+      const p = ptWalkLeaf(pt, gfn);
+      if (p != 0) store<u64>(p, load<u64>(p) & ~SPTE_STATE_MASK); // PENDING -> MAPPED
+      emit(EV_ARCH_SEPT_ACCEPT, 0, vmIndex(vm), g0, 0, level, 0);
     }
     accessLevel = level;
   } else {
@@ -356,7 +364,9 @@ export function kvmFaultFinish(vm: u32, it: TdpIter, sp: usize, gfn: u32, isPriv
 
 /** The SPTE mapping gpa in the private (or shared) table: level (0 none); pfn in *lastSptePfn. */
 let sptePfnOut: u32 = 0;
+let spteStateOut: u32 = 0;
 export function lastSptePfn(): u32 { return sptePfnOut; }
+export function lastSpteState(): u32 { return spteStateOut; }
 export function kvmSpteLevel(vm: u32, gfn: u32, isPrivate: bool): u32 {
   const p = ptWalkLeaf(isPrivate ? vmPtPrivate(vm) : vmPtShared(vm), gfn);
   if (p == 0) return 0;
@@ -364,6 +374,7 @@ export function kvmSpteLevel(vm: u32, gfn: u32, isPrivate: bool): u32 {
   const level = spteLevel(e);
   const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
   sptePfnOut = sptePfn(e) + (gfn & (n - 1));
+  spteStateOut = spteState(e);
   return level;
 }
 

@@ -5,10 +5,16 @@
 // A removal failure is KVM_BUG_ON: the VM is dead and the page is leaked.
 import {
   GI_INHIBIT, GI_NPAGES, VM_FLAGS, VMF_DEAD, EV_ARCH_SEPT_REMOVE, EV_ARCH_SEPT_DEMOTE, INJ_SEPT_REMOVE_FAIL,
-  PFN_LEAKED,
+  PFN_LEAKED, EV_ARCH_SEPT_BLOCK, EV_ARCH_SEPT_TRACK,
 } from "./layout";
+
+// S-EPT leaf states, kept in the software bits of the mirror's leaves (pagetable.ts SPTE_STATE_*)
+export const SEPT_MAPPED: u32 = 0; //   accepted by the guest
+export const SEPT_BLOCKED: u32 = 1; //  TDH.MEM.RANGE.BLOCK: no new TLB entries
+export const SEPT_PENDING: u32 = 2; //  TDH.MEM.PAGE.AUG: present, not accepted yet
+export const SEPT_REMOVED: u32 = 3; //  TDH.MEM.PAGE.REMOVE ran (the mirror drops the leaf right after)
 import { TdpIter, tdpIterStart, tdpIterNext, ptWalkLeaf, ptDemoteAt, ptZapRange, spteIsPresent, spteIsLeaf,
-  spteLevel, ZAP_WHOLE, PT_ROOT_OF } from "./pagetable";
+  spteLevel, ZAP_WHOLE, PT_ROOT_OF, SPTE_STATE_MASK, SPTE_STATE_SHIFT } from "./pagetable";
 import { bitmapCreate, bitmapDestroy, bitmapTest, bitmapAssign } from "./bitmap";
 import { contentZero, contentGet, contentSet, CONTENT_ENC } from "./folio";
 import { emit } from "./events";
@@ -77,7 +83,12 @@ export function tdxZapPrivate(vm: u32, vmIdx: u32, pt: usize, it: TdpIter, gi: u
       const level = spteLevel(e);
       const n: u32 = level == 3 ? 262144 : level == 2 ? 512 : 1;
       const g = <u32>it.gfn;
+      // BLOCK -> TRACK (every vCPU kicked out) -> REMOVE
+      store<u64>(it.sptep, (e & ~SPTE_STATE_MASK) | (<u64>SEPT_BLOCKED << SPTE_STATE_SHIFT));
+      emit(EV_ARCH_SEPT_BLOCK, 0, vmIdx, g, 0, level, 0);
+      emit(EV_ARCH_SEPT_TRACK, 0, vmIdx, 0, 0, 0, 0);
       emit(EV_ARCH_SEPT_REMOVE, 0, vmIdx, g, 0, level, 0);
+      store<u64>(it.sptep, (e & ~SPTE_STATE_MASK) | (<u64>SEPT_REMOVED << SPTE_STATE_SHIFT));
       if (injectTake(INJ_SEPT_REMOVE_FAIL)) {
         // KVM_BUG_ON: the VM is dead, the page stays with the TDX module (leaked); its content is not cleared
         store<u32>(vm, load<u32>(vm, VM_FLAGS) | VMF_DEAD, VM_FLAGS);

@@ -71,7 +71,10 @@ export function decodeEvent(kind: number, flags: number, a: number, b: number, c
       ev.gmem = name("gmem", a); ev.start = b; ev.end = c; break;
     case L.EV_ARCH_RMPUPDATE: case L.EV_ARCH_PSMASH:
       ev.pfn = b; ev.level = LEVEL_NAMES[d] ?? String(d); ev.private = priv; break;
-    case L.EV_ARCH_SEPT_REMOVE: case L.EV_ARCH_SEPT_DEMOTE:
+    case L.EV_ARCH_SEPT_TRACK:
+      ev.vm = name("vm", a); break;
+    case L.EV_ARCH_SEPT_REMOVE: case L.EV_ARCH_SEPT_DEMOTE: case L.EV_ARCH_SEPT_AUG: case L.EV_ARCH_SEPT_ACCEPT:
+    case L.EV_ARCH_SEPT_BLOCK:
       ev.vm = name("vm", a); ev.gfn = b; ev.level = LEVEL_NAMES[d] ?? String(d); break;
     case L.EV_GUEST_FAULT: case L.EV_GUEST_RETRY: case L.EV_GUEST_MEMORY_FAULT_EXIT:
       ev.vm = name("vm", a); ev.gfn = b; ev.private = priv; break;

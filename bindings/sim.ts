@@ -914,12 +914,17 @@ export class Vm {
     if (r === RESULT_PAUSED) return { handle: this.sim.out(0), kind: "access", op };
     return accessResult(this.sim, op, r);
   }
-  /** The SPTE mapping gpa in the 'private' or 'shared' table, or null. */
-  spte(gpa: number | bigint, table: "private" | "shared"): { level: "4K" | "2M" | "1G"; pfn: number } | null {
+  /**
+   * The SPTE mapping gpa in the 'private' or 'shared' table, or null. On TDX a private leaf carries its S-EPT
+   * state: 'mapped' (accepted), 'pending' (AUG'd, not accepted), 'blocked', 'removed'.
+   */
+  spte(gpa: number | bigint, table: "private" | "shared"):
+    { level: "4K" | "2M" | "1G"; pfn: number; state: "mapped" | "blocked" | "pending" | "removed" } | null {
     if (table !== "private" && table !== "shared") throw einval("vm.spte", "table must be 'private' or 'shared'");
     const level = check(this.sim.core.vm_spte(this.handle, f64(gpa), table === "private" ? 1 : 0), "vm.spte");
     if (level === 0) return null;
-    return { level: LEVEL_NAME[level] as "4K", pfn: this.sim.out(0) };
+    const state = (["mapped", "blocked", "pending", "removed"] as const)[this.sim.out(1) & 3];
+    return { level: LEVEL_NAME[level] as "4K", pfn: this.sim.out(0), state };
   }
   /** mmu_invalidate_seq, in_progress, remote TLB flushes, and present leaves of both tables. */
   info(): { seq: number; inProgress: number; tlbFlushes: number; privateLeaves: number; sharedLeaves: number } {
