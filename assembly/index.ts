@@ -24,7 +24,8 @@ import {
   folioAlloc, folioDescribe, splitFolio, mergeFolio, freeBlock, folioRef, folioMarkUptodate, folioLastBusyIndex,
   blockShift,
 } from "./folio";
-import { gmemInodeCreate, gmemInodeDestroy, gmemBindVm, gmemBindSlot, gmemGetFolio } from "./gmem";
+import { gmemInodeCreate, gmemInodeDestroy, gmemBindVm, gmemBindSlot, gmemGetFolio, gmemSplitBlock, gmemMergeBlock } from "./gmem";
+import { hugeOrder as hugeOrderOf } from "./folio";
 import { bitmapSharedInBlock } from "./bitmap";
 import { DEBUG } from "./debug";
 import { bitmapCountShared } from "./bitmap";
@@ -430,29 +431,26 @@ export function folio_describe(h: u32, index: u32): i32 {
 
 /** Split the huge folio holding index to 4 KiB folios. 0 or -errno (-EAGAIN: out[0] = busy index). */
 export function folio_split(h: u32, index: u32): i32 {
-  if (!simLock()) return -EBUSY;
+  if (!stepBegin()) return -EBUSY;
   const gi = gmemIndex(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
   else if (gmemLockedExclusive(gi)) r = -EBUSY;
-  else { r = splitFolio(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
-  stepDone();
-  simUnlock();
-  return r;
+  else { r = gmemSplitBlock(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); } // mappings first
+  return stepEnd(r);
 }
 
 /** Merge the split HugeTLB block holding index back into one folio. 0 or -errno (-EAGAIN: out[0]). */
 export function folio_merge(h: u32, index: u32): i32 {
-  if (!simLock()) return -EBUSY;
+  if (!stepBegin()) return -EBUSY;
   const gi = gmemIndex(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
   else if (gmemLockedExclusive(gi)) r = -EBUSY;
   else if (bitmapSharedInBlock(load<u32>(gi, GIB), index, blockShift(gi)) != 0) r = -EINVAL; // has some shared
-  else { r = mergeFolio(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
-  stepDone();
-  simUnlock();
-  return r;
+  else if (load<u8>(blockAt(gi, index >> blockShift(gi)), FB_STATE) != FB_SPLIT || hugeOrderOf(gi) == 0) r = -EINVAL;
+  else { r = gmemMergeBlock(gi, index >> blockShift(gi)); if (r < 0) out(0, folioLastBusyIndex()); }
+  return stepEnd(r);
 }
 
 /**
