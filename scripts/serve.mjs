@@ -32,3 +32,11 @@ export function serve(root, port = 0) {
   });
   return new Promise((r) => server.listen(port, "127.0.0.1", () => r(server)));
 }
+
+// `node scripts/serve.mjs [port]`: serve the repository on 127.0.0.1 (e.g. examples/browser/index.html).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { fileURLToPath } = await import("node:url");
+  const root = join(fileURLToPath(new URL(".", import.meta.url)), "..");
+  const server = await serve(root, Number(process.argv[2] ?? 8080));
+  console.log(`serving ${root} at http://127.0.0.1:${server.address().port}/ (examples/browser/index.html)`);
+}
