@@ -20,6 +20,3 @@ export function archMaxPrivateLevel(gi: u32, index: u32): u32 {
   if (a == ARCH_SNP) { const r = rmpLevelOf(gi, index); return r == 0 ? 1 : r; }
   return 1;
 }
-
-/** How a private zap treats a huge leaf partly inside the range: TDX must demote first ("precise zapping"). */
-export function archPrivateZapDemotes(): bool { return isTdx(); }

@@ -37,7 +37,7 @@ import {
   H_ARCH, H_CORRUPT, OBJ_T_VM, OBJ_T_OP, GI_HANDLE, GI_CLOSED, GI_NBIND, GI_NPAGES as GI_NP, VM_HANDLE, VM_FLAGS,
   VM_SLOTS, VM_SLOT_SIZE, VM_MAX_SLOTS, VM_IN_PROGRESS, VM_SEQ, VM_TLB_FLUSHES, OP_KIND, OP_PHASE, OP_GMEM,
   OP_START, OP_END, OP_FLAGS, OP_RESULT, OP_ERR_INDEX, OP_VM, OP_SEQ, OP_AUX, OP_AUX2, OP_SNAP, OP_SNAP_ORDER,
-  OP_EVSUM, OP_WASNOOP, OP_HANDLE, OPK_CONVERT, OPK_FAULT, H_COUNTERS, EV_KVM_ZAP, EV_GMEM_SET_ATTR, OP_INLINE_WORKS,
+  OP_WASNOOP, OP_HANDLE, OPK_CONVERT, OPK_FAULT, H_COUNTERS, EV_KVM_ZAP, EV_GMEM_SET_ATTR, OP_INLINE_WORKS,
   OP_NWORKS,
   EV_FOLIO_SPLIT, EV_FOLIO_MERGE, EV_HOST_UNMAP, GI_INV_LOCK, INJ_SEPT_REMOVE_FAIL, ARCH_SNP, GI_BITMAP as GIB,
 } from "./layout";
@@ -821,19 +821,13 @@ export function gmem_close(g: u32): i32 {
 
 // ---- conversion ---------------------------------------------------------------------------------------------------
 
-function evSum(): u64 {
-  return load<u64>(<usize>H_COUNTERS + (<usize>EV_KVM_ZAP << 3)) + load<u64>(<usize>H_COUNTERS + (<usize>EV_GMEM_SET_ATTR << 3)) +
-    load<u64>(<usize>H_COUNTERS + (<usize>EV_FOLIO_SPLIT << 3)) + load<u64>(<usize>H_COUNTERS + (<usize>EV_FOLIO_MERGE << 3));
-}
-
-/** With the checker on, remember what the post-conditions need (I18 snapshot, I19 event counts). */
+/** With the checker on, remember what the post-conditions need (I18: the bits before; I19: was it a no-op). */
 function snapshotBefore(op: u32, gi: u32, s: u32, e: u32, toShared: bool): void {
   store<u32>(op, 0, OP_SNAP);
   if (!checksOn()) return;
   const bm = load<u32>(gi, GIB);
   const n = e - s;
   store<u32>(op, bitmapCountShared(bm, s, e) == (toShared ? <u64>n : 0) ? 1 : 0, OP_WASNOOP);
-  store<u64>(op, evSum(), OP_EVSUM);
   const order = orderFor(<u64>((n + 7) >> 3) + 8);
   const snap = pageAlloc(order);
   if (snap == 0) return; // no snapshot: I18 is not checked for this op

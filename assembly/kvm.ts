@@ -19,7 +19,7 @@ import {
   gmemBindAdd, gmemBindRemove, gmemGetPfn, gmemIsClosed, GETPFN_BLOCKED, guestRead, guestWrite, gmemLastPfn,
   gmemLastMaxOrder, isByteCount, gmemNbind, gmemBindVm, gmemBindSlot,
 } from "./gmem";
-import { archMaxPrivateLevel, archPrivateZapDemotes, isTdx, isSnp } from "./arch";
+import { archMaxPrivateLevel, isTdx, isSnp } from "./arch";
 import { tdxZapPrivate, tdxInhibited, tdxAccept, tdxInhibit, SEPT_PENDING } from "./tdx";
 import { rmpMakePrivate } from "./snp";
 import { iommuRmpFlush } from "./iommu";
@@ -182,7 +182,7 @@ export function kvmZapGfnRange(vm: u32, it: TdpIter, start: u32, end: u32, priv:
     if (isTdx()) {
       const sp = slotForGfn(vm, start);
       r = sp == 0 ? 0 : tdxZapPrivate(vm, vmIndex(vm), vmPtPrivate(vm), it, slotInode(sp), slotBase(sp), slotPgoff(sp), start, end);
-    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, archPrivateZapDemotes() ? ZAP_DEMOTE : ZAP_WHOLE);
+    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE); // non-TDX: a straddling leaf goes whole
     if (r < 0) return r;
     if (r > 0) { emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0); countAdd(EV_KVM_ZAP, <u32>r); }
     total += r;

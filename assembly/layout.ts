@@ -302,7 +302,6 @@ export const OP_INLINE_MAX = 500;
 // post-condition bookkeeping while the checker is on (I18, I19)
 export const OP_SNAP = 4064; //                     u32 heap block with the range's bitmap words before the op
 export const OP_SNAP_ORDER = 4068; //               u32
-export const OP_EVSUM = 4072; //                    u64 state-changing events counted before the op
 export const OP_WASNOOP = 4080; //                  u32 the range already had the target attribute
 export const OP_HANDLE = 4084; //                   u32 the op's own handle
 export const OPK_CONVERT = 1;

@@ -626,13 +626,19 @@ export class ReferenceModel {
   private hostPin(g: RGmem, offB: bigint, sizeB: bigint): void {
     const [s, e] = this.pageRange(g, offB, sizeB);
     if (!g.mmapped) fail("EFAULT");
-    // each page is faulted in, then pinned; a private page fails the whole pin (the pins taken so far are
-    // dropped, the faulted-in pages stay mapped)
+    this.gupPin(g, s, e, g.pins);
+  }
+
+  /**
+   * GUP through the host mapping: each page is faulted in, then pinned in `pins`; a private page fails the whole
+   * pin (the pins taken so far are dropped, the faulted-in pages stay mapped).
+   */
+  private gupPin(g: RGmem, s: number, e: number, pins: number[]): void {
     for (let i = s; i < e; i++) {
       let ok = false;
-      try { ok = this.hostFault(g, i); } catch (x) { for (let k = s; k < i; k++) g.pins[k]--; throw x; }
-      if (!ok) { for (let k = s; k < i; k++) g.pins[k]--; fail("EFAULT"); }
-      g.pins[i]++;
+      try { ok = this.hostFault(g, i); } catch (x) { for (let k = s; k < i; k++) pins[k]--; throw x; }
+      if (!ok) { for (let k = s; k < i; k++) pins[k]--; fail("EFAULT"); }
+      pins[i]++;
     }
   }
 
@@ -1028,13 +1034,7 @@ export class ReferenceModel {
     }
     if (io.mode === "pin") {
       if (!g.mmapped) fail("EFAULT");
-      // GUP through the host mapping, page by page; a private page fails the map (pins dropped, faults stay)
-      for (let i = s; i < e; i++) {
-        let ok = false;
-        try { ok = this.hostFault(g, i); } catch (x) { for (let k = s; k < i; k++) g.ioPins[k]--; throw x; }
-        if (!ok) { for (let k = s; k < i; k++) g.ioPins[k]--; fail("EFAULT"); }
-        g.ioPins[i]++;
-      }
+      this.gupPin(g, s, e, g.ioPins);
       for (let i = s; i < e; i++) t.add(p0 + i - s, 1, { gm: g, index: i });
     } else {
       if (this.config.arch !== "snp") for (let i = s; i < e; i++) if (g.shared[i] === secure) fail("EACCES");
