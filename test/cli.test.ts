@@ -65,7 +65,7 @@ test("cli: the parser names the step and the field of every malformed file", () 
     try { parseScenario(b.text); } catch (e) { err = e; }
     assert.ok(err instanceof ScenarioFormatError, `${b.name}: threw ${String(err)}`);
     const e = err as ScenarioFormatError;
-    assert.is(e.code, "EFORMAT", b.name);
+    assert.is(e.code, "EMALFORMED", b.name);
     assert.is(e.step, b.step, `${b.name}: step (${e.message})`);
     assert.is(e.field, b.field, `${b.name}: field (${e.message})`);
     if (b.says) assert.match(e.message, b.says, b.name);

@@ -324,7 +324,7 @@ test(`scenario: ${BAD.length} malformed files each name the exact step and field
   for (const [what, doc, step, field] of BAD) {
     const e = failure(doc);
     assert.instance(e, Error, what);
-    assert.is(e.code, "EFORMAT", what);
+    assert.is(e.code, "EMALFORMED", what);
     assert.is(e.step, step, `${what}: step (${e.message})`);
     assert.is(e.field, field, `${what}: field (${e.message})`);
     const prefix = step === null ? "" : `step ${step}`;

@@ -2,7 +2,7 @@
 
 /** A scenario file is malformed: `.step` (index in "steps", or null) and `.field` say where. */
 export class ScenarioFormatError extends Error {
-  readonly code = "EFORMAT";
+  readonly code = "EMALFORMED";
   /** 0-based index in "steps"; null for the file itself, its top-level fields and "config" */
   readonly step: number | null;
   /** the field at fault: a step field ("size"), a top-level one ("format", "config.arch"), "json", or "" for a

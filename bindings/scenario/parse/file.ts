@@ -70,7 +70,7 @@ export function validateScenario(doc: unknown): Scenario {
   return scenario;
 }
 
-/** Parse, validate and convert a scenario file's text. Throws ScenarioFormatError (code EFORMAT). */
+/** Parse, validate and convert a scenario file's text. Throws ScenarioFormatError (code EMALFORMED). */
 export function parseScenario(text: string): Scenario {
   if (typeof text !== "string") throw top("json", `scenario text must be a string, not ${typeof text}`);
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
