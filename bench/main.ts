@@ -81,7 +81,7 @@ function refConvert(gmem: string, pageOff: number, pages: number, to: "shared" |
 
 function refWorld(arch: "sw" | "tdx" | "snp", gmemBytes: number, flags: string[], mapAll: boolean, iommu: boolean,
                   level: "4K" | "2M" | "1G" = "4K") {
-  const config: ScenarioConfig = { arch, protocol: "v2", invariants: false };
+  const config: ScenarioConfig = { arch, protocol: "v2", invariants: false, disable: [] };
   const ref = new ReferenceModel(config);
   const step = (s: Record<string, unknown>) => {
     const r = ref.apply({ index: 0, raw: null, expect: { kind: "ok" }, ...s } as unknown as ActionStep);

@@ -48,7 +48,7 @@ test("scenario: the seed example of SCENARIOS.md parses", () => {
   ] }`);
   assert.is(s.format, 1);
   assert.is(s.name, "seed: private->shared with a gmem-bound IOMMU");
-  assert.equal(s.config, { arch: "tdx", protocol: "v2", invariants: false });
+  assert.equal(s.config, { arch: "tdx", protocol: "v2", invariants: false, disable: [] });
   assert.is(s.steps.length, 12);
   assert.equal(s.steps.map((x) => x.op), ["gmem.create", "vm.create", "vm.bind", "iommu.create", "iommu.bind",
     "guest.access", "iommu.map", "convert", "check.events", "check.folio", "iommu.map", "check.invariants"]);
@@ -108,7 +108,7 @@ test("scenario: every op parses, sizes convert, expect normalizes", () => {
   const s = parseScenario(JSON.stringify(ALL_OPS));
   assert.is(s.name, "every op");
   assert.is(s.description, "one of each, sizes in every form");
-  assert.equal(s.config, { arch: "snp", protocol: "v4", invariants: true });
+  assert.equal(s.config, { arch: "snp", protocol: "v4", invariants: true, disable: [] });
   const ok = { kind: "ok" };
   const want: unknown[] = [
     { op: "gmem.create", index: 0, id: "g", size: G, flags: ["mmap", "init-shared", "hugetlb-2M"], expect: ok },
@@ -153,7 +153,7 @@ test("scenario: every op parses, sizes convert, expect normalizes", () => {
   ];
   // null-prototype maps compare by content
   const got = strip(s.steps).map((x) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))));
-  const exp = want.map((x) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))));
+  const exp = want.map((x) => ({ ...(x as object), section: "steps" })).map((x) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))));
   assert.is(got.length, exp.length);
   for (let i = 0; i < exp.length; i++) assert.equal(got[i], exp[i], `step ${i}`);
   // sizes are real bigints, and raw is the step as written
@@ -177,7 +177,7 @@ test("scenario: defaults, comments, a BOM, and a failed create that does not def
   }));
   assert.is(s.name, "");
   assert.is(s.description, undefined);
-  assert.equal(s.config, { arch: "sw", protocol: "v2", invariants: false });
+  assert.equal(s.config, { arch: "sw", protocol: "v2", invariants: false, disable: [] });
   const g = s.steps[1];
   assert.ok(g.op === "gmem.create");
   assert.equal(g.flags, []);
@@ -281,7 +281,7 @@ const BAD: [string, unknown, number | null, string][] = [
   ["pause without as", file(conv({ pause: "after-execute" })), 3, "as"],
   ["as without pause", file(ga({ as: "x" })), 3, "as"],
   ["convert pause on guest.access", file(ga({ pause: "after-invalidate-begin", as: "x" })), 3, "pause"],
-  ["pause on another op", file({ op: "punch", gmem: "g", offset: 0, size: "4K", pause: "after-execute", as: "x" }), 3, "pause"],
+  ["pause on another op", file({ op: "host.pin", gmem: "g", offset: 0, size: "4K", pause: "after-execute", as: "x" }), 3, "pause"],
   ["inject count 0", file({ op: "inject", fault: "enomem-split", count: 0 }), 3, "count"],
   ["inject unknown fault", file({ op: "inject", fault: "enomem" }), 3, "fault"],
   ["check.folio bad order", file({ op: "check.folio", gmem: "g", offset: 0, order: 3 }), 3, "order"],

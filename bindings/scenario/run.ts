@@ -51,6 +51,7 @@ const LEVEL_OF: Record<string, Level> = { "4K": "4K", "2M": "2M", "1G": "1G" };
 function describeExpect(e: Expect<string>): string {
   if (e.kind === "ok") return "0 (success)";
   if (e.kind === "errno") return e.errno + (e.errorOffset !== undefined ? ` with errorOffset 0x${e.errorOffset.toString(16)}` : "");
+  if (e.kind === "any") return `one of ${e.of.map(describeExpect).join(", ")}`;
   return JSON.stringify(e.value);
 }
 
@@ -127,7 +128,7 @@ function runAction(sim: Simulator, s: ActionStep, gmems: Map<string, Gmem>, vms:
         return { result: 0 };
       case "vm.unbind": need(vms, s.vm, "vm").unbind(s.slot); return { result: 0 };
       case "guest.access": {
-        const r = need(vms, s.vm, "vm").access(s.gpa, { private: s.private, write: s.write, pause: s.pause });
+        const r = need(vms, s.vm, "vm").access(s.gpa, { private: s.private, write: s.write, pause: s.pause as "after-faultin" | undefined });
         if ("handle" in r) { paused.set(s.as!, { op: r, step: s }); return { result: "paused" }; }
         return { result: r.result, level: r.level, value: r.value };
       }
@@ -176,7 +177,13 @@ function runAction(sim: Simulator, s: ActionStep, gmems: Map<string, Gmem>, vms:
 function compareExpect(s: ActionStep, got: Got): void {
   const e = s.expect as Expect<string>;
   const want = describeExpect(e);
-  if (e.kind === "ok") {
+  if (e.kind === "any") {
+    // a list: the result must be one of its entries (level/value are compared below)
+    const one = (x: Expect<string>) => ({ ...s, expect: x, level: undefined, value: undefined }) as ActionStep;
+    if (!e.of.some((x) => { try { compareExpect(one(x), got); return true; } catch { return false; } })) {
+      throw new StepFailure(want, String(got.result));
+    }
+  } else if (e.kind === "ok") {
     // a convert with `pause` stopped where it was told to: that is its success
     const pausedOk = s.op === "convert" && s.pause !== undefined && got.result === "paused";
     if (got.result !== 0 && !pausedOk) throw new StepFailure(want, String(got.result));

@@ -1,6 +1,6 @@
 // Scenario files (docs SCENARIOS.md, format 1) after parsing: every step validated and converted. Sizes, offsets
 // and addresses are bigint (a scenario may name any u64), ids are strings, `expect` is normalized. The value lists
-// below are the single source of truth for both the types and the parser (bindings/scenario/parse.ts).
+// below are the single source of truth for both the types and the parser (bindings/scenario/parse/).
 
 export const ARCHES = ["sw", "tdx", "snp"] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -25,7 +25,8 @@ export type Errno = (typeof ERRNOS)[number];
 
 export const GUEST_ACCESS_RESULTS = ["mapped", "memory-fault", "hwpoison", "retry", "paused"] as const;
 export type GuestAccessResult = (typeof GUEST_ACCESS_RESULTS)[number];
-export const HOST_ACCESS_RESULTS = ["ok", "SIGBUS"] as const;
+/** "retry": the host fault found the range being converted and returned VM_FAULT_RETRY (a thread may see it) */
+export const HOST_ACCESS_RESULTS = ["ok", "SIGBUS", "retry"] as const;
 export type HostAccessResult = (typeof HOST_ACCESS_RESULTS)[number];
 export const DMA_RESULTS = ["ok", "io-fault", "machine-check"] as const;
 export type DmaResult = (typeof DMA_RESULTS)[number];
@@ -44,11 +45,30 @@ export type Fault = (typeof FAULTS)[number];
 export const FOLIO_ORDERS = [0, 9, 18, "absent"] as const;
 export type FolioOrder = (typeof FOLIO_ORDERS)[number];
 
-/** Extension: where a convert / guest.access stops when it carries `pause` (resumed by a later `resume` step). */
-export const CONVERT_PAUSES = ["after-invalidate-begin", "after-should-proceed", "after-execute"] as const;
-export type ConvertPause = (typeof CONVERT_PAUSES)[number];
-export const GUEST_ACCESS_PAUSES = ["after-faultin"] as const;
-export type GuestAccessPause = (typeof GUEST_ACCESS_PAUSES)[number];
+/**
+ * Extension: the named points where an op carrying `pause` stops (resumed by a later `resume` step, which may name
+ * another point of the same op to stop at again), in the order the op passes them. The one place these names are
+ * listed (to be derived from the core's ABI module).
+ */
+export const PAUSE_POINTS = {
+  convert: ["after-lock", "after-invalidate-begin", "after-should-proceed", "after-execute"],
+  punch: ["after-lock", "after-invalidate-begin", "after-should-proceed", "after-execute"],
+  "guest.access": ["after-faultin", "after-install"],
+  "iommu.map": ["after-get-pfn"],
+} as const satisfies Record<string, readonly string[]>;
+/** Ops that may carry `pause` / `as`. */
+export type PausableOp = keyof typeof PAUSE_POINTS;
+/** A pause point of `O` (of any pausable op by default). */
+export type PausePoint<O extends PausableOp = PausableOp> = (typeof PAUSE_POINTS)[O][number];
+export type ConvertPause = PausePoint<"convert">;
+export type GuestAccessPause = PausePoint<"guest.access">;
+
+/**
+ * Safeguards of the protocol `config.disable` may switch off (SCENARIOS.md "Concurrency"), plus this project's
+ * "iommu-seq": the gmem-mode IOMMU map's re-check of the invalidation sequence before it installs.
+ */
+export const SAFEGUARDS = ["kvm-retry", "iommu-block", "iommu-callback", "refcount-check", "host-unmap", "iommu-seq"] as const;
+export type Safeguard = (typeof SAFEGUARDS)[number];
 
 /**
  * Event kinds a `check.events` step may name: every kind the model emits (SCENARIOS.md's format-1 kinds and this
@@ -64,6 +84,14 @@ export interface ScenarioConfig {
   protocol: Protocol;
   /** run the invariant checker after every step; default false */
   invariants: boolean;
+  /** safeguards switched off, each at most once, in file order; default [] */
+  disable: Safeguard[];
+}
+
+/** One of `threads`: its name and its steps (never a check, inject or resume, never with pause/as). */
+export interface ScenarioThread {
+  name: string;
+  steps: ActionStep[];
 }
 
 export interface Scenario {
@@ -72,7 +100,12 @@ export interface Scenario {
   name: string;
   description?: string;
   config: ScenarioConfig;
+  /** run first, once (may be empty when there are threads) */
   steps: Step[];
+  /** 2 to 4 threads in file order, run concurrently after `steps`; absent when the file has none */
+  threads?: ScenarioThread[];
+  /** run after every thread has finished; absent when the file has none */
+  finally?: Step[];
 }
 
 /** What a step must produce. A step without `expect` (or with `0` / `"0"`) must succeed: `{ kind: "ok" }`. */
@@ -84,11 +117,25 @@ export interface ExpectErrno {
   errorOffset?: bigint;
 }
 export interface ExpectResult<R extends string> { kind: "result"; value: R }
-export type Expect<R extends string = never> = ExpectOk | ExpectErrno | ([R] extends [never] ? never : ExpectResult<R>);
+/** One possible result: 0, an errno, or one of the op's result strings. */
+export type ExpectOne<R extends string = never> = ExpectOk | ExpectErrno | ([R] extends [never] ? never : ExpectResult<R>);
+/**
+ * `expect` written as a (non-empty) list: the step must produce one of these. With errorOffset, every errno entry
+ * carries it (it applies when the result is an errno).
+ */
+export interface ExpectAny<R extends string = never> { kind: "any"; of: ExpectOne<R>[] }
+export type Expect<R extends string = never> = ExpectOne<R> | ExpectAny<R>;
+
+/** The list of the file a step is in. */
+export type StepSection = "steps" | "threads" | "finally";
 
 interface StepBase {
-  /** 0-based index in the file's `steps` */
+  /** 0-based index in its list: the file's `steps`, its thread's list, or `finally` */
   index: number;
+  /** the list it is in */
+  section: StepSection;
+  /** the name of its thread (section "threads" only) */
+  thread?: string;
   /** the step object as written */
   raw: unknown;
 }
@@ -154,7 +201,14 @@ export interface ConvertStep extends ActionBase {
   pause?: ConvertPause;
   as?: string;
 }
-export interface PunchStep extends ActionBase { op: "punch"; gmem: string; offset: bigint; size: bigint }
+export interface PunchStep extends ActionBase {
+  op: "punch";
+  gmem: string;
+  offset: bigint;
+  size: bigint;
+  pause?: PausePoint<"punch">;
+  as?: string;
+}
 export interface IommuCreateStep extends ActionBase { op: "iommu.create"; id: string; mode: IommuMode }
 export interface IommuBindStep extends ActionBase { op: "iommu.bind"; iommu: string; gmem: string }
 /** Extension: unbind the IOMMU fd from its guest_memfd (the callback runs with reason "unbind"). */
@@ -167,6 +221,8 @@ export interface IommuMapStep extends ActionBase {
   offset: bigint;
   size: bigint;
   secure: boolean;
+  pause?: PausePoint<"iommu.map">;
+  as?: string;
 }
 export interface IommuUnmapStep extends ActionBase {
   op: "iommu.unmap";
@@ -189,8 +245,11 @@ export interface InjectStep extends ActionBase {
   /** a positive integer; default 1 */
   count: number;
 }
-/** Extension: continue the operation a convert / guest.access step paused under the name `id`. */
-export interface ResumeStep extends ActionBase<AccessResult> { op: "resume"; id: string }
+/**
+ * Extension: continue the operation a step paused under the name `id`. With `pause` (a pause point of that op) it
+ * stops there again and `id` stays paused, to be resumed later.
+ */
+export interface ResumeStep extends ActionBase<AccessResult> { op: "resume"; id: string; pause?: PausePoint }
 
 export interface CheckAttrStep extends StepBase {
   op: "check.attr";

@@ -1,20 +1,39 @@
-// The file: its top-level fields and config, each step read on its own, then the steps together (cross.ts).
-import { ARCHES, PROTOCOLS, type Scenario, type ScenarioConfig } from "../types";
+// The file: its top-level fields, config, and its lists (steps, threads, finally), each step read on its own, then
+// the steps together (cross.ts). Everything wrong is a ScenarioFormatError thrown before anything runs.
+import {
+  ARCHES, PROTOCOLS, SAFEGUARDS,
+  type Scenario, type ScenarioConfig, type ScenarioThread, type Safeguard, type Step, type ActionStep, type StepSection,
+} from "../types";
 import { ScenarioFormatError } from "./error";
 import { isObj, own, show, list, suggest, NOTES, type Obj } from "./helpers";
-import { locateJsonError, lineColumn } from "./json";
+import { locateJsonError, keysInOrder, lineColumn } from "./json";
 import { readStep } from "./steps";
 import { crossCheck } from "./cross";
 
-const TOP_FIELDS = ["format", "name", "description", "config", "steps"];
-const CONFIG_FIELDS = ["arch", "protocol", "invariants"];
+const TOP_FIELDS = ["format", "name", "description", "config", "steps", "threads", "finally"];
+const CONFIG_FIELDS = ["arch", "protocol", "invariants", "disable"];
+const MIN_THREADS = 2;
+const MAX_THREADS = 4;
 
-function top(field: string, detail: string): ScenarioFormatError {
-  return new ScenarioFormatError(null, field, detail);
+function top(field: string, detail: string, section: StepSection | null = null, thread: string | null = null): ScenarioFormatError {
+  return new ScenarioFormatError(null, field, detail, null, { section, thread });
 }
 
+function readDisable(d: unknown): Safeguard[] {
+  if (!Array.isArray(d)) throw top("config.disable", `${show(d)} is not a list of safeguard names (${list(SAFEGUARDS)})`);
+  const out: Safeguard[] = [];
+  d.forEach((x, i) => {
+    if (!(SAFEGUARDS as readonly unknown[]).includes(x)) {
+      throw top("config.disable", `entry ${i}: ${show(x)} is not a safeguard (${list(SAFEGUARDS)})${typeof x === "string" ? suggest(x, SAFEGUARDS) : ""}`);
+    }
+    if (!out.includes(x as Safeguard)) out.push(x as Safeguard);
+  });
+  return out;
+}
+
+/** `config` with its defaults. */
 export function readConfig(doc: Obj): ScenarioConfig {
-  const config: ScenarioConfig = { arch: "sw", protocol: "v2", invariants: false };
+  const config: ScenarioConfig = { arch: "sw", protocol: "v2", invariants: false, disable: [] };
   if (!own(doc, "config")) return config;
   const c = doc.config;
   if (!isObj(c)) throw top("config", `${show(c)} is not an object`);
@@ -37,11 +56,27 @@ export function readConfig(doc: Obj): ScenarioConfig {
     if (typeof c.invariants !== "boolean") throw top("config.invariants", `${show(c.invariants)} is not a boolean (true or false)`);
     config.invariants = c.invariants;
   }
+  if (own(c, "disable")) config.disable = readDisable(c.disable);
   return config;
 }
 
-/** Validate and convert an already-parsed scenario document (what JSON.parse returned). */
-export function validateScenario(doc: unknown): Scenario {
+/** `threads`: 2 to 4 named, non-empty lists, in `order` (the names as written) when known. */
+function readThreads(t: unknown, config: ScenarioConfig, order: string[] | undefined): ScenarioThread[] {
+  if (!isObj(t)) throw top("threads", `${show(t)} is not an object of named lists of steps ({"name": [steps], ...})`, "threads");
+  const names = order ?? Object.keys(t);
+  if (names.length < MIN_THREADS || names.length > MAX_THREADS) {
+    throw top("threads", `${names.length} thread${names.length === 1 ? "" : "s"}: a scenario has ${MIN_THREADS} to ${MAX_THREADS} threads`, "threads");
+  }
+  return names.map((name) => {
+    if (name === "") throw top("threads", "a thread's name is a non-empty string, not \"\"", "threads");
+    const steps = t[name];
+    if (!Array.isArray(steps)) throw top(`threads.${name}`, `${show(steps)} is not a list of steps`, "threads", name);
+    if (steps.length === 0) throw top(`threads.${name}`, "empty: a thread has at least one step", "threads", name);
+    return { name, steps: steps.map((s, i) => readStep(s, i, config, { section: "threads", thread: name }) as ActionStep) };
+  });
+}
+
+function validate(doc: unknown, threadOrder?: string[]): Scenario {
   if (!isObj(doc)) throw top("", `a scenario is a JSON object, not ${show(doc)}`);
   if (!own(doc, "format")) throw top("format", "missing (this gmemsim reads format 1)");
   if (doc.format !== 1) throw top("format", `${show(doc.format)} is not a format this gmemsim reads (format 1)`);
@@ -59,15 +94,48 @@ export function validateScenario(doc: unknown): Scenario {
     throw top("description", `${show(doc.description)} is not a string`);
   }
   const config = readConfig(doc);
-  if (!own(doc, "steps")) throw top("steps", "missing");
+  const hasThreads = own(doc, "threads");
+  if (!own(doc, "steps")) throw top("steps", "missing", "steps");
   const rawSteps = doc.steps;
-  if (!Array.isArray(rawSteps)) throw top("steps", `${show(rawSteps)} is not a list of steps`);
-  if (rawSteps.length === 0) throw top("steps", "empty: a scenario has at least one step");
-  const steps = rawSteps.map((s, i) => readStep(s, i, config));
-  crossCheck(steps);
+  if (!Array.isArray(rawSteps)) throw top("steps", `${show(rawSteps)} is not a list of steps`, "steps");
+  if (rawSteps.length === 0 && !hasThreads) throw top("steps", "empty: a scenario has at least one step (or threads)", "steps");
+  const steps = rawSteps.map((s, i) => readStep(s, i, config, { section: "steps" }));
+  const threads = hasThreads ? readThreads(doc.threads, config, threadOrder) : undefined;
+  let fin: Step[] | undefined;
+  if (own(doc, "finally")) {
+    const f = doc.finally;
+    if (!Array.isArray(f)) throw top("finally", `${show(f)} is not a list of steps`, "finally");
+    fin = f.map((s, i) => readStep(s, i, config, { section: "finally" }));
+  }
+  crossCheck({ steps, threads: threads ?? [], finally: fin ?? [] });
   const scenario: Scenario = { format: 1, name, config, steps };
   if (typeof doc.description === "string") scenario.description = doc.description;
+  if (threads !== undefined) scenario.threads = threads;
+  if (fin !== undefined) scenario.finally = fin;
   return scenario;
+}
+
+/**
+ * Validate and convert an already-parsed scenario document (what JSON.parse returned). Threads come in the
+ * object's key order (JavaScript puts integer-like keys such as "0" first; parseScenario uses the text's order).
+ */
+export function validateScenario(doc: unknown): Scenario {
+  return validate(doc);
+}
+
+/** The names of `threads` as written, when the text says more than JSON.parse kept (a name written twice). */
+function threadNames(body: string, doc: unknown): string[] | undefined {
+  if (!isObj(doc) || !isObj(doc.threads)) return undefined;
+  const topKeys = keysInOrder(body, []);
+  if (topKeys === null || topKeys.filter((k) => k === "threads").length !== 1) return undefined;
+  const names = keysInOrder(body, ["threads"]);
+  if (names === null) return undefined;
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) {
+    throw top("threads", `thread ${JSON.stringify(twice)} is written twice (each thread has its own name)`, "threads", twice);
+  }
+  const kept = Object.keys(doc.threads);
+  return names.length === kept.length && names.every((n) => own(doc.threads as Obj, n)) ? names : undefined;
 }
 
 /** Parse, validate and convert a scenario file's text. Throws ScenarioFormatError (code EMALFORMED). */
@@ -82,5 +150,5 @@ export function parseScenario(text: string): Scenario {
     if (at !== null) throw top("json", `not valid JSON at ${lineColumn(body, at.pos)}: ${at.what}`);
     throw top("json", `not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  return validateScenario(doc);
+  return validate(doc, threadNames(body, doc));
 }

@@ -10,6 +10,9 @@ export function own(o: Obj, k: string): boolean {
   return Object.prototype.hasOwnProperty.call(o, k);
 }
 
+/** Fields allowed anywhere and ignored. */
+export const NOTES: ReadonlySet<string> = new Set(["comment", "note"]);
+
 /** A value as it appears in a message. */
 export function show(x: unknown): string {
   if (x === undefined) return "nothing";
@@ -20,6 +23,7 @@ export function show(x: unknown): string {
   return s.length > 60 ? s.slice(0, 57) + "..." : s;
 }
 
+/** `"a", "b", "c"` */
 export function list(xs: readonly unknown[]): string {
   return xs.map((x) => JSON.stringify(x)).join(", ");
 }
@@ -46,6 +50,3 @@ export function suggest(word: string, candidates: Iterable<string>): string {
   }
   return bd <= Math.min(2, Math.max(1, Math.floor(best.length / 3))) ? ` (did you mean "${best}"?)` : "";
 }
-
-/** Fields allowed anywhere and ignored. */
-export const NOTES = new Set(["comment", "note"]);

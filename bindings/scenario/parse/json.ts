@@ -1,16 +1,20 @@
-// Where a syntax error is in scenario text (engines word and locate their errors differently, some give no
-// position at all; this scan gives the same answer everywhere).
+// A JSON scan of scenario text, for what JSON.parse does not tell: where a syntax error is (engines word and locate
+// their errors differently, some give no position at all; this scan gives the same answer everywhere), and the
+// keys of an object in the order written (JSON.parse puts integer-like keys first and keeps one of duplicates).
 
 export class JsonStop {
   constructor(readonly pos: number, readonly what: string) {}
 }
 
+type Path = readonly (string | number)[];
+
 /**
- * The first syntax error of a text JSON.parse refused: its offset and what was wrong. Engines word (and locate)
- * their errors differently, and some give no position at all; this scan gives the same answer everywhere.
+ * Scan `t`; calls `onKey(path of the object, key)` for every key in text order. Returns the first syntax error or
+ * null; throws (a RangeError) when nested too deep for the scan.
  */
-export function locateJsonError(t: string): JsonStop | null {
+function scan(t: string, onKey?: (path: Path, key: string) => void): JsonStop | null {
   let i = 0;
+  const path: (string | number)[] = [];
   const stop = (what: string): never => {
     throw new JsonStop(i, i >= t.length ? "unexpected end of input" : what);
   };
@@ -47,11 +51,16 @@ export function locateJsonError(t: string): JsonStop | null {
       for (;;) {
         ws();
         if (t[i] !== '"') stop("expected a property name (a string in double quotes)");
+        const start = i;
         str();
+        const key = onKey === undefined ? "" : (JSON.parse(t.slice(start, i)) as string);
+        onKey?.(path, key);
         ws();
         if (t[i] !== ":") stop("expected ':' after a property name");
         i++;
+        path.push(key);
         value();
+        path.pop();
         ws();
         if (t[i] === "}") { i++; return; }
         if (t[i] !== ",") stop("expected ',' or '}' after a property value");
@@ -64,8 +73,10 @@ export function locateJsonError(t: string): JsonStop | null {
       i++;
       ws();
       if (t[i] === "]") { i++; return; }
-      for (;;) {
+      for (let n = 0; ; n++) {
+        path.push(n);
         value();
+        path.pop();
         ws();
         if (t[i] === "]") { i++; return; }
         if (t[i] !== ",") stop("expected ',' or ']' after a list element");
@@ -91,11 +102,39 @@ export function locateJsonError(t: string): JsonStop | null {
     if (i < t.length) stop("unexpected text after the scenario");
   } catch (e) {
     if (e instanceof JsonStop) return e;
-    return null; // nested too deep for this scan
+    throw e; // nested too deep for this scan (a RangeError)
   }
   return null;
 }
 
+/** The first syntax error of a text JSON.parse refused: its offset and what was wrong (null: none found). */
+export function locateJsonError(t: string): JsonStop | null {
+  try {
+    return scan(t);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The keys of the object at `at` (a path of keys from the top) in the order written, duplicates included; null when
+ * the text does not scan (or is nested too deep for the scan). Text JSON.parse accepted.
+ */
+export function keysInOrder(t: string, at: readonly string[]): string[] | null {
+  const keys: string[] = [];
+  let ok = true;
+  try {
+    const bad = scan(t, (path, key) => {
+      if (path.length === at.length && path.every((p, k) => p === at[k])) keys.push(key);
+    });
+    ok = bad === null;
+  } catch {
+    ok = false;
+  }
+  return ok ? keys : null;
+}
+
+/** `line L column C (position P)` of an offset. */
 export function lineColumn(text: string, pos: number): string {
   let line = 1, col = 1;
   for (let i = 0; i < pos && i < text.length; i++) {

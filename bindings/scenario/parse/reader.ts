@@ -1,16 +1,21 @@
-// Reads the fields of one step object, throwing a ScenarioFormatError that names the step and field.
-import { ERRNOS, type Errno, type Expect, type StepOp } from "../types";
+// Reads the fields of one step object, throwing a ScenarioFormatError that names the place, step and field.
+import { ERRNOS, type Errno, type Expect, type ExpectOne, type StepOp, type StepSection } from "../types";
 import { ScenarioFormatError } from "./error";
 import { own, show, list, suggest, type Obj } from "./helpers";
 import { sizeOf, SIZE_FORMS, TWO_53 } from "./sizes";
 import { SPECS, ALL_RESULTS, ERRNO_SET } from "./specs";
 
-/** Reads the fields of one step object, throwing a ScenarioFormatError that names the step and field. */
+/** The list a step is read from (and its thread's name). */
+export interface StepWhere {
+  section: StepSection;
+  thread?: string;
+}
+
 export class StepReader {
-  constructor(readonly obj: Obj, readonly index: number, readonly op: StepOp) {}
+  constructor(readonly obj: Obj, readonly index: number, readonly op: StepOp, readonly where: StepWhere) {}
 
   fail(field: string, detail: string): never {
-    throw new ScenarioFormatError(this.index, field, detail, this.op);
+    throw new ScenarioFormatError(this.index, field, detail, this.op, { section: this.where.section, thread: this.where.thread ?? null });
   }
 
   has(f: string): boolean {
@@ -87,7 +92,7 @@ export class StepReader {
     return Number(r.value);
   }
 
-  /** `pause` + `as` of a convert or guest.access. */
+  /** `pause` + `as` of a pausable op. */
   pause<T extends string>(values: readonly T[]): { pause?: T; as?: string } {
     const pause = this.optOneOf("pause", values);
     const as = this.optName("as");
@@ -96,28 +101,42 @@ export class StepReader {
     return pause === undefined ? {} : { pause, as };
   }
 
-  expect<R extends string = never>(): Expect<R> {
-    const spec = SPECS[this.op];
-    const results = spec.results ?? [];
+  /** One result `v` may name (`at`: "entry N: " inside a list). */
+  private one(v: unknown, at: string): ExpectOne<string> {
+    const results = SPECS[this.op].results ?? [];
     const forms = results.length ? `0, an errno name or one of ${list(results)}` : "0 or an errno name";
+    if (v === 0 || v === "0") return { kind: "ok" };
+    if (typeof v === "string" && ERRNO_SET.has(v)) return { kind: "errno", errno: v as Errno };
+    if (typeof v === "string" && /^E[A-Z0-9]+$/.test(v)) {
+      this.fail("expect", `${at}${show(v)} is not an errno this model knows (${ERRNOS.join(" ")})${suggest(v, ERRNOS)}`);
+    }
+    if (typeof v === "string" && results.includes(v)) return { kind: "result", value: v };
+    if (typeof v === "string") {
+      const hint = ALL_RESULTS.includes(v) ? "" : suggest(v, results);
+      this.fail("expect", `${at}${show(v)} is not a result of ${this.op} (${forms})${hint}`);
+    }
+    return this.fail("expect", `${at}${show(v)} is not a result (${forms}; errors are errno names such as "EINVAL", not numbers)`);
+  }
+
+  /** `expect` (and `errorOffset`): absent = 0; one result; or a non-empty list of results. */
+  expect<R extends string = never>(): Expect<R> {
     let e: Expect<string>;
     const v = this.obj.expect;
-    if (!this.has("expect") || v === 0 || v === "0") e = { kind: "ok" };
-    else if (typeof v === "string" && ERRNO_SET.has(v)) e = { kind: "errno", errno: v as Errno };
-    else if (typeof v === "string" && /^E[A-Z0-9]+$/.test(v)) {
-      this.fail("expect", `${show(v)} is not an errno this model knows (${ERRNOS.join(" ")})${suggest(v, ERRNOS)}`);
-    } else if (typeof v === "string" && results.includes(v)) e = { kind: "result", value: v };
-    else if (typeof v === "string") {
-      const hint = ALL_RESULTS.includes(v) ? "" : suggest(v, results);
-      this.fail("expect", `${show(v)} is not a result of ${this.op} (${forms})${hint}`);
-    } else {
-      this.fail("expect", `${show(v)} is not a result (${forms}; errors are errno names such as "EINVAL", not numbers)`);
-    }
-    if (this.has("errorOffset")) {
-      if (e.kind !== "errno") {
-        this.fail("errorOffset", `errorOffset goes with an errno expect (expect is ${this.has("expect") ? show(v) : "absent"})`);
+    if (!this.has("expect")) e = { kind: "ok" };
+    else if (Array.isArray(v)) {
+      if (v.length === 0) {
+        this.fail("expect", "an empty list: list the results the step may produce (or leave expect out: it must succeed)");
       }
-      e.errorOffset = this.size("errorOffset");
+      e = { kind: "any", of: v.map((x, i) => this.one(x, `entry ${i}: `)) };
+    } else e = this.one(v, "");
+    if (this.has("errorOffset")) {
+      const errnos = e.kind === "any" ? e.of.filter((x) => x.kind === "errno") : e.kind === "errno" ? [e] : [];
+      if (errnos.length === 0) {
+        const what = e.kind === "any" ? "the expect list names no errno" : `expect is ${this.has("expect") ? show(v) : "absent"}`;
+        this.fail("errorOffset", `errorOffset goes with an errno expect (${what})`);
+      }
+      const off = this.size("errorOffset");
+      for (const x of errnos) x.errorOffset = off;
     }
     return e as Expect<R>;
   }

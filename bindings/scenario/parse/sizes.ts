@@ -1,12 +1,15 @@
 // Sizes, offsets, addresses and page content values of a scenario (SCENARIOS.md "Sizes and addresses").
 
 const U64_MAX = (1n << 64n) - 1n;
+/** the largest page content value */
 export const TWO_53 = 1n << 53n;
+/** what a size may be written as (the `why` of a value that is none of them) */
 export const SIZE_FORMS = `a number, "0x..." or a number with K/M/G/T`;
 const UNIT_SHIFT: Record<string, bigint> = { "": 0n, K: 10n, M: 20n, G: 30n, T: 40n };
 
 export type SizeResult = { value: bigint } | { why: string };
 
+/** `x` as a size, or why it is not one. */
 export function sizeOf(x: unknown): SizeResult {
   const plain = { why: SIZE_FORMS };
   const overflow = { why: "larger than 2^64-1" };

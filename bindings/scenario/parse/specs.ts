@@ -1,6 +1,8 @@
-// The per-op field table of format 1 and this project's extensions: which fields each op takes and which results
-// its `expect` may name.
-import { ERRNOS, GUEST_ACCESS_RESULTS, HOST_ACCESS_RESULTS, DMA_RESULTS, type StepOp } from "../types";
+// The per-op field table of format 1 and this project's extensions: which fields each op takes, which results its
+// `expect` may name, and which ops a thread may not use.
+import {
+  ERRNOS, GUEST_ACCESS_RESULTS, HOST_ACCESS_RESULTS, DMA_RESULTS, PAUSE_POINTS, type StepOp, type PausePoint,
+} from "../types";
 
 export interface OpSpec {
   /** every field the op takes besides op, expect, errorOffset, comment, note (in the order they are checked) */
@@ -13,7 +15,11 @@ export interface OpSpec {
   errorOffset?: true;
 }
 
+/** every result string of any op */
 export const ALL_RESULTS: readonly string[] = [...new Set<string>([...GUEST_ACCESS_RESULTS, ...HOST_ACCESS_RESULTS, ...DMA_RESULTS])];
+
+/** every pause point of any op (what a resume's `pause` may name before the cross-check knows the op) */
+export const ALL_PAUSE_POINTS: readonly PausePoint[] = [...new Set<PausePoint>(Object.values(PAUSE_POINTS).flat())];
 
 export const SPECS: { readonly [K in StepOp]: OpSpec } = {
   "gmem.create": { fields: ["id", "size", "flags"] },
@@ -29,15 +35,15 @@ export const SPECS: { readonly [K in StepOp]: OpSpec } = {
   "host.pin": { fields: ["gmem", "offset", "size"] },
   "host.unpin": { fields: ["gmem", "offset", "size"] },
   convert: { fields: ["gmem", "offset", "size", "to", "mode", "pause", "as"], errorOffset: true },
-  punch: { fields: ["gmem", "offset", "size"], errorOffset: true },
+  punch: { fields: ["gmem", "offset", "size", "pause", "as"], errorOffset: true },
   "iommu.create": { fields: ["id", "mode"] },
   "iommu.bind": { fields: ["iommu", "gmem"] },
   "iommu.unbind": { fields: ["iommu"] },
-  "iommu.map": { fields: ["iommu", "iova", "gmem", "offset", "size", "secure"] },
+  "iommu.map": { fields: ["iommu", "iova", "gmem", "offset", "size", "secure", "pause", "as"] },
   "iommu.unmap": { fields: ["iommu", "iova", "size", "secure"] },
   dma: { fields: ["iommu", "iova", "secure", "write", "value"], results: DMA_RESULTS },
   inject: { fields: ["fault", "count"] },
-  resume: { fields: ["id"], results: ALL_RESULTS, errorOffset: true },
+  resume: { fields: ["id", "pause"], results: ALL_RESULTS, errorOffset: true },
   "check.attr": { fields: ["gmem", "offset", "size", "is"], check: true },
   "check.folio": { fields: ["gmem", "offset", "order", "refcount", "pincount", "mapcount", "uptodate"], check: true },
   "check.spte": { fields: ["vm", "gpa", "table", "present", "level"], check: true },
@@ -49,3 +55,11 @@ export const SPECS: { readonly [K in StepOp]: OpSpec } = {
 
 export const OPS = Object.keys(SPECS) as StepOp[];
 export const ERRNO_SET: ReadonlySet<string> = new Set(ERRNOS);
+
+/** Ops a thread may not use (SCENARIOS.md: every op except check.*, inject, resume). */
+export function threadForbids(op: StepOp): boolean {
+  return SPECS[op].check === true || op === "inject" || op === "resume";
+}
+
+/** Fields a step in a thread may not carry (the explorer decides where threads stop). */
+export const THREAD_FORBIDDEN_FIELDS: readonly string[] = ["pause", "as"];

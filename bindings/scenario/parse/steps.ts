@@ -1,26 +1,40 @@
-// One step on its own: its op, its fields (types, values, fields that fit the op), converted.
+// One step on its own: its op, its fields (types, values, fields that fit the op and its list), converted.
 import {
-  LEVELS, GMEM_FLAGS, SHAREABILITIES, ATTR_STATES, CONVERT_MODES, IOMMU_MODES, FAULTS, FOLIO_ORDERS, CONVERT_PAUSES,
-  GUEST_ACCESS_PAUSES, EVENT_KINDS,
+  LEVELS, GMEM_FLAGS, SHAREABILITIES, ATTR_STATES, CONVERT_MODES, IOMMU_MODES, FAULTS, FOLIO_ORDERS, PAUSE_POINTS,
+  EVENT_KINDS,
   type ScenarioConfig, type Step, type StepOp, type EventMatch, type AccessResult, type GuestAccessResult,
   type HostAccessResult, type DmaResult,
 } from "../types";
 import { ScenarioFormatError } from "./error";
 import { isObj, own, show, list, suggest, NOTES } from "./helpers";
-import { StepReader } from "./reader";
-import { SPECS, OPS } from "./specs";
+import { StepReader, type StepWhere } from "./reader";
+import { SPECS, OPS, ALL_PAUSE_POINTS, threadForbids, THREAD_FORBIDDEN_FIELDS } from "./specs";
 
-export function readStep(raw: unknown, index: number, config: ScenarioConfig): Step {
-  if (!isObj(raw)) throw new ScenarioFormatError(index, "", `a step is a JSON object, not ${show(raw)}`);
-  if (!own(raw, "op")) throw new ScenarioFormatError(index, "op", "missing");
-  const opv = raw.op;
-  if (typeof opv !== "string") throw new ScenarioFormatError(index, "op", `${show(opv)} is not an op name`);
-  if (!own(SPECS, opv)) {
-    throw new ScenarioFormatError(index, "op", `unknown op ${show(opv)}${suggest(opv, OPS)}`);
+export type { StepWhere } from "./reader";
+
+/** Read step `index` of the list `where`. */
+export function readStep(raw: unknown, index: number, config: ScenarioConfig, where: StepWhere): Step {
+  const place = { section: where.section, thread: where.thread ?? null };
+  function bad(field: string, detail: string): never {
+    throw new ScenarioFormatError(index, field, detail, null, place);
   }
+  if (!isObj(raw)) bad("", `a step is a JSON object, not ${show(raw)}`);
+  if (!own(raw, "op")) bad("op", "missing");
+  const opv = raw.op;
+  if (typeof opv !== "string") bad("op", `${show(opv)} is not an op name`);
+  if (!own(SPECS, opv)) bad("op", `unknown op ${show(opv)}${suggest(opv, OPS)}`);
   const op = opv as StepOp;
   const spec = SPECS[op];
-  const r: StepReader = new StepReader(raw, index, op);
+  const r: StepReader = new StepReader(raw, index, op, where);
+
+  if (where.section === "threads") {
+    if (threadForbids(op)) {
+      r.fail("op", `${op} is not allowed in a thread (a thread takes every op but check.*, inject and resume; checks go in finally)`);
+    }
+    for (const f of THREAD_FORBIDDEN_FIELDS) {
+      if (r.has(f)) r.fail(f, `${f} is not allowed in a thread (the explorer chooses where threads stop; pause/as/resume are for steps and finally)`);
+    }
+  }
 
   // Unknown fields first: a misspelt field is reported as such, not as the correct one missing.
   for (const k of Object.keys(raw)) {
@@ -37,7 +51,7 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
     r.fail(k, `unknown field (${takes})${suggest(k, spec.fields)}`);
   }
 
-  const base = { index, raw };
+  const base = { index, section: where.section, ...(where.thread === undefined ? {} : { thread: where.thread }), raw };
   const expect = () => ({ expect: r.expect() });
   const opt = <K extends string, V>(k: K, v: V | undefined) => (v === undefined ? {} : { [k]: v }) as { [P in K]?: V };
   switch (op) {
@@ -75,7 +89,7 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
     case "guest.access": {
       const vm = r.name("vm"), gpa = r.size("gpa"), priv = r.bool("private");
       const write = r.content("write"), value = r.content("value"), level = r.optOneOf("level", LEVELS);
-      const p = r.pause(GUEST_ACCESS_PAUSES);
+      const p = r.pause(PAUSE_POINTS["guest.access"]);
       return {
         op, ...base, vm, gpa, private: priv, ...opt("write", write), ...opt("value", value), ...opt("level", level), ...p,
         expect: r.expect<GuestAccessResult>(),
@@ -88,8 +102,12 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
     }
     case "host.pin":
     case "host.unpin":
-    case "punch":
       return { op, ...base, gmem: r.name("gmem"), offset: r.size("offset"), size: r.size("size"), ...expect() };
+    case "punch": {
+      const gmem = r.name("gmem"), offset = r.size("offset"), size = r.size("size");
+      const p = r.pause(PAUSE_POINTS.punch);
+      return { op, ...base, gmem, offset, size, ...p, ...expect() };
+    }
     case "convert": {
       const gmem = r.name("gmem"), offset = r.size("offset"), size = r.size("size");
       const to = r.oneOf("to", SHAREABILITIES);
@@ -97,7 +115,7 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
       if (mode !== undefined && config.protocol !== "v4") {
         r.fail("mode", `mode is v4 only (config.protocol is ${show(config.protocol)})`);
       }
-      const p = r.pause(CONVERT_PAUSES);
+      const p = r.pause(PAUSE_POINTS.convert);
       return { op, ...base, gmem, offset, size, to, ...opt("mode", mode), ...p, ...expect() };
     }
     case "iommu.create":
@@ -106,11 +124,12 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
       return { op, ...base, iommu: r.name("iommu"), gmem: r.name("gmem"), ...expect() };
     case "iommu.unbind":
       return { op, ...base, iommu: r.name("iommu"), ...expect() };
-    case "iommu.map":
-      return {
-        op, ...base, iommu: r.name("iommu"), iova: r.size("iova"), gmem: r.name("gmem"), offset: r.size("offset"),
-        size: r.size("size"), secure: r.bool("secure"), ...expect(),
-      };
+    case "iommu.map": {
+      const iommu = r.name("iommu"), iova = r.size("iova"), gmem = r.name("gmem"), offset = r.size("offset");
+      const size = r.size("size"), secure = r.bool("secure");
+      const p = r.pause(PAUSE_POINTS["iommu.map"]);
+      return { op, ...base, iommu, iova, gmem, offset, size, secure, ...p, ...expect() };
+    }
     case "iommu.unmap":
       return {
         op, ...base, iommu: r.name("iommu"), iova: r.size("iova"), size: r.size("size"), secure: r.bool("secure"),
@@ -126,8 +145,11 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig): S
       const count = r.has("count") ? r.int("count", 1) : 1;
       return { op, ...base, fault, count, ...expect() };
     }
-    case "resume":
-      return { op, ...base, id: r.name("id"), expect: r.expect<AccessResult>() };
+    case "resume": {
+      // which op's pause points apply is known only across steps (crossCheck)
+      const id = r.name("id");
+      return { op, ...base, id, ...opt("pause", r.optOneOf("pause", ALL_PAUSE_POINTS)), expect: r.expect<AccessResult>() };
+    }
     case "check.attr":
       return { op, ...base, gmem: r.name("gmem"), offset: r.size("offset"), size: r.size("size"), is: r.oneOf("is", ATTR_STATES) };
     case "check.folio": {
@@ -174,6 +196,7 @@ function readEventKind(r: StepReader, field: string, i: number, k: unknown): str
   return k;
 }
 
+/** `sequence` and `absent` of a check.events step. */
 export function readEvents(r: StepReader): { sequence: EventMatch[]; absent: string[] } {
   const obj = r.obj;
   for (const f of ["sequence", "absent"]) {
