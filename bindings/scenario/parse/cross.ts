@@ -118,7 +118,7 @@ export function crossCheck(lists: ScenarioLists): void {
         fail(s, "expect", `${at}${show(x.value)} is not a result of guest.access (${from}): ${list(GUEST_ACCESS_RESULTS)}`);
       }
       if (x.kind === "errno" && x.errorOffset !== undefined && p.op !== "convert" && p.op !== "punch") {
-        fail(s, "errorOffset", `errorOffset is only for convert, punch and resume of a convert or punch (${where(p.step)} is a ${p.op})`);
+        fail(s, "errorOffset", `errorOffset is only for convert, punch and resume of a convert or punch (${where(p.step)} is ${/^[aeiou]/.test(p.op) ? "an" : "a"} ${p.op})`);
       }
     });
     p.open = s.pause !== undefined && maySucceed(s);

@@ -60,10 +60,15 @@ export function readConfig(doc: Obj): ScenarioConfig {
   return config;
 }
 
-/** `threads`: 2 to 4 named, non-empty lists, in `order` (the names as written) when known. */
-function readThreads(t: unknown, config: ScenarioConfig, order: string[] | undefined): ScenarioThread[] {
+/** `threads`: 2 to 4 named, non-empty lists, in `written` order (the names as the text has them) when known. */
+function readThreads(t: unknown, config: ScenarioConfig, written: string[] | undefined): ScenarioThread[] {
   if (!isObj(t)) throw top("threads", `${show(t)} is not an object of named lists of steps ({"name": [steps], ...})`, "threads");
-  const names = order ?? Object.keys(t);
+  const twice = written?.find((n, i) => written.indexOf(n) !== i);
+  if (twice !== undefined) {
+    throw top("threads", `thread ${JSON.stringify(twice)} is written twice (each thread has its own name)`, "threads", twice);
+  }
+  const kept = Object.keys(t);
+  const names = written !== undefined && written.length === kept.length && written.every((n) => own(t, n)) ? written : kept;
   if (names.length < MIN_THREADS || names.length > MAX_THREADS) {
     throw top("threads", `${names.length} thread${names.length === 1 ? "" : "s"}: a scenario has ${MIN_THREADS} to ${MAX_THREADS} threads`, "threads");
   }
@@ -76,7 +81,7 @@ function readThreads(t: unknown, config: ScenarioConfig, order: string[] | undef
   });
 }
 
-function validate(doc: unknown, threadOrder?: string[]): Scenario {
+function validate(doc: unknown, threadNamesWritten?: string[]): Scenario {
   if (!isObj(doc)) throw top("", `a scenario is a JSON object, not ${show(doc)}`);
   if (!own(doc, "format")) throw top("format", "missing (this gmemsim reads format 1)");
   if (doc.format !== 1) throw top("format", `${show(doc.format)} is not a format this gmemsim reads (format 1)`);
@@ -100,7 +105,7 @@ function validate(doc: unknown, threadOrder?: string[]): Scenario {
   if (!Array.isArray(rawSteps)) throw top("steps", `${show(rawSteps)} is not a list of steps`, "steps");
   if (rawSteps.length === 0 && !hasThreads) throw top("steps", "empty: a scenario has at least one step (or threads)", "steps");
   const steps = rawSteps.map((s, i) => readStep(s, i, config, { section: "steps" }));
-  const threads = hasThreads ? readThreads(doc.threads, config, threadOrder) : undefined;
+  const threads = hasThreads ? readThreads(doc.threads, config, threadNamesWritten) : undefined;
   let fin: Step[] | undefined;
   if (own(doc, "finally")) {
     const f = doc.finally;
@@ -123,19 +128,12 @@ export function validateScenario(doc: unknown): Scenario {
   return validate(doc);
 }
 
-/** The names of `threads` as written, when the text says more than JSON.parse kept (a name written twice). */
+/** The names of `threads` as the text has them (in order, a name written twice included); undefined: unknown. */
 function threadNames(body: string, doc: unknown): string[] | undefined {
   if (!isObj(doc) || !isObj(doc.threads)) return undefined;
   const topKeys = keysInOrder(body, []);
   if (topKeys === null || topKeys.filter((k) => k === "threads").length !== 1) return undefined;
-  const names = keysInOrder(body, ["threads"]);
-  if (names === null) return undefined;
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice !== undefined) {
-    throw top("threads", `thread ${JSON.stringify(twice)} is written twice (each thread has its own name)`, "threads", twice);
-  }
-  const kept = Object.keys(doc.threads);
-  return names.length === kept.length && names.every((n) => own(doc.threads as Obj, n)) ? names : undefined;
+  return keysInOrder(body, ["threads"]) ?? undefined;
 }
 
 /** Parse, validate and convert a scenario file's text. Throws ScenarioFormatError (code EMALFORMED). */

@@ -94,6 +94,10 @@ export class StepReader {
 
   /** `pause` + `as` of a pausable op. */
   pause<T extends string>(values: readonly T[]): { pause?: T; as?: string } {
+    const v = this.obj.pause;
+    if (this.has("pause") && !(values as readonly unknown[]).includes(v)) {
+      this.fail("pause", `${show(v)} is not a pause point of ${this.op} (${list(values)})${typeof v === "string" ? suggest(v, values) : ""}`);
+    }
     const pause = this.optOneOf("pause", values);
     const as = this.optName("as");
     if (pause !== undefined && as === undefined) this.fail("as", "missing: a step with pause needs as (the name resume uses)");
