@@ -21,12 +21,16 @@ export function convert(env: Env, g: RGmem, offB: bigint, sizeB: bigint, toShare
     if (mode !== undefined) fail("EINVAL");
     convertV2(env, g, off / PAGE, (off + size) / PAGE, toShared);
   } else {
-    // [V4+] the content-mode flags are checked first
-    if (mode === "zero" && !toShared) fail("EOPNOTSUPP");
-    if (mode === "preserve" && toShared && env.config.arch !== "sw") fail("EOPNOTSUPP");
+    // [V4+] kvm_gmem_set_attributes checks the arguments first (size 0, overflow, alignment, past i_size: -EINVAL);
+    // the content mode only in __kvm_gmem_set_attributes, after filemap_invalidate_lock (RFC v4 13/44): an
+    // unaligned request with an unsupported mode is -EINVAL, not -EOPNOTSUPP
     if (!(size > 0)) fail("EINVAL");
     if (!(off + size <= g.npages * PAGE)) fail("EINVAL");
     if (off % PAGE !== 0 || size % PAGE !== 0) fail("EINVAL");
+    // !kvm_gmem_content_mode_is_supported(): r = -EOPNOTSUPP; *err_index = start (so error_offset = offset), and
+    // before the "range already has the attributes" check, so an already-converted range fails the same way
+    if (mode === "zero" && !toShared) fail("EOPNOTSUPP", off);
+    if (mode === "preserve" && toShared && env.config.arch !== "sw") fail("EOPNOTSUPP", off);
     convertV4(env, g, off / PAGE, (off + size) / PAGE, toShared, mode);
   }
 }
@@ -154,7 +158,14 @@ function mergeBlock(g: RGmem, b: number): void {
 }
 
 function convertV4(env: Env, g: RGmem, s: number, e: number, toShared: boolean, mode?: "zero" | "preserve"): void {
-  if (workList(g, s, e, toShared).length === 0) return;
+  if (workList(g, s, e, toShared).length === 0) {
+    // kvm_gmem_range_has_attributes(): "Even if no update is required to attributes, the requested content mode is
+    // applied" (RFC v4 13/44; api.rst: content modes apply to the entire requested range), then r = 0. ZERO (only
+    // to-shared gets here) clears every page of the range. PRESERVE changes nothing on a range already in the
+    // target state: what was last written keeps its meaning (the modelling choice for the no-op path)
+    if (mode === "zero") g.zero(s, e);
+    return;
+  }
   if (env.take("enomem-store")) fail("ENOMEM", s * PAGE);
   if (!toShared) {
     unmapHost(g, s, e);

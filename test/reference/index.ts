@@ -18,7 +18,8 @@
 //   undone by a rollback); IO entries are kept across conversions and smashed with PSMASH;
 // - content: one value per page; on tdx/snp a read through the other kind of mapping than the one that wrote it
 //   sees value ^ 0xa5a5a5a5; TDX clears a page whose private mapping is removed and zeroes host-written content
-//   when the guest accepts it;
+//   when the guest accepts it; v4 content modes apply to the whole requested range, also when none of it converts
+//   (ZERO clears it), except that PRESERVE on a range already in the target state changes nothing;
 // - injected faults fire on the next matching step: enomem-split on any HugeTLB split (the one at allocation too),
 //   enomem-store on every shareability store (a rollback's too: it only WARNs), transient-ref on the refcount
 //   check (after the real references) or a split (which spins and goes on), sept-remove-fail on the next S-EPT

@@ -97,7 +97,10 @@ export function guestAccess(env: Env, v: RVm, gpaB: bigint, priv: boolean, w?: n
     return finishAccess(hit.leaf.gm, i, priv, hit.level, w);
   }
   const slot = v.slotOf(gfn);
-  if (!slot) fail("EFAULT");
+  // no memslot: kvm_mmu_faultin_pfn checks private/shared first, and the attributes of a gfn no slot covers read as
+  // shared (kvm_mem_is_private() is false), so a private access exits with KVM_EXIT_MEMORY_FAULT; a shared one goes
+  // on to the slot lookup and fails (-EFAULT). A dead VM (above) is -EIO before either
+  if (!slot) return priv ? { result: "memory-fault" } : fail("EFAULT");
   const g = slot!.gm;
   const i = gfn - slot!.base + slot!.pgoff;
   if (priv === g.shared[i]) return { result: "memory-fault" };
