@@ -32,6 +32,19 @@ export const AVOID = {
    *  looked at), and a 4 KiB RMPUPDATE under a huge IO entry does not smash it (I10):
    *  test/scenarios/snp-rmp-4k-under-huge-iopte.json */
   snpIoOverRmp4K: false,
+  // kernel-fidelity changes the reference model has and the Wasm core gets separately (no scenario files yet: they
+  // would fail until it does); true fences the generator off each, so a run can look past them
+  /** v4: content mode ZERO on a range that already has the target attribute still zeroes the range ("Even if no
+   *  update is required to attributes, the requested content mode is applied", RFC v4 13/44) */
+  v4ZeroNoop: false,
+  /** v4: argument checks (size 0, overflow, alignment, past i_size: -EINVAL) come before the content-mode check
+   *  (which __kvm_gmem_set_attributes does under the lock): an unaligned ZERO to-private is -EINVAL */
+  v4ModeAfterArgs: false,
+  /** v4: an unsupported content mode is -EOPNOTSUPP with *err_index = start (error_offset = offset) */
+  v4ModeErrorOffset: false,
+  /** a private access to a gfn no memslot covers is KVM_EXIT_MEMORY_FAULT (kvm_mmu_faultin_pfn's private/shared
+   *  check; attributes without a slot read shared), not -EFAULT */
+  privateNoSlot: false,
 };
 
 export type RefGmem = NonNullable<ReturnType<ReferenceModel["gmems"]["get"]>>;
@@ -90,4 +103,26 @@ export function avoidOk(op: string, ref: ReferenceModel, id: string, off: number
     if (n > 64) return false;
   }
   return true;
+}
+
+/** v4 convert: keep out of the content-mode rules of AVOID (v4ZeroNoop, v4ModeAfterArgs, v4ModeErrorOffset) */
+export function avoidModeOk(ref: ReferenceModel, id: string, off: number, size: number, toShared: boolean, mode?: string): boolean {
+  const g = ref.gmems.get(id)!;
+  if (ref.config.protocol !== "v4" || mode === undefined || g.closed) return true;
+  const bad = !(size > 0) || off + size > g.npages * PAGE || off % PAGE !== 0 || size % PAGE !== 0;
+  const unsupported = (mode === "zero" && !toShared) || (mode === "preserve" && toShared && ref.config.arch !== "sw");
+  if (unsupported && bad && AVOID.v4ModeAfterArgs) return false;
+  if (unsupported && !bad && AVOID.v4ModeErrorOffset) return false;
+  if (mode === "zero" && toShared && !bad && AVOID.v4ZeroNoop) {
+    let noop = true;
+    for (let i = off / PAGE; i < (off + size) / PAGE; i++) if (!g.shared[i]) { noop = false; break; }
+    if (noop) return false;
+  }
+  return true;
+}
+
+/** guest.access: keep out of AVOID.privateNoSlot */
+export function avoidGuestOk(ref: ReferenceModel, vm: string, gfn: number, priv: boolean): boolean {
+  const v = ref.vms.get(vm)!;
+  return !(AVOID.privateNoSlot && priv && !v.dead && !v.slotOf(gfn));
 }

@@ -80,7 +80,7 @@ export type Spec =
   | { op: "host.mmap" | "host.munmap"; g: number }
   | { op: "host.access"; g: number; at: PageSel; byte: number; write?: number }
   | { op: "host.pin" | "host.unpin" | "punch"; g: number; at: PageSel; len: LenSel; skew: Skew; skewSize: boolean }
-  | { op: "convert"; g: number; at: PageSel; len: LenSel; skew: Skew; skewSize: boolean; toShared: boolean; mode?: "zero" | "preserve" }
+  | { op: "convert"; g: number; at: PageSel; len: LenSel; skew: Skew; skewSize: boolean; toShared: boolean; mode?: "zero" | "preserve"; same?: boolean }
   | { op: "iommu.create"; io: number; mode: "pin" | "gmem" }
   | { op: "iommu.bind"; io: number; g: number }
   | { op: "iommu.unbind"; io: number }
@@ -144,6 +144,13 @@ export const OP_ARBS: fc.WeightedArbitrary<Spec>[] = [
     op: fc.constant("convert" as const), g: gSel, at: pageSel, len: lenSel, skew, skewSize: fc.boolean(), toShared: fc.boolean(),
     mode: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom("zero" as const, "preserve" as const) }),
   }, { requiredKeys: ["op", "g", "at", "len", "skew", "skewSize", "toShared"] })),
+  // v4 content modes where the kernel's order of checks shows: a range already in the target state (the mode still
+  // applies: ZERO clears it), and unaligned or out-of-range requests with a mode (-EINVAL before the mode check)
+  weighted(3, fc.record({
+    op: fc.constant("convert" as const), g: gSel, at: pageSel, len: lenSel, skewSize: fc.boolean(), toShared: fc.boolean(),
+    skew: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4095 }) }),
+    mode: fc.constantFrom("zero" as const, "preserve" as const), same: fc.boolean(),
+  })),
   weighted(4, fc.record({ op: fc.constant("punch" as const), g: gSel, at: pageSel, len: lenSel, skew, skewSize: fc.boolean() })),
   weighted(1, fc.record({ op: fc.constant("iommu.create" as const), io: ioSel, mode: fc.constantFrom("pin" as const, "gmem" as const) })),
   weighted(2, fc.record({ op: fc.constant("iommu.bind" as const), io: ioSel, g: gSel })),

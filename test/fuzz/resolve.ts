@@ -3,7 +3,7 @@
 // drop an op that would walk into a known Wasm bug. The result is a scenario step object and its parsed ActionStep.
 import type { ActionStep } from "../../bindings/scenario/types";
 import type { ReferenceModel } from "../reference/index";
-import { AVOID, avoidOk, snpIoLayoutDiffers } from "./avoid";
+import { AVOID, avoidOk, avoidGuestOk, avoidModeOk, snpIoLayoutDiffers } from "./avoid";
 import { PAGE, GMEM_IDS, VM_IDS, IOMMU_IDS, resolvePage, resolveLen, type Spec } from "./gen";
 
 export interface Resolved { json: Record<string, unknown>; step: ActionStep }
@@ -85,6 +85,7 @@ export function resolve(spec: Spec, ref: ReferenceModel): Resolved | null {
           }
         }
       }
+      if (!avoidGuestOk(ref, v.id, gfn, spec.priv)) return null;
       Object.assign(j, { vm: v.id, gpa: sz(gfn * PAGE), private: spec.priv });
       if (spec.write !== undefined) j.write = spec.write;
       break;
@@ -119,11 +120,23 @@ export function resolve(spec: Spec, ref: ReferenceModel): Resolved | null {
           len = n;
         }
       }
+      if (spec.op === "convert" && spec.same && len > 0) {
+        // a range already in the target state: the run of such pages from the first one at or after `at` (wrapping)
+        const gm = ref.gmems.get(g.id)!;
+        let k = -1;
+        for (let d = 0; d < gm.npages && k < 0; d++) { const i = (at + d) % gm.npages; if (gm.shared[i] === spec.toShared) k = i; }
+        if (k >= 0) {
+          let n = 1;
+          while (n < len && k + n < gm.npages && gm.shared[k + n] === spec.toShared) n++;
+          at = k; len = n;
+        }
+      }
       const off = at * PAGE + (spec.skewSize ? 0 : spec.skew), size = len * PAGE + (spec.skewSize ? spec.skew : 0);
       Object.assign(j, { gmem: g.id, offset: sz(off), size: sz(size) });
       if (spec.op === "convert") {
         j.to = spec.toShared ? "shared" : "private";
         if (spec.mode !== undefined && (ref.config.protocol === "v4" || spec.skew === 1)) j.mode = spec.mode;
+        if (!avoidModeOk(ref, g.id, off, size, spec.toShared, j.mode as string | undefined)) return null;
       }
       if (!avoidOk(spec.op, ref, g.id, off, size)) return null;
       break;
