@@ -5,7 +5,7 @@ import { Bench } from "tinybench";
 import {
   createSimulatorSync, type Simulator, type Gmem, type Vm, type Iommu, coreBytes,
 } from "../bindings/index";
-import { ReferenceModel } from "../test/reference/model";
+import { ReferenceModel } from "../test/reference/index";
 import type { ActionStep, ScenarioConfig } from "../bindings/scenario/types";
 import { modelCost, type CostArch } from "./costmodel";
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run fuzz -- --ops N --seed S [--workers W] [--commands C]
-// Long differential fuzz of the Wasm model against the reference model (test/fuzz/gen.ts): bundles the harness
+// Long differential fuzz of the Wasm model against the reference model (test/fuzz/): bundles the harness
 // with esbuild (as scripts/test.mjs bundles the tests: alias gmemsim-test-env, .wasm as binary), runs N ops in
 // total split over W worker processes (default: one per core, at most 2), prints progress and ops/s, writes every
 // shrunk failure to .test-out/fuzz-failures/, and ends with one line: ops run, divergences, invariant violations.
@@ -47,7 +47,7 @@ mkdirSync(out, { recursive: true });
 const bundle = join(out, "fuzz.mjs");
 await build({
   stdin: {
-    contents: 'export { fuzz } from "./fuzz/gen";\nexport { writeFailure } from "gmemsim-test-env";\n',
+    contents: 'export { fuzz } from "./fuzz/index";\nexport { writeFailure } from "gmemsim-test-env";\n',
     resolveDir: "test", sourcefile: "fuzz-entry.ts", loader: "ts",
   },
   bundle: true, format: "esm", platform: "node", target: ["es2022", "node20"], loader: { ".wasm": "binary" },

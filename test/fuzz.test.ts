@@ -1,10 +1,10 @@
 // Differential fuzz sweep (issue 6): random operation sequences run on the Wasm model and on the independent
-// reference model (test/reference/model.ts); results and observations are compared after every op and the Wasm
-// model's invariant checker runs after every op (test/fuzz/gen.ts). Time-bounded here; `npm run fuzz -- --ops N
+// reference model (test/reference/index.ts); results and observations are compared after every op and the Wasm
+// model's invariant checker runs after every op (test/fuzz/). Time-bounded here; `npm run fuzz -- --ops N
 // --seed S` runs long ones. A failure is shrunk and written as a scenario (Node: .test-out/fuzz-failures/).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { fuzz } from "./fuzz/gen";
+import { fuzz } from "./fuzz/index";
 import { runtime, writeFailure } from "gmemsim-test-env";
 
 const SEED = 20260601;

@@ -1,12 +1,12 @@
 // The Wasm model as the differential fuzzer sees it: scenario action steps run through the public binding
-// (bindings/sim.ts, the same calls bindings/scenario/run.ts makes), and the Observation of test/reference/model.ts
+// (bindings/sim.ts, the same calls bindings/scenario/run.ts makes), and the Observation of test/reference/index.ts
 // read back through the public API only: Gmem.runs() / folio(i) / populated, Vm.spte() / leaves() / info(),
 // Iommu.iopte() / info(). Only the small address spaces the fuzzer uses are walked, and the per-level leaf counts
 // the binding keeps tell when a walk has seen everything (a leaf outside the walked space is reported, not missed).
 import { createSimulatorSync, type Simulator, type Gmem, type Vm, type Iommu } from "../../bindings/sim";
 import { GmemError } from "../../bindings/errors";
 import type { ActionStep, ScenarioConfig } from "../../bindings/scenario/types";
-import type { Observation, StepResult, GmemObs, VmObs, IommuObs, Leaves } from "./model";
+import type { Observation, StepResult, GmemObs, VmObs, IommuObs, Leaves } from "./types";
 
 /** Where the observers walk: gfn ranges of VMs and iova ranges of IOMMUs, in 4 KiB pages ([start, end)). */
 export interface ObserveScope {
