@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createSimulatorSync, type Simulator } from "./index";
 import { GmemError } from "./errors";
 import { parseScenario, ScenarioFormatError } from "./scenario/parse";
-import { runScenario, type RunReport, type StepOutcome } from "./scenario/run";
+import { runScenario, allSteps, type RunReport, type StepOutcome } from "./scenario/run";
 import { SEED_SCENARIO } from "./scenario/seed";
 import { runBench, setLoader, setMachine, type BenchReport } from "../bench/main";
 import { chartSvg, markdownTable } from "../bench/report";
@@ -74,7 +74,8 @@ function fmtStep(s: StepOutcome, raw: unknown): string {
   const res = s.result === 0 ? "ok" : String(s.result);
   const extra = [s.level ? `level ${s.level}` : "", s.value !== undefined ? `value ${s.value}` : "",
     s.errorOffset !== undefined ? `errorOffset 0x${s.errorOffset.toString(16)}` : ""].filter(Boolean).join(", ");
-  return `${String(s.index).padStart(3)} ${s.ok ? "ok  " : "FAIL"} ${s.op.padEnd(14)} ${args}` +
+  const where = s.section === "threads" ? `${s.thread}[${s.index}]` : s.section === "finally" ? `finally[${s.index}]` : String(s.index);
+  return `${where.padStart(3)} ${s.ok ? "ok  " : "FAIL"} ${s.op.padEnd(14)} ${args}` +
     (s.op.startsWith("check.") ? "" : `  -> ${res}${extra ? ` (${extra})` : ""}`);
 }
 
@@ -88,14 +89,15 @@ function eventLine(ev: Record<string, unknown>): string {
 function printReport(rep: RunReport, scnSteps: { raw: unknown }[]): void {
   const w = (x: string) => process.stdout.write(x + "\n");
   w(`scenario: ${rep.name || "(unnamed)"}  [arch ${rep.config.arch}, protocol ${rep.config.protocol}, invariants ${rep.config.invariants ? "on" : "off"}]`);
-  for (const s of rep.steps) {
-    w(fmtStep(s, scnSteps[s.index].raw));
+  rep.steps.forEach((s, i) => {
+    w(fmtStep(s, scnSteps[i].raw));
     if (s.events.length) for (const ev of s.events) w(`        | ${eventLine(ev)}`);
-  }
+  });
   if (rep.failure) {
     const f = rep.failure;
     w("");
-    w(`FAILED at step ${f.index} (${f.op})`);
+    const at = f.section === "threads" ? `thread "${f.thread}" step ${f.index}` : f.section === "finally" ? `finally step ${f.index}` : `step ${f.index}`;
+    w(`FAILED at ${at} (${f.op})`);
     w(`  expected: ${f.expected}`);
     w(`  got:      ${f.got}`);
     const prev = [...rep.steps].reverse().find((s) => s.events.length);
@@ -117,7 +119,7 @@ function printReport(rep: RunReport, scnSteps: { raw: unknown }[]): void {
   const stats = Object.entries(rep.stats).filter(([, n]) => n !== 0).map(([k, n]) => `${k} ${n}`).join(", ");
   w(`  events: ${stats || "none"}`);
   w("");
-  w(rep.ok ? `PASS: ${rep.steps.length} steps` : `FAIL: step ${rep.failure!.index} of ${scnSteps.length}`);
+  w(rep.ok ? `PASS: ${rep.steps.length} steps` : `FAIL: step ${rep.steps.length - 1} of ${scnSteps.length}`);
 }
 
 /** gmemsim run: 0 every expectation held, 1 one failed, 2 malformed. */
@@ -151,7 +153,8 @@ function run(args: string[]): number {
   if (trace !== undefined) {
     const doc = {
       format: 1, name: scn.name, config: scn.config, ok: rep.ok,
-      steps: rep.steps.map((s) => ({ index: s.index, op: s.op, step: scn.steps[s.index].raw, ok: s.ok, result: s.result,
+      steps: rep.steps.map((s, i) => ({ index: s.index, section: s.section, ...(s.thread !== undefined ? { thread: s.thread } : {}),
+        op: s.op, step: allSteps(scn)[i].raw, ok: s.ok, result: s.result,
         ...(s.errorOffset !== undefined ? { errorOffset: s.errorOffset } : {}), ...(s.level ? { level: s.level } : {}),
         ...(s.value !== undefined ? { value: s.value } : {}), ...(s.ok ? {} : { expected: s.expected, got: s.got }),
         events: s.events })),
@@ -160,7 +163,7 @@ function run(args: string[]): number {
     writeFileSync(trace, JSON.stringify(doc, null, 1) + "\n");
   }
   if (format === "json") process.stdout.write(JSON.stringify(rep) + "\n");
-  else printReport(rep, scn.steps);
+  else printReport(rep, allSteps(scn));
   return rep.ok ? 0 : 1;
 }
 

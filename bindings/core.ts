@@ -2,19 +2,31 @@
 // caches a promise of the compiled module, the sync path takes a module or bytes (hash-wasm's two-tier init).
 import releaseBytes from "../build/release.wasm";
 import debugBytes from "../build/debug.wasm";
-import { INITIAL_WASM_PAGES, MAX_WASM_PAGES } from "../assembly/layout";
+import { INITIAL_WASM_PAGES, MAX_WASM_PAGES } from "../assembly/abi/layout";
 import { EnvironmentError } from "./errors";
 
-/** The numeric ABI of assembly/index.ts (u32 results arrive as signed i32; callers apply >>> 0). */
+/** The numeric ABI of assembly/api/*.ts (u32 results arrive as signed i32; callers apply >>> 0). */
 export interface CoreExports {
   memory: WebAssembly.Memory;
   sim_attach(mayBlock: number): number;
+  sim_detach(): void;
   sim_scratch(): number;
   sim_layout_version(): number;
   sim_heap_base(): number;
   sim_fail_alloc(n: number): number;
   sim_set_checks(on: number): number;
+  sim_set_safeguards_off(bits: number): number;
+  sim_safeguards_off(): number;
   sim_last_violation(): number;
+  sim_set_arch(a: number): number;
+  sim_arch(): number;
+  sim_inject(kind: number, count: number): number;
+  sim_debug_hook(which: number): number;
+  sim_check_all(): number;
+  sim_leaked(): number;
+  sim_freeze(): number;
+  sim_thaw(): void;
+  sim_used_bytes(): number;
   bitmap_create(npages: number, shared: number): number;
   bitmap_destroy(h: number): number;
   bitmap_ptr(h: number): number;
@@ -37,9 +49,6 @@ export interface CoreExports {
   pt_tables(h: number): number;
   pt_count_range(h: number, start: number, end: number): number;
   pt_check(h: number): number;
-  gmem_create(size: number, flags: number): number;
-  gmem_destroy(h: number): number;
-  gmem_ptr(h: number): number;
   folio_alloc(h: number, index: number): number;
   folio_describe(h: number, index: number): number;
   folio_split(h: number, index: number): number;
@@ -48,41 +57,37 @@ export interface CoreExports {
   folio_ref(h: number, index: number, kind: number, delta: number): number;
   folio_mark_uptodate(h: number, index: number): number;
   gmem_check(h: number): number;
-  sim_set_arch(a: number): number;
-  sim_arch(): number;
-  sim_inject(kind: number, count: number): number;
-  sim_debug_hook(which: number): number;
-  sim_check_all(): number;
-  vm_create(): number;
-  vm_destroy(h: number): number;
-  vm_bind(h: number, slot: number, gpa: number, size: number, g: number, offset: number): number;
-  vm_unbind(h: number, slot: number): number;
+  gmem_create(size: number, flags: number, stop: number): number;
+  gmem_destroy(h: number): number;
+  gmem_ptr(h: number): number;
+  gmem_close(g: number, stop: number): number;
+  gmem_mmap(g: number, stop: number): number;
+  gmem_munmap(g: number, stop: number): number;
+  host_access(g: number, offset: number, write: number, value: number, stop: number): number;
+  host_pin(g: number, offset: number, size: number, unpin: number, stop: number): number;
+  gmem_convert(g: number, offset: number, size: number, toShared: number, mode: number, stop: number): number;
+  gmem_punch(g: number, offset: number, size: number, stop: number): number;
+  vm_create(stop: number): number;
+  vm_destroy(h: number, stop: number): number;
+  vm_bind(h: number, slot: number, gpa: number, size: number, g: number, offset: number, stop: number): number;
+  vm_unbind(h: number, slot: number, stop: number): number;
+  guest_access(h: number, gpa: number, priv: number, write: number, value: number, stop: number): number;
   vm_info(h: number): number;
   vm_spte(h: number, gpa: number, priv: number): number;
   vm_leaves(h: number, priv: number): number;
-  guest_access(h: number, gpa: number, priv: number, write: number, value: number, pause: number): number;
-  gmem_mmap(g: number): number;
-  gmem_munmap(g: number): number;
-  host_access(g: number, offset: number, write: number, value: number): number;
-  host_pin(g: number, offset: number, size: number, unpin: number): number;
-  gmem_close(g: number): number;
-  gmem_convert(g: number, offset: number, size: number, toShared: number, mode: number, stopAfter: number): number;
-  op_resume(h: number, stopAfter: number): number;
-  gmem_punch(g: number, offset: number, size: number): number;
-  iommu_create(mode: number): number;
+  iommu_create(mode: number, stop: number): number;
   iommu_destroy(h: number): number;
-  iommu_bind(h: number, g: number): number;
-  iommu_unbind(h: number): number;
-  iommu_map(h: number, iova: number, g: number, offset: number, size: number, secure: number): number;
-  iommu_unmap(h: number, iova: number, size: number, secure: number): number;
-  iommu_dma(h: number, iova: number, secure: number, write: number, value: number): number;
+  iommu_bind(h: number, g: number, stop: number): number;
+  iommu_unbind(h: number, stop: number): number;
+  iommu_map(h: number, iova: number, g: number, offset: number, size: number, secure: number, stop: number): number;
+  iommu_unmap(h: number, iova: number, size: number, secure: number, stop: number): number;
+  iommu_dma(h: number, iova: number, secure: number, write: number, value: number, stop: number): number;
   iommu_iopte(h: number, iova: number, secure: number): number;
   iommu_info(h: number): number;
-  sim_leaked(): number;
-  sim_debug_corrupt(inv: number, h: number, index: number, g: number): number;
-  sim_freeze(): number;
-  sim_thaw(): void;
-  sim_used_bytes(): number;
+  op_resume(h: number, stop: number): number;
+  op_set_thread(h: number, thread: number): number;
+  op_footprint(): number;
+  sim_debug_corrupt(inv: number, h: number, index: number): number;
   bench_block(bytes: number): number;
   bench_fill(n: number, v: number): number;
   bench_noop(a: number): number;
@@ -115,6 +120,13 @@ export function compileCoreSync(flavor: CoreFlavor = "release"): WebAssembly.Mod
   return new WebAssembly.Module(coreBytes(flavor));
 }
 
+/** Compile bytes a caller gave: an EnvironmentError (EINVAL) when they are not a WebAssembly module. */
+export function compileBytes(bytes: BufferSource): WebAssembly.Module {
+  requireWasmThreads();
+  try { return new WebAssembly.Module(bytes); }
+  catch (e) { throw new EnvironmentError("EINVAL", `not a gmemsim core: ${(e as Error).message}`); }
+}
+
 /** A fresh shared memory for the core: INITIAL_WASM_PAGES to maximum (default 4 GiB). */
 export function createMemory(maximumPages: number = MAX_WASM_PAGES): WebAssembly.Memory {
   requireWasmThreads();
@@ -124,8 +136,15 @@ export function createMemory(maximumPages: number = MAX_WASM_PAGES): WebAssembly
   return new WebAssembly.Memory({ initial: INITIAL_WASM_PAGES, maximum: maximumPages, shared: true });
 }
 
+/** Instantiate over `memory`: an EnvironmentError (EINVAL) when the memory does not fit the core. */
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  if (!(memory instanceof WebAssembly.Memory)) throw new EnvironmentError("EINVAL", "options.memory is not a WebAssembly.Memory");
+  let instance: WebAssembly.Instance;
+  try { instance = new WebAssembly.Instance(module, { env: { memory } }); }
+  catch (e) {
+    throw new EnvironmentError("EINVAL", `this memory cannot hold the core (it must be shared, with at least ` +
+      `${INITIAL_WASM_PAGES} pages and a maximum of ${MAX_WASM_PAGES}): ${(e as Error).message}`);
+  }
   return instance.exports as unknown as CoreExports;
 }
 

@@ -1,17 +1,11 @@
-// Errors thrown by the binding. `.code` is stable (an errno name, or EINVARIANT); `.message` is for people.
+// Errors thrown by the binding. `.code` is stable (an errno name, 'EINVARIANT', 'EMALFORMED'); `.message` is for
+// people. Every failure of the public API is an Error with a `.code`.
+import { ERRNO, ERRNO_NAMES } from "./abi";
 
-/** errno numbers of the kernel (asm-generic) the core returns negated, by name. */
-export const ERRNO: Readonly<Record<string, number>> = Object.freeze({
-  EPERM: 1, ENOENT: 2, EINTR: 4, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16,
-  EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOTTY: 25, ENOSPC: 28, ERANGE: 34, EOPNOTSUPP: 95, EHWPOISON: 133,
-});
-
-const NAME_OF: Record<number, string> = Object.fromEntries(Object.entries(ERRNO).map(([k, v]) => [v, k]));
-
-export type ErrnoCode = keyof typeof ERRNO | string;
+export { ERRNO };
 
 export function errnoName(errno: number): string {
-  return NAME_OF[errno] ?? `E${errno}`;
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
 }
 
 /** A kernel-style failure: `.code` is the errno name ('EINVAL', 'EAGAIN', ...), `.errno` its number. */
@@ -19,7 +13,7 @@ export class GmemError extends Error {
   readonly code: string;
   readonly errno: number;
   readonly op: string;
-  /** For EAGAIN from a conversion: the byte offset the kernel would write to error_offset. */
+  /** For EAGAIN (and v4 ENOMEM / EOPNOTSUPP) from a conversion: the byte offset the kernel writes to error_offset. */
   errorOffset?: number;
   constructor(errno: number, op: string, detail?: string) {
     const code = errnoName(errno);
@@ -31,18 +25,21 @@ export class GmemError extends Error {
   }
 }
 
-/** An invariant of KERNEL-PROTOCOL.md section 6 (or the tables' own structure) does not hold. */
+/** Invariants of KERNEL-PROTOCOL.md section 6 (or the tables' own structure) do not hold after a step. */
 export class InvariantError extends Error {
   readonly code = "EINVARIANT";
-  /** 'I1' .. 'I20', or 'PT' for page-table structure. */
+  /** 'I1' .. 'I20', or 'PT' for page-table structure: the first one found. */
   readonly invariant: string;
-  /** The page index / gfn where the checker found it. */
+  /** every invariant the check found broken at that step, the first one first */
+  readonly invariants: string[];
+  /** The page index / gfn where the checker found the first one. */
   readonly where: number;
   readonly step: number;
-  constructor(invariant: string, where: number, step: number, what: string) {
-    super(`invariant ${invariant} violated at index ${where} (step ${step}): ${what}`);
+  constructor(invariants: string[], where: number, step: number, what: string) {
+    super(`invariant ${invariants.join(", ")} violated at index ${where} (step ${step}): ${what}`);
     this.name = "InvariantError";
-    this.invariant = invariant;
+    this.invariant = invariants[0];
+    this.invariants = invariants;
     this.where = where;
     this.step = step;
   }
@@ -71,4 +68,8 @@ export function check(r: number, op: string): number {
 
 export function einval(op: string, detail: string): GmemError {
   return new GmemError(ERRNO.EINVAL, op, detail);
+}
+
+export function ebadf(op: string, detail: string): GmemError {
+  return new GmemError(ERRNO.EBADF, op, detail);
 }

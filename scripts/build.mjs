@@ -15,9 +15,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
 const t0 = Date.now();
 
-async function compileCore(target) {
+/** The memory map (assembly/abi/layout.ts), read the way the binding reads it: one source for asc's flags too. */
+async function loadLayout() {
+  const r = await build({ entryPoints: ["assembly/abi/layout.ts"], bundle: true, format: "esm", write: false, logLevel: "warning" });
+  return import("data:text/javascript;base64," + Buffer.from(r.outputFiles[0].text).toString("base64"));
+}
+
+async function compileCore(target, L) {
   const asc = await import("assemblyscript/asc");
-  const { error, stderr } = await asc.main(["assembly/index.ts", "--config", "asconfig.json", "--target", target],
+  const { error, stderr } = await asc.main(["assembly/index.ts", "--config", "asconfig.json", "--target", target,
+    "--memoryBase", String(L.MEMORY_BASE), "--initialMemory", String(L.INITIAL_WASM_PAGES),
+    "--maximumMemory", String(L.MAX_WASM_PAGES)],
     { stdout: process.stdout, stderr: process.stderr });
   if (error) {
     console.error(stderr.toString());
@@ -36,8 +44,9 @@ export const esbuildCommon = {
 
 process.chdir(root);
 mkdirSync("build", { recursive: true });
-await compileCore("debug");
-await compileCore("release");
+const layout = await loadLayout();
+await compileCore("debug", layout);
+await compileCore("release", layout);
 const wat = readFileSync("build/release.wat", "utf8");
 if (/__new|__alloc/.test(wat)) throw new Error("release core contains managed allocation (__new/__alloc)");
 

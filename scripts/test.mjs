@@ -2,7 +2,7 @@
 // npm test: build the core and binding, then run every test/*.test.ts through the binding twice - in Node and in
 // headless Chromium (Debian's /usr/bin/chromium, installed with apt-get when missing, driven by playwright-core on
 // a loopback server that sends COOP/COEP so the page is cross-origin isolated). Ends with "N passed, N failed".
-// Options: --node-only, --browser-only, --no-build
+// Options: --node-only, --browser-only, --no-build, --filter REGEX
 import { build } from "esbuild";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
@@ -13,7 +13,11 @@ import { serve } from "./serve.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+// --filter RE: only the test files whose name matches (for working on one area)
+const filterAt = argv.indexOf("--filter");
+const filter = filterAt >= 0 ? new RegExp(argv[filterAt + 1]) : null;
 const out = ".test-out";
 const common = {
   bundle: true, format: "esm", target: ["es2022", "node20", "chrome120"], loader: { ".wasm": "binary" },
@@ -50,7 +54,7 @@ const scenariosPlugin = {
 };
 
 async function bundleTests(platform) {
-  const files = readdirSync("test").filter((f) => f.endsWith(".test.ts")).sort();
+  const files = readdirSync("test").filter((f) => f.endsWith(".test.ts") && (!filter || filter.test(f))).sort();
   const entry = ['import "./harness/uvu-setup";', ...files.map((f) => `import "./${f.replace(/\.ts$/, "")}";`),
     'export { exec } from "uvu";'].join("\n");
   const dir = join(out, platform);

@@ -1,0 +1,168 @@
+// Exports about the machine as a whole: attaching an instance, settings (arch, checks, safeguards, injection),
+// the violations of the last step, and the memory image for snapshots.
+import {
+  LAYOUT_MAGIC, LAYOUT_VERSION, H_MAGIC, H_VERSION, H_INIT, H_HEAP_TOP, HEAP_BASE, PAGEMAP_BASE, H_DEBUG, H_ARCH,
+  H_SAFEGUARDS_OFF, H_CORRUPT, H_FAIL_ALLOC, PFN_LEAKED, STATIC_SIZE, MEMORY_BASE,
+} from "../abi/layout";
+import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX } from "../abi/consts";
+import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT } from "../abi/errno";
+import { setMayBlock, simLock, simUnlock } from "../mm/sync";
+import { pfnPoolInit } from "../mm/pfn";
+import { instanceClaim, instanceRelease, instBase, instSlot, out } from "../mm/instance";
+import { objEnd, objSlotType, OBJ_T_FREE } from "../mm/objects";
+import { DEBUG } from "../lib/debug";
+import { injectArm } from "../lib/inject";
+import { violationCount, violationCode, violationWhere, violationsReset } from "../lib/machine";
+import { kvmNotifierOpsInit } from "../kvm/notifier";
+import { iommuHooksInit } from "../iommu/domain";
+import { iommuSchemeZapInit } from "../iommu/scheme_zap";
+import { iommuSchemeKeepInit } from "../iommu/scheme_keep";
+import { checkAll } from "../check/state";
+import { iterReset } from "../lib/iter";
+
+/** Publish every consumer's notifier ops and the machine hooks (same table indices in every instance). */
+function registerConsumers(): void {
+  kvmNotifierOpsInit();
+  iommuSchemeZapInit();
+  iommuSchemeKeepInit();
+  iommuHooksInit();
+}
+
+const INIT_WAIT_NS: i64 = 1000000; //   1 ms per wait
+const INIT_WAITS: i32 = 2000; //        give up after ~2 s: the memory holds no live initialisation
+
+/**
+ * Attach this instance to the memory: the first instance initialises the header (the others wait for it, a bounded
+ * time), every instance claims its own block. may_block: 0 on a browser's main thread. Returns the instance slot,
+ * or -EINVAL (the memory holds another layout), -ETIMEDOUT (an initialisation never finished), -ENOSPC (every
+ * instance slot is taken), -ENOMEM (the core's static data overlaps the page map).
+ */
+export function sim_attach(may_block: i32): i32 {
+  setMayBlock(may_block != 0);
+  if (__heap_base > <usize>(MEMORY_BASE + STATIC_SIZE) || __heap_base > <usize>PAGEMAP_BASE) return -ENOMEM;
+  if (atomic.cmpxchg<u32>(H_INIT, 0, 1) == 0) {
+    store<u32>(H_MAGIC, LAYOUT_MAGIC);
+    store<u32>(H_VERSION, LAYOUT_VERSION);
+    store<u32>(H_HEAP_TOP, HEAP_BASE);
+    pfnPoolInit();
+    registerConsumers();
+    atomic.store<u32>(H_INIT, 2);
+    atomic.notify(H_INIT);
+  } else {
+    let tries: i32 = 0;
+    for (;;) {
+      const v = atomic.load<u32>(H_INIT);
+      if (v == 2) break;
+      if (v != 1) return -EINVAL; // not a gmemsim header at all
+      if (++tries > INIT_WAITS) return -ETIMEDOUT;
+      if (may_block != 0) atomic.wait<u32>(H_INIT, 1, INIT_WAIT_NS);
+    }
+  }
+  if (load<u32>(H_MAGIC) != <u32>LAYOUT_MAGIC || load<u32>(H_VERSION) != <u32>LAYOUT_VERSION) return -EINVAL;
+  if (!instanceClaim()) return -ENOSPC;
+  registerConsumers(); // idempotent: a restored image gets this build's table indices
+  iterReset();
+  return <i32>instSlot();
+}
+
+/** Give this instance's block back. */
+export function sim_detach(): void { instanceRelease(); }
+
+/** Address of this instance's block (its out-values are at IN_OUT). */
+export function sim_scratch(): u32 { return <u32>instBase(); }
+export function sim_layout_version(): u32 { return LAYOUT_VERSION; }
+export function sim_heap_base(): u32 { return <u32>__heap_base; }
+
+/** Fail the n-th next heap allocation (1 = the next one); 0 turns it off. For exhaustion tests. */
+export function sim_fail_alloc(n: u32): i32 {
+  if (!simLock()) return -EBUSY;
+  store<u32>(H_FAIL_ALLOC, n);
+  simUnlock();
+  return 0;
+}
+
+/** Turn the after-every-step checker on (1) or off (0). */
+export function sim_set_checks(on: i32): i32 {
+  if (!simLock()) return -EBUSY;
+  store<u32>(H_DEBUG, on != 0 ? 1 : 0);
+  simUnlock();
+  return 0;
+}
+
+/** Switch safeguards off (SG_* bits set) or back on; config.disable. */
+export function sim_set_safeguards_off(bits: u32): i32 {
+  if (bits > 63) return -EINVAL;
+  if (!simLock()) return -EBUSY;
+  store<u32>(H_SAFEGUARDS_OFF, bits);
+  simUnlock();
+  return 0;
+}
+export function sim_safeguards_off(): u32 { return load<u32>(H_SAFEGUARDS_OFF); }
+
+/**
+ * The violations the last step found: the first invariant's number (0: none); out OUT_NVIOL = how many,
+ * OUT_VIOLATIONS.. their numbers, OUT_WHERE = the index / gfn of the first. Reading them clears them.
+ */
+export function sim_last_violation(): u32 {
+  const n = violationCount();
+  out(OUT_NVIOL, n);
+  out(OUT_WHERE, violationWhere());
+  for (let i: u32 = 0; i < <u32>VIOLATIONS_MAX; i++) out(OUT_VIOLATIONS + i, violationCode(i));
+  const first = violationCode(0);
+  violationsReset();
+  return first;
+}
+
+/** Whether any object exists (the arch can change only on an empty machine). */
+function anyLive(): bool {
+  for (let i: u32 = 1, n = objEnd(); i < n; i++) if (objSlotType(i) != OBJ_T_FREE) return true;
+  return false;
+}
+
+/** Set the machine's arch: 0 sw, 1 tdx, 2 snp. -EBUSY once anything exists. */
+export function sim_set_arch(a: u32): i32 {
+  if (a > 2) return -EINVAL;
+  if (!simLock()) return -EBUSY;
+  let r: i32 = 0;
+  if (load<u32>(H_ARCH) != a) { if (anyLive()) r = -EBUSY; else store<u32>(H_ARCH, a); }
+  simUnlock();
+  return r;
+}
+export function sim_arch(): u32 { return load<u32>(H_ARCH); }
+
+/** Arm fault injection (INJ_* kinds). */
+export function sim_inject(kind: u32, count: u32): i32 {
+  if (kind >= <u32>INJ_KINDS) return -EINVAL;
+  if (!simLock()) return -EBUSY;
+  injectArm(kind, count);
+  simUnlock();
+  return 0;
+}
+
+/** Debug builds: arm a corruption hook (DBG_*) for the next op. Release: -EOPNOTSUPP. */
+export function sim_debug_hook(which: u32): i32 {
+  if (!DEBUG) return -EOPNOTSUPP;
+  if (!simLock()) return -EBUSY;
+  store<u32>(H_CORRUPT, which);
+  simUnlock();
+  return 0;
+}
+
+/** Run every invariant now; 0 or the first one violated (sim_last_violation gives them all). */
+export function sim_check_all(): i32 {
+  if (!simLock()) return -EBUSY;
+  violationsReset();
+  iterReset();
+  const r = checkAll();
+  simUnlock();
+  return <i32>r;
+}
+
+/** Frames the model had to leak (TDX removal failures, ...). */
+export function sim_leaked(): u32 { return load<u32>(PFN_LEAKED); }
+
+/** Take the simulator lock for a snapshot copy (the binding copies memory, then calls sim_thaw). */
+export function sim_freeze(): i32 { return simLock() ? 0 : -EBUSY; }
+export function sim_thaw(): void { simUnlock(); }
+/** Bytes of memory that hold state: everything below the heap top. */
+export function sim_used_bytes(): f64 { return <f64>load<u32>(H_HEAP_TOP); }

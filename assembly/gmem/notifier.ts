@@ -1,0 +1,147 @@
+// The invalidation-notifier list of an inode: the seam the seed asks for ("guestmemfd should allow the iommu to plug
+// in either invalidation scheme"). Every consumer of an inode's pages registers here: each VM with a memslot bound
+// to it (one record per VM, as one gmem file per VM), each gmem-mode IOMMU bound to it (with its scheme's ops).
+// guest_memfd reaches KVM and the IOMMU only through this list, never by importing them.
+//
+//   record (GI_NOTIFIER_SIZE, in the inode page from GI_NOTIFIERS): +0 class u32 (NOTIFIER_KVM / NOTIFIER_IOMMU),
+//   +4 ops id u32 (NOPS_*), +8 owner u32 (the VM or IOMMU record), +12 owner's handle index u32
+//   ops table (H_NOTIFIER_OPS): per ops id, the table index of each callback (NCB_*), written at every attach by
+//   the consumers' modules (kvm/notifier.ts, iommu/scheme_*.ts): like struct mmu_notifier_ops.
+// Callbacks run KVM's records first, then the IOMMUs' (kvm_gmem_convert_should_proceed unmaps KVM's tables, then
+// calls the IOMMU). Switching the IOMMU callback off (SG_IOMMU_CALLBACK) skips the IOMMU records' NCB_INVALIDATE.
+import { H_NOTIFIER_OPS, NOTIFIER_OPS_MAX, NOTIFIER_CALLBACKS } from "../abi/layout";
+import { GI_NNOTIFIER, GI_NOTIFIERS, GI_NOTIFIER_SIZE, GI_NOTIFIER_MAX } from "../abi/records";
+import {
+  NOTIFIER_KVM, NOTIFIER_IOMMU, NCB_BEGIN, NCB_INVALIDATE, NCB_END, NCB_RESTRUCTURE, SG_IOMMU_CALLBACK,
+} from "../abi/consts";
+import { safeguard } from "../lib/machine";
+
+const NR_CLASS: usize = 0;
+const NR_OPS: usize = 4;
+const NR_OWNER: usize = 8;
+const NR_OWNER_INDEX: usize = 12;
+
+export type BeginFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32) => void;
+export type InvalidateFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32, filter: u32) => i32;
+export type EndFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32) => void;
+export type RestructureFn = (owner: u32, gi: u32, first: u32, n: u32, level: u32) => void;
+
+// @ts-ignore: decorator
+@inline function opsAt(ops: u32, cb: u32): usize {
+  return <usize>H_NOTIFIER_OPS + ((<usize>ops * NOTIFIER_CALLBACKS + cb) << 2);
+}
+// @ts-ignore: decorator
+@inline function recAt(gi: u32, i: u32): usize { return <usize>gi + GI_NOTIFIERS + <usize>i * GI_NOTIFIER_SIZE; }
+// @ts-ignore: decorator
+@inline export function notifierCount(gi: u32): u32 { return load<u32>(gi, GI_NNOTIFIER); }
+// @ts-ignore: decorator
+@inline export function notifierClass(gi: u32, i: u32): u32 { return load<u32>(recAt(gi, i), NR_CLASS); }
+// @ts-ignore: decorator
+@inline export function notifierOwner(gi: u32, i: u32): u32 { return load<u32>(recAt(gi, i), NR_OWNER); }
+// @ts-ignore: decorator
+@inline export function notifierOwnerIndex(gi: u32, i: u32): u32 { return load<u32>(recAt(gi, i), NR_OWNER_INDEX); }
+
+/** A consumer module publishes its callbacks under an ops id (at every attach: same table indices every time). */
+export function notifierOpsSet(ops: u32, begin: BeginFn, invalidate: InvalidateFn, end: EndFn, restructure: RestructureFn): void {
+  store<u32>(opsAt(ops, NCB_BEGIN), begin.index);
+  store<u32>(opsAt(ops, NCB_INVALIDATE), invalidate.index);
+  store<u32>(opsAt(ops, NCB_END), end.index);
+  store<u32>(opsAt(ops, NCB_RESTRUCTURE), restructure.index);
+}
+
+/** Register `owner` (of class NOTIFIER_*) on the inode with ops id `ops`; false when the list is full. */
+export function notifierRegister(gi: u32, cls: u32, ops: u32, owner: u32, ownerIndex: u32): bool {
+  const n = load<u32>(gi, GI_NNOTIFIER);
+  if (n >= <u32>GI_NOTIFIER_MAX || ops == 0 || ops >= <u32>NOTIFIER_OPS_MAX) return false;
+  const r = recAt(gi, n);
+  store<u32>(r, cls, NR_CLASS);
+  store<u32>(r, ops, NR_OPS);
+  store<u32>(r, owner, NR_OWNER);
+  store<u32>(r, ownerIndex, NR_OWNER_INDEX);
+  store<u32>(gi, n + 1, GI_NNOTIFIER);
+  return true;
+}
+
+/** Remove owner's record (order of the others is kept). */
+export function notifierUnregister(gi: u32, owner: u32): void {
+  const n = load<u32>(gi, GI_NNOTIFIER);
+  for (let i: u32 = 0; i < n; i++) {
+    if (load<u32>(recAt(gi, i), NR_OWNER) != owner) continue;
+    if (i + 1 < n) memory.copy(recAt(gi, i), recAt(gi, i + 1), <usize>(n - i - 1) * GI_NOTIFIER_SIZE);
+    memory.fill(recAt(gi, n - 1), 0, GI_NOTIFIER_SIZE);
+    store<u32>(gi, n - 1, GI_NNOTIFIER);
+    return;
+  }
+}
+
+/** Is `owner` registered on the inode? */
+export function notifierHas(gi: u32, owner: u32): bool {
+  const n = load<u32>(gi, GI_NNOTIFIER);
+  for (let i: u32 = 0; i < n; i++) if (load<u32>(recAt(gi, i), NR_OWNER) == owner) return true;
+  return false;
+}
+
+/** The callback's table index for record r, or 0 when its ops id is not a published one. */
+function callbackOf(r: usize, cb: u32): u32 {
+  const ops = load<u32>(r, NR_OPS);
+  if (ops == 0 || ops >= <u32>NOTIFIER_OPS_MAX) return 0;
+  return load<u32>(opsAt(ops, cb));
+}
+
+/** invalidate_begin on every consumer for index range [start, end) (KVM: mmu_invalidate_begin; IOMMU: block). */
+export function notifierBegin(gi: u32, start: u32, end: u32, reason: u32): void {
+  for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
+    for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
+      const r = recAt(gi, i);
+      if (load<u32>(r, NR_CLASS) != cls) continue;
+      const f = callbackOf(r, NCB_BEGIN);
+      if (f != 0) call_indirect<void>(f, load<u32>(r, NR_OWNER), gi, start, end, reason);
+    }
+  }
+}
+
+/**
+ * The invalidation itself: KVM zaps the SPTEs `filter` selects (FILTER_*), an IOMMU runs its scheme's callback for
+ * `reason`. The first error (-ENOMEM from a demotion) stops the walk and is returned.
+ */
+export function notifierInvalidate(gi: u32, start: u32, end: u32, reason: u32, filter: u32): i32 {
+  for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
+    if (cls == NOTIFIER_IOMMU && !safeguard(SG_IOMMU_CALLBACK)) continue;
+    for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
+      const r = recAt(gi, i);
+      if (load<u32>(r, NR_CLASS) != cls) continue;
+      const f = callbackOf(r, NCB_INVALIDATE);
+      if (f == 0) continue;
+      const x = call_indirect<i32>(f, load<u32>(r, NR_OWNER), gi, start, end, reason, filter);
+      if (x < 0) return x;
+    }
+  }
+  return 0;
+}
+
+/** invalidate_end on every consumer (KVM: mmu_invalidate_end; IOMMU: unblock, seq++). */
+export function notifierEnd(gi: u32, start: u32, end: u32, reason: u32): void {
+  for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
+    for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
+      const r = recAt(gi, i);
+      if (load<u32>(r, NR_CLASS) != cls) continue;
+      const f = callbackOf(r, NCB_END);
+      if (f != 0) call_indirect<void>(f, load<u32>(r, NR_OWNER), gi, start, end, reason);
+    }
+  }
+}
+
+/**
+ * Before the backing of [first, first + n) changes size (a folio split, an SNP PSMASH or 2 MiB RMPUPDATE), no
+ * mapping larger than `level` may stay over it (I15, I10): KVM demotes (TDX) or zaps, IOMMUs smash their entries.
+ */
+export function notifierRestructure(gi: u32, first: u32, n: u32, level: u32): void {
+  for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
+    for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
+      const r = recAt(gi, i);
+      if (load<u32>(r, NR_CLASS) != cls) continue;
+      const f = callbackOf(r, NCB_RESTRUCTURE);
+      if (f != 0) call_indirect<void>(f, load<u32>(r, NR_OWNER), gi, first, n, level);
+    }
+  }
+}

@@ -1,0 +1,459 @@
+// One radix page-table implementation for every table kind (KVM private / shared, IOMMU secure / non-secure):
+// x86-64-style 4 levels of 512 x 8-byte entries, walked by a tdp_iter-style iterator (arch/x86/kvm/mmu/tdp_iter.c).
+//
+// Entry (u64):
+//   bit 0       PRESENT
+//   bits 1-2    level - 1 of a leaf (0: 4 KiB, 1: 2 MiB, 2: 1 GiB)
+//   bit 7       LEAF (the kernel's PS bit; set on every leaf, 4 KiB ones too)
+//   bits 8-10   software state (TDX S-EPT: 0 mapped, 1 blocked, 2 pending, 3 removed)
+//   bits 12-43  leaf: pfn;  non-leaf: address of the child table >> 12
+// Levels: 1 = 4 KiB (PTE), 2 = 2 MiB (PMD), 3 = 1 GiB (PUD), 4 = root (covers 2^36 gfns; u32 gfns use 32 entries).
+// The page map keeps, per table page, the number of present entries, so a table that a zap empties goes straight
+// back to the heap.
+//
+// Table descriptor (PT_OBJ_SIZE bytes, embedded wherever the owner wants):
+//   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32
+import { pageAlloc, pageFree, pagemapEntry } from "../mm/alloc";
+import { ENOMEM, EEXIST, EINVAL, ENOENT } from "../abi/errno";
+
+export const PT_ROOT: usize = 0;
+export const PT_LEAVES: usize = 4;
+export const PT_TABLES: usize = 16;
+export const PT_OBJ_SIZE: u32 = 32;
+export const PT_LEVELS: u32 = 4;
+
+export const SPTE_PRESENT: u64 = 1;
+export const SPTE_LEAF: u64 = 0x80;
+export const SPTE_STATE_SHIFT: u64 = 8;
+export const SPTE_STATE_MASK: u64 = 0x700;
+const ADDR_MASK: u64 = 0xffffffff000; // bits 12-43
+
+// @ts-ignore: decorator
+@inline export function spteIsPresent(e: u64): bool { return (e & SPTE_PRESENT) != 0; }
+// @ts-ignore: decorator
+@inline export function spteIsLeaf(e: u64): bool { return (e & SPTE_LEAF) != 0; }
+// @ts-ignore: decorator
+@inline export function spteLevel(e: u64): u32 { return <u32>((e >> 1) & 3) + 1; }
+// @ts-ignore: decorator
+@inline export function sptePfn(e: u64): u32 { return <u32>(e >> 12); }
+// @ts-ignore: decorator
+@inline export function spteState(e: u64): u32 { return <u32>((e & SPTE_STATE_MASK) >> SPTE_STATE_SHIFT); }
+// @ts-ignore: decorator
+@inline export function spteChild(e: u64): u32 { return <u32>(e & ADDR_MASK); }
+// @ts-ignore: decorator
+@inline export function makeLeaf(pfn: u32, level: u32, state: u32): u64 {
+  return SPTE_PRESENT | SPTE_LEAF | (<u64>(level - 1) << 1) | (<u64>state << SPTE_STATE_SHIFT) | (<u64>pfn << 12);
+}
+// @ts-ignore: decorator
+@inline function makeNonLeaf(table: u32): u64 { return SPTE_PRESENT | <u64>table; }
+/** gfns covered by one entry of `level` (1 -> 1, 2 -> 512, 3 -> 262144, 4 -> 2^27). */
+// @ts-ignore: decorator
+@inline export function levelPages(level: u32): u64 { return <u64>1 << (<u64>(9 * (level - 1))); }
+// @ts-ignore: decorator
+@inline function indexAt(gfn: u64, level: u32): u32 { return <u32>((gfn >> (<u64>(9 * (level - 1)))) & 511); }
+// @ts-ignore: decorator
+@inline function occupancyAt(table: u32): usize { return pagemapEntry(table) + 2; }
+// @ts-ignore: decorator
+@inline function occAdd(table: u32, d: i32): u32 {
+  const n = <u32>(<i32>load<u16>(occupancyAt(table)) + d);
+  store<u16>(occupancyAt(table), <u16>n);
+  return n;
+}
+// @ts-ignore: decorator
+@inline function leavesAdd(pt: usize, level: u32, d: i32): void {
+  const at = pt + PT_LEAVES + ((<usize>level - 1) << 2);
+  store<u32>(at, <u32>(<i32>load<u32>(at) + d));
+}
+// @ts-ignore: decorator
+@inline function tablesAdd(pt: usize, d: i32): void {
+  store<u32>(pt, <u32>(<i32>load<u32>(pt, PT_TABLES) + d), PT_TABLES);
+}
+
+// @ts-ignore: decorator
+@inline export function ptRoot(pt: usize): u32 { return load<u32>(pt, PT_ROOT); }
+
+export function ptInit(pt: usize): void {
+  memory.fill(pt, 0, PT_OBJ_SIZE);
+}
+
+export function ptLeaves(pt: usize, level: u32): u32 {
+  return load<u32>(pt + PT_LEAVES + ((<usize>level - 1) << 2));
+}
+export function ptTables(pt: usize): u32 { return load<u32>(pt, PT_TABLES); }
+
+// ---- the iterator -----------------------------------------------------------------------------------------------
+
+/**
+ * A walk over [start, end) in pre-order, like struct tdp_iter:
+ *   root, rootLevel      the table walked and its level
+ *   minLevel             never step below this level
+ *   level, gfn           the entry under the iterator: level and the first gfn it maps
+ *   nextLastLevelGfn     where the walk resumes after a step up (the lowest gfn not yet visited)
+ *   end                  exclusive end of the walk
+ *   sptep, oldSpte       address of the entry and its value when the iterator reached it
+ *   valid                0 once the walk is over
+ *   pt1..pt4             pt_path: the table at each level on the way down
+ */
+// @ts-ignore: decorator
+@unmanaged export class TdpIter {
+  root: u32; rootLevel: u32; minLevel: u32; level: u32;
+  gfn: u64; nextLastLevelGfn: u64; end: u64;
+  sptep: u32; valid: u32; oldSpte: u64;
+  pt1: u32; pt2: u32; pt3: u32; pt4: u32;
+}
+
+// @ts-ignore: decorator
+@inline function ptPathAt(it: TdpIter, level: u32): usize {
+  return changetype<usize>(it) + offsetof<TdpIter>("pt1") + ((<usize>level - 1) << 2);
+}
+
+function tdpIterRefreshSptep(it: TdpIter): void {
+  const table = load<u32>(ptPathAt(it, it.level));
+  it.sptep = table + (indexAt(it.gfn, it.level) << 3);
+  it.oldSpte = load<u64>(it.sptep);
+}
+
+/** tdp_iter_start: position on the root entry covering start. */
+export function tdpIterStart(it: TdpIter, root: u32, minLevel: u32, start: u64, end: u64): void {
+  it.root = root;
+  it.rootLevel = PT_LEVELS;
+  it.minLevel = minLevel;
+  it.nextLastLevelGfn = start;
+  it.end = end;
+  it.level = PT_LEVELS;
+  store<u32>(ptPathAt(it, PT_LEVELS), root);
+  it.gfn = start & ~(levelPages(PT_LEVELS) - 1);
+  it.valid = (root != 0 && start < end) ? 1 : 0;
+  if (it.valid) tdpIterRefreshSptep(it);
+}
+
+/** Step into the child table of the current entry, if it has one and we may go lower. */
+function tryStepDown(it: TdpIter): bool {
+  if (it.level == it.minLevel) return false;
+  const e = load<u64>(it.sptep); // re-read: the caller may have changed the entry
+  if (!spteIsPresent(e) || spteIsLeaf(e)) return false;
+  it.level--;
+  store<u32>(ptPathAt(it, it.level), spteChild(e));
+  it.gfn = it.nextLastLevelGfn & ~(levelPages(it.level) - 1);
+  tdpIterRefreshSptep(it);
+  return true;
+}
+
+/** Step to the next entry of the same table; false at the table's last entry. */
+function tryStepSide(it: TdpIter): bool {
+  if (indexAt(it.gfn, it.level) == 511) return false;
+  it.gfn += levelPages(it.level);
+  it.nextLastLevelGfn = it.gfn;
+  it.sptep += 8;
+  it.oldSpte = load<u64>(it.sptep);
+  return true;
+}
+
+/** Step up to the parent entry; false at the root. */
+function tryStepUp(it: TdpIter): bool {
+  if (it.level == it.rootLevel) return false;
+  it.level++;
+  it.gfn &= ~(levelPages(it.level) - 1);
+  tdpIterRefreshSptep(it);
+  return true;
+}
+
+/**
+ * tdp_iter_next: 1. step down into a non-leaf entry; 2. else step to the next entry of this table; 3. else step up
+ * and try the side step again; the walk ends at the root's last entry or once gfn >= end.
+ */
+export function tdpIterNext(it: TdpIter): void {
+  if (tryStepDown(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
+  do {
+    if (tryStepSide(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
+  } while (tryStepUp(it));
+  it.valid = 0;
+}
+
+// ---- operations -------------------------------------------------------------------------------------------------
+
+/** Address of the leaf entry mapping gfn, or 0 (a huge leaf maps every gfn it covers). */
+export function ptWalkLeaf(pt: usize, gfn: u32): u32 {
+  let table = load<u32>(pt, PT_ROOT);
+  if (table == 0) return 0;
+  for (let level: u32 = PT_LEVELS; level >= 1; level--) {
+    const sptep = table + (indexAt(<u64>gfn, level) << 3);
+    const e = load<u64>(sptep);
+    if (!spteIsPresent(e)) return 0;
+    if (spteIsLeaf(e)) return sptep;
+    table = spteChild(e);
+  }
+  return 0;
+}
+
+/**
+ * Remove the leaf mapping gfn (any level) and free the tables that empties; returns its level, 0 if none.
+ * (A single-leaf zap without an iterator, for callers that find leaves one by one.)
+ */
+export function ptZapLeaf(pt: usize, gfn: u32): u32 {
+  let table = load<u32>(pt, PT_ROOT);
+  if (table == 0) return 0;
+  let t4: u32 = table, t3: u32 = 0, t2: u32 = 0, t1: u32 = 0;
+  for (let level: u32 = PT_LEVELS; level >= 1; level--) {
+    const sptep = table + (indexAt(<u64>gfn, level) << 3);
+    const e = load<u64>(sptep);
+    if (!spteIsPresent(e)) return 0;
+    if (spteIsLeaf(e)) {
+      store<u64>(sptep, 0);
+      leavesAdd(pt, level, -1);
+      // free emptied tables upwards (never the root)
+      let l = level;
+      let t = table;
+      while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
+        pageFree(t, 0);
+        tablesAdd(pt, -1);
+        l++;
+        t = l == 4 ? t4 : l == 3 ? t3 : t2;
+        const pe = t + (indexAt(<u64>gfn, l) << 3);
+        store<u64>(pe, 0);
+      }
+      return level;
+    }
+    table = spteChild(e);
+    if (level == 4) t3 = table; else if (level == 3) t2 = table; else if (level == 2) t1 = table;
+  }
+  void t1;
+  return 0;
+}
+
+/** The entry mapping gfn (0 when none). */
+export function ptLookup(pt: usize, gfn: u32): u64 {
+  const p = ptWalkLeaf(pt, gfn);
+  return p == 0 ? 0 : load<u64>(p);
+}
+
+/**
+ * Install a leaf for gfn at level 1..3 (tdp_mmu_map's walk + set). gfn and pfn must be aligned to the level.
+ * -EEXIST if anything is mapped in the range already (a present leaf or, for a huge level, a child table),
+ * -ENOMEM if a table page cannot be allocated (tables allocated by this call are freed again).
+ */
+export function ptMap(pt: usize, gfn: u32, pfn: u32, level: u32, state: u32): i32 {
+  if (level < 1 || level > 3) return -EINVAL;
+  const mask = <u32>(levelPages(level) - 1);
+  if ((gfn & mask) != 0 || (pfn & mask) != 0) return -EINVAL;
+  let root = load<u32>(pt, PT_ROOT);
+  let fresh: u32 = 0; // bit L set: the table at level L was allocated by this call
+  if (root == 0) {
+    root = pageAlloc(0);
+    if (root == 0) return -ENOMEM;
+    store<u32>(pt, root, PT_ROOT);
+    tablesAdd(pt, 1);
+    fresh |= 1 << PT_LEVELS;
+  }
+  let table = root;
+  for (let l: u32 = PT_LEVELS; l > level; l--) {
+    const sptep = table + (indexAt(<u64>gfn, l) << 3);
+    const e = load<u64>(sptep);
+    if (spteIsPresent(e)) {
+      if (spteIsLeaf(e)) { unwindFresh(pt, gfn, fresh); return -EEXIST; }
+      table = spteChild(e);
+      continue;
+    }
+    const child = pageAlloc(0);
+    if (child == 0) { unwindFresh(pt, gfn, fresh); return -ENOMEM; }
+    store<u64>(sptep, makeNonLeaf(child));
+    occAdd(table, 1);
+    tablesAdd(pt, 1);
+    fresh |= 1 << (l - 1);
+    table = child;
+  }
+  const sptep = table + (indexAt(<u64>gfn, level) << 3);
+  if (spteIsPresent(load<u64>(sptep))) { unwindFresh(pt, gfn, fresh); return -EEXIST; }
+  store<u64>(sptep, makeLeaf(pfn, level, state));
+  occAdd(table, 1);
+  leavesAdd(pt, level, 1);
+  return 0;
+}
+
+/** Free the tables ptMap allocated before it failed (they are empty), deepest first. */
+function unwindFresh(pt: usize, gfn: u32, fresh: u32): void {
+  if (fresh == 0) return;
+  for (let l: u32 = 1; l <= <u32>PT_LEVELS; l++) {
+    if (!(fresh & (1 << l))) continue;
+    // the table at level l hangs off the entry at level l + 1 (or is the root)
+    if (l == PT_LEVELS) {
+      pageFree(load<u32>(pt, PT_ROOT), 0);
+      store<u32>(pt, 0, PT_ROOT);
+    } else {
+      const parentp = entryAbove(pt, gfn, l + 1);
+      const table = spteChild(load<u64>(parentp));
+      pageFree(table, 0);
+      store<u64>(parentp, 0);
+      occAdd(<u32>(parentp & ~4095), -1);
+    }
+    tablesAdd(pt, -1);
+  }
+}
+
+/** Address of the entry at `level` on the path to gfn (the path must exist down to that level). */
+function entryAbove(pt: usize, gfn: u32, level: u32): u32 {
+  let table = load<u32>(pt, PT_ROOT);
+  for (let l: u32 = PT_LEVELS; l > level; l--) table = spteChild(load<u64>(table + (indexAt(<u64>gfn, l) << 3)));
+  return table + (indexAt(<u64>gfn, level) << 3);
+}
+
+/**
+ * Split the huge leaf at *sptep (level 2 or 3) into a child table of 512 leaves one level down, same pfns and
+ * state (tdp_mmu_split_huge_page / TDX DEMOTE). -ENOMEM if no table page; -EINVAL if not a huge leaf.
+ */
+export function ptDemoteAt(pt: usize, sptep: u32): i32 {
+  const e = load<u64>(sptep);
+  if (!spteIsPresent(e) || !spteIsLeaf(e)) return -EINVAL;
+  const level = spteLevel(e);
+  if (level < 2) return -EINVAL;
+  const child = pageAlloc(0);
+  if (child == 0) return -ENOMEM;
+  const pfn = sptePfn(e);
+  const step = <u32>levelPages(level - 1);
+  const state = spteState(e);
+  for (let i: u32 = 0; i < 512; i++) store<u64>(child + (i << 3), makeLeaf(pfn + i * step, level - 1, state));
+  store<u16>(occupancyAt(child), 512);
+  store<u64>(sptep, makeNonLeaf(child));
+  tablesAdd(pt, 1);
+  leavesAdd(pt, level, -1);
+  leavesAdd(pt, level - 1, 512);
+  return 0;
+}
+
+/** Demote the leaf of `level` that maps gfn. -ENOENT if gfn is not mapped by a leaf of that level. */
+export function ptDemote(pt: usize, gfn: u32, level: u32): i32 {
+  const p = ptWalkLeaf(pt, gfn);
+  if (p == 0 || spteLevel(load<u64>(p)) != level) return -ENOENT;
+  return ptDemoteAt(pt, p);
+}
+
+// Result of the last zap, per instance: leaves removed, and the gfn span they covered.
+let zapCount: u32 = 0;
+let zapStart: u64 = 0;
+let zapEnd: u64 = 0;
+export function ptLastZapCount(): u32 { return zapCount; }
+export function ptLastZapStart(): u64 { return zapStart; }
+export function ptLastZapEnd(): u64 { return zapEnd; }
+
+export const ZAP_WHOLE: u32 = 0; //   a huge leaf partly inside the range is zapped whole (non-TDX KVM)
+export const ZAP_DEMOTE: u32 = 1; //  ... is demoted first, so exactly the range goes (TDX "precise zapping")
+
+/**
+ * Remove every leaf mapping a gfn in [start, end) (tdp_mmu_zap_leafs) and free tables that become empty. A huge
+ * leaf that sticks out of the range is zapped whole or demoted first, as `partial` says. Returns the number of
+ * leaves removed (ptLastZapStart/End give the span), or -ENOMEM when a demotion needed a table page (leaves zapped
+ * before that point stay zapped, as in the kernel).
+ */
+export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial: u32): i32 {
+  zapCount = 0;
+  zapStart = end;
+  zapEnd = start;
+  const root = load<u32>(pt, PT_ROOT);
+  tdpIterStart(it, root, 1, start, end);
+  while (it.valid) {
+    const e = it.oldSpte;
+    if (spteIsPresent(e) && !spteIsLeaf(e) && it.gfn >= start && it.gfn + levelPages(it.level) <= end) {
+      // a whole subtree inside the range: drop it in one go (the walk never has to visit its leaves)
+      const level = it.level;
+      const n = zapSubtree(pt, spteChild(e), level - 1);
+      store<u64>(it.sptep, 0);
+      zapCount += n;
+      if (it.gfn < zapStart) zapStart = it.gfn;
+      if (it.gfn + levelPages(level) > zapEnd) zapEnd = it.gfn + levelPages(level);
+      it.oldSpte = 0;
+      const table = load<u32>(ptPathAt(it, level));
+      if (occAdd(table, -1) == 0) freeEmptyUpwards(pt, it);
+      tdpIterNext(it);
+      continue;
+    }
+    if (spteIsPresent(e) && spteIsLeaf(e)) {
+      const level = it.level;
+      const size = levelPages(level);
+      if (it.gfn < start || it.gfn + size > end) {
+        if (partial == ZAP_DEMOTE && level > 1) {
+          const r = ptDemoteAt(pt, it.sptep);
+          if (r < 0) return r;
+          it.oldSpte = load<u64>(it.sptep);
+          tdpIterNext(it); // steps down into the new table
+          continue;
+        }
+      }
+      store<u64>(it.sptep, 0);
+      leavesAdd(pt, level, -1);
+      zapCount++;
+      if (it.gfn < zapStart) zapStart = it.gfn;
+      if (it.gfn + size > zapEnd) zapEnd = it.gfn + size;
+      const table = load<u32>(ptPathAt(it, level));
+      if (occAdd(table, -1) == 0) freeEmptyUpwards(pt, it);
+    }
+    tdpIterNext(it);
+  }
+  return <i32>zapCount;
+}
+
+/** Free the table at `level` and everything below it; returns the leaves it held (counters adjusted). */
+function zapSubtree(pt: usize, table: u32, level: u32): u32 {
+  let n: u32 = 0;
+  if (level == 1) {
+    n = <u32>load<u16>(occupancyAt(table));
+    leavesAdd(pt, 1, -<i32>n);
+  } else {
+    for (let i: u32 = 0; i < 512; i++) {
+      const e = load<u64>(table + (i << 3));
+      if (!spteIsPresent(e)) continue;
+      if (spteIsLeaf(e)) { leavesAdd(pt, level, -1); n++; }
+      else n += zapSubtree(pt, spteChild(e), level - 1);
+    }
+  }
+  pageFree(table, 0);
+  tablesAdd(pt, -1);
+  return n;
+}
+
+/**
+ * The table under the iterator became empty: free it and every ancestor that empties with it (never the root),
+ * leaving the iterator on the now non-present parent entry so the walk continues sideways.
+ */
+function freeEmptyUpwards(pt: usize, it: TdpIter): void {
+  while (it.level < it.rootLevel) {
+    const table = load<u32>(ptPathAt(it, it.level));
+    if (load<u16>(occupancyAt(table)) != 0) break;
+    pageFree(table, 0);
+    tablesAdd(pt, -1);
+    it.level++;
+    it.gfn &= ~(levelPages(it.level) - 1);
+    const parent = load<u32>(ptPathAt(it, it.level));
+    it.sptep = parent + (indexAt(it.gfn, it.level) << 3);
+    store<u64>(it.sptep, 0);
+    it.oldSpte = 0;
+    occAdd(parent, -1);
+  }
+}
+
+/** Count present leaves in [start, end) at each level by walking (not the counters); for checks. */
+export function ptCountRange(pt: usize, it: TdpIter, start: u64, end: u64): u32 {
+  let n: u32 = 0;
+  tdpIterStart(it, load<u32>(pt, PT_ROOT), 1, start, end);
+  while (it.valid) {
+    if (spteIsPresent(it.oldSpte) && spteIsLeaf(it.oldSpte)) n++;
+    tdpIterNext(it);
+  }
+  return n;
+}
+
+/** Free every table (the owner is going away). */
+export function ptDestroy(pt: usize): void {
+  const root = load<u32>(pt, PT_ROOT);
+  if (root != 0) freeTable(root, PT_LEVELS);
+  memory.fill(pt, 0, PT_OBJ_SIZE);
+}
+
+function freeTable(table: u32, level: u32): void {
+  if (level > 1) {
+    for (let i: u32 = 0; i < 512; i++) {
+      const e = load<u64>(table + (i << 3));
+      if (spteIsPresent(e) && !spteIsLeaf(e)) freeTable(spteChild(e), level - 1);
+    }
+  }
+  pageFree(table, 0);
+}

@@ -1,0 +1,143 @@
+// The core's own heap: a buddy allocator of 4 KiB pages over the region above HEAP_BASE, growing the shared memory
+// with memory.grow and reusing freed blocks (coalescing buddies). No managed allocation exists in the core: every
+// structure (bitmaps, folio arrays, page tables, pfn stacks, op records) comes from here. (mirrors mm/page_alloc.c:
+// __alloc_pages takes the smallest free block that fits and splits it; __free_one_page merges buddies.)
+//
+//   page map entry (u32 per 4 KiB page of memory, PAGEMAP_BASE):
+//     bits 0-7    PAGEMAP_FREE | order  on the head page of a free block
+//                 PAGEMAP_USED | order  on the head page of an allocated block
+//     bits 16-31  present entries, when the page is a page-table page (lib/pagetable.ts)
+//   free block: +0 next u32, +4 prev u32 (the free list of its order, head in H_FREE_HEADS)
+//
+// Callers hold the simulator lock.
+import {
+  H_FREE_HEADS, H_HEAP_TOP, H_PAGES_USED, H_PAGES_PEAK, H_FAIL_ALLOC, HEAP_BASE, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE,
+  PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, WASM_PAGE_SHIFT, MAX_WASM_PAGES,
+} from "../abi/layout";
+import { DEBUG } from "../lib/debug";
+
+// @ts-ignore: decorator
+@inline export function pagemapEntry(addr: u32): usize {
+  return <usize>PAGEMAP_BASE + ((<usize>addr >> PAGE_SHIFT) << 2);
+}
+// @ts-ignore: decorator
+@inline function headOf(order: u32): usize { return <usize>H_FREE_HEADS + (<usize>order << 2); }
+// @ts-ignore: decorator
+@inline function freeNext(addr: u32): u32 { return load<u32>(addr); }
+// @ts-ignore: decorator
+@inline function freePrev(addr: u32): u32 { return load<u32>(addr, 4); }
+
+function listPush(order: u32, addr: u32): void {
+  const head = load<u32>(headOf(order));
+  store<u32>(addr, head);
+  store<u32>(addr, 0, 4);
+  if (head != 0) store<u32>(head, addr, 4);
+  store<u32>(headOf(order), addr);
+  store<u8>(pagemapEntry(addr), <u8>(PAGEMAP_FREE | order));
+}
+
+function listRemove(order: u32, addr: u32): void {
+  const next = freeNext(addr);
+  const prev = freePrev(addr);
+  if (prev != 0) store<u32>(prev, next);
+  else store<u32>(headOf(order), next);
+  if (next != 0) store<u32>(next, prev, 4);
+  store<u8>(pagemapEntry(addr), 0);
+}
+
+/** Make sure linear memory reaches `end` (exclusive); false if 4 GiB would be exceeded or growth failed. */
+function ensureMemory(end: u64): bool {
+  const needed = (end + ((<u64>1 << WASM_PAGE_SHIFT) - 1)) >> WASM_PAGE_SHIFT;
+  if (needed > <u64>MAX_WASM_PAGES) return false;
+  const have = <u64>memory.size();
+  if (needed <= have) return true;
+  return memory.grow(<i32>(needed - have)) >= 0;
+}
+
+function account(order: u32, sign: i32): void {
+  const n = <u32>1 << order;
+  let used = load<u32>(H_PAGES_USED);
+  used = sign > 0 ? used + n : used - n;
+  store<u32>(H_PAGES_USED, used);
+  if (used > load<u32>(H_PAGES_PEAK)) store<u32>(H_PAGES_PEAK, used);
+}
+
+/** Allocate 2^order zeroed pages; the address, or 0 when memory is exhausted (-ENOMEM for the caller). */
+export function pageAlloc(order: u32): u32 {
+  return pageAllocMaybeZero(order, true);
+}
+
+/** pageAlloc for a caller that overwrites every byte itself (the contents are undefined). */
+export function pageAllocRaw(order: u32): u32 {
+  return pageAllocMaybeZero(order, false);
+}
+
+function pageAllocMaybeZero(order: u32, zero: bool): u32 {
+  if (order > <u32>MAX_ORDER) return 0;
+  const fail = load<u32>(H_FAIL_ALLOC);
+  if (fail != 0) {
+    store<u32>(H_FAIL_ALLOC, fail - 1);
+    if (fail == 1) return 0;
+  }
+  for (let j = order; j <= <u32>MAX_ORDER; j++) {
+    const addr = load<u32>(headOf(j));
+    if (addr == 0) continue;
+    listRemove(j, addr);
+    while (j > order) {
+      j--;
+      listPush(j, addr + (<u32>PAGE_SIZE << j));
+    }
+    store<u8>(pagemapEntry(addr), <u8>(PAGEMAP_USED | order));
+    store<u16>(pagemapEntry(addr), 0, 2);
+    if (zero) memory.fill(addr, 0, <usize>PAGE_SIZE << order);
+    account(order, 1);
+    return addr;
+  }
+  // extend the heap: align the top to the block size; the gap becomes free blocks
+  const top = <u64>load<u32>(H_HEAP_TOP);
+  const size = <u64>PAGE_SIZE << order;
+  const rel = top - <u64>HEAP_BASE;
+  const aligned = <u64>HEAP_BASE + ((rel + size - 1) & ~(size - 1));
+  const end = aligned + size;
+  if (!ensureMemory(end)) return 0;
+  let t = top;
+  while (t < aligned) {
+    let k: u32 = 0;
+    while (k + 1 < order && ((t - <u64>HEAP_BASE) & ((<u64>PAGE_SIZE << (k + 1)) - 1)) == 0 &&
+           t + (<u64>PAGE_SIZE << (k + 1)) <= aligned) k++;
+    listPush(k, <u32>t);
+    t += <u64>PAGE_SIZE << k;
+  }
+  store<u32>(H_HEAP_TOP, <u32>end);
+  const addr = <u32>aligned;
+  store<u8>(pagemapEntry(addr), <u8>(PAGEMAP_USED | order));
+  store<u16>(pagemapEntry(addr), 0, 2);
+  account(order, 1);
+  return addr; // memory past the heap top is always zero (an image restore zeroes what it gives back)
+}
+
+/** Return a block to the heap, merging it with its free buddy as long as possible. */
+export function pageFree(addr: u32, order: u32): void {
+  if (DEBUG) assert(load<u8>(pagemapEntry(addr)) == <u8>(PAGEMAP_USED | order), "pageFree: not an allocated block");
+  store<u32>(pagemapEntry(addr), 0);
+  account(order, -1);
+  const top = <u64>load<u32>(H_HEAP_TOP);
+  let a = addr;
+  let k = order;
+  while (k < <u32>MAX_ORDER) {
+    const buddy = <u32>HEAP_BASE + ((a - <u32>HEAP_BASE) ^ (<u32>PAGE_SIZE << k));
+    if (<u64>buddy + (<u64>PAGE_SIZE << k) > top) break;
+    if (load<u8>(pagemapEntry(buddy)) != <u8>(PAGEMAP_FREE | k)) break;
+    listRemove(k, buddy);
+    if (buddy < a) a = buddy;
+    k++;
+  }
+  listPush(k, a);
+}
+
+/** Smallest order whose block holds `bytes` (bytes > 0); MAX_ORDER + 1 when it cannot. */
+export function orderFor(bytes: u64): u32 {
+  let k: u32 = 0;
+  while (k <= <u32>MAX_ORDER && (<u64>PAGE_SIZE << k) < bytes) k++;
+  return k;
+}

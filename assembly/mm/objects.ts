@@ -1,0 +1,74 @@
+// The object table: every guest_memfd, VM, IOMMU, standalone bitmap and page table, and every paused operation is
+// named by a handle the table validates (type and generation), so a stale or forged handle from the outside is
+// -EBADF, never a wild pointer. handle = index | generation << OBJ_INDEX_BITS (abi/layout.ts). A generation never
+// wraps: a slot whose generation reaches OBJ_GEN_MAX is retired, so an old handle can never name a newer object.
+import {
+  OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_MAX, OBJ_INDEX_BITS, OBJ_GEN_MAX, OS_TYPE, OS_FLAGS, OS_PTR, OS_NEXT, OS_GEN,
+  H_OBJ_FREE, H_OBJ_NEXT, H_OBJ_LIVE,
+} from "../abi/layout";
+
+export const OBJ_T_FREE: u32 = 0;
+export const OBJ_T_BITMAP: u32 = 1;
+export const OBJ_T_PAGETABLE: u32 = 2;
+export const OBJ_T_GMEM: u32 = 3;
+export const OBJ_T_VM: u32 = 4;
+export const OBJ_T_IOMMU: u32 = 5;
+export const OBJ_T_OP: u32 = 6;
+
+// @ts-ignore: decorator
+@inline export function objSlot(idx: u32): usize { return <usize>OBJ_TABLE + <usize>idx * OBJ_SLOT_SIZE; }
+// @ts-ignore: decorator
+@inline export function objSlotType(idx: u32): u32 { return load<u8>(objSlot(idx), OS_TYPE); }
+// @ts-ignore: decorator
+@inline export function objSlotPtr(idx: u32): u32 { return load<u32>(objSlot(idx), OS_PTR); }
+// @ts-ignore: decorator
+@inline export function objIndex(handle: u32): u32 { return handle & ((1 << OBJ_INDEX_BITS) - 1); }
+
+/** Allocate a slot for an object of `type` at ptr; its handle, or 0 when the table is full. */
+export function objNew(type: u32, ptr: u32): u32 {
+  let idx = load<u32>(H_OBJ_FREE);
+  if (idx != 0) {
+    store<u32>(H_OBJ_FREE, load<u32>(objSlot(idx), OS_NEXT));
+  } else {
+    idx = load<u32>(H_OBJ_NEXT);
+    if (idx == 0) idx = 1;
+    if (idx >= <u32>OBJ_MAX) return 0;
+    store<u32>(H_OBJ_NEXT, idx + 1);
+  }
+  const s = objSlot(idx);
+  const gen = load<u32>(s, OS_GEN) + 1;
+  store<u8>(s, <u8>type, OS_TYPE);
+  store<u8>(s, 0, OS_FLAGS);
+  store<u32>(s, ptr, OS_PTR);
+  store<u32>(s, 0, OS_NEXT);
+  store<u32>(s, gen, OS_GEN);
+  store<u32>(H_OBJ_LIVE, load<u32>(H_OBJ_LIVE) + 1);
+  return idx | (gen << OBJ_INDEX_BITS);
+}
+
+/** The object's pointer if `handle` names a live object of `type`, else 0. */
+export function objGet(handle: u32, type: u32): u32 {
+  const idx = objIndex(handle);
+  if (idx == 0 || type == OBJ_T_FREE) return 0;
+  const s = objSlot(idx);
+  if (<u32>load<u8>(s, OS_TYPE) != type) return 0;
+  if (load<u32>(s, OS_GEN) != (handle >> OBJ_INDEX_BITS)) return 0;
+  return load<u32>(s, OS_PTR);
+}
+
+/** Release the slot of a live handle; the generation stays, so the old handle no longer matches. */
+export function objFree(handle: u32): void {
+  const idx = objIndex(handle);
+  const s = objSlot(idx);
+  store<u8>(s, <u8>OBJ_T_FREE, OS_TYPE);
+  store<u32>(s, 0, OS_PTR);
+  if (load<u32>(s, OS_GEN) < <u32>OBJ_GEN_MAX) { // else retired: never handed out again
+    store<u32>(s, load<u32>(H_OBJ_FREE), OS_NEXT);
+    store<u32>(H_OBJ_FREE, idx);
+  }
+  store<u32>(H_OBJ_LIVE, load<u32>(H_OBJ_LIVE) - 1);
+}
+
+/** Highest slot index ever used + 1 (walks over the table stop here). */
+// @ts-ignore: decorator
+@inline export function objEnd(): u32 { const n = load<u32>(H_OBJ_NEXT); return n == 0 ? 1 : n; }

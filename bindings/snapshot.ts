@@ -1,0 +1,89 @@
+// Snapshots: the whole model state as bytes (a 32-byte header, the object names, the memory image up to the heap
+// top) and the checks a restore makes before it trusts them. A corrupted or foreign snapshot is refused with an
+// Error whose .code says why, in time linear in its size: nothing it holds is run before its checksum matches.
+import * as L from "../assembly/abi/layout";
+import { ERRNO, GmemError, check, einval } from "./errors";
+import type { SimContext, Protocol } from "./context";
+
+const MAGIC = "GMSNAP02";
+const HEADER = 32;
+
+/** A word-wise hash of bytes (a multiple of 4 long): detects any accidental corruption of a snapshot. */
+function hash(bytes: Uint8Array): number {
+  const w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+  let h = 0x811c9dc5 ^ bytes.byteLength;
+  for (let i = 0; i < w.length; i++) {
+    h = Math.imul(h ^ w[i], 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0;
+}
+
+/** The model's state as bytes (taken under the simulator lock, so no step is half done in it). */
+export function takeSnapshot(sim: SimContext): Uint8Array {
+  check(sim.core.sim_freeze(), "snapshot");
+  try {
+    const used = sim.core.sim_used_bytes();
+    const text = new TextEncoder().encode(JSON.stringify(sim.nameEntries()));
+    const nlen = (text.length + 3) & ~3;
+    const outp = new Uint8Array(HEADER + nlen + used);
+    const dv = new DataView(outp.buffer);
+    for (let i = 0; i < 8; i++) outp[i] = MAGIC.charCodeAt(i);
+    dv.setUint32(8, L.LAYOUT_VERSION, true);
+    dv.setUint32(12, used, true);
+    dv.setUint32(16, text.length, true);
+    dv.setUint32(20, sim.protocol === "v4" ? 1 : 0, true);
+    outp.fill(0x20, HEADER, HEADER + nlen); // names padded with spaces (valid JSON whitespace)
+    outp.set(text, HEADER);
+    outp.set(new Uint8Array(sim.memory.buffer, 0, used), HEADER + nlen);
+    // the copy was taken under the lock and with this instance attached: neither belongs in the image
+    dv.setUint32(HEADER + nlen + L.H_SIM_LOCK, 0, true);
+    outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
+    dv.setUint32(24, hash(outp.subarray(HEADER)), true);
+    return outp;
+  } finally {
+    sim.core.sim_thaw();
+  }
+}
+
+export interface ParsedSnapshot { image: Uint8Array; names: [string, string][]; protocol: Protocol }
+
+/** Check a snapshot's bytes: EINVAL (code) for anything that is not an intact snapshot of this layout. */
+export function parseSnapshot(bytes: unknown): ParsedSnapshot {
+  const op = "restore";
+  if (!(bytes instanceof Uint8Array) || bytes.length < HEADER) throw einval(op, "not a snapshot");
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(...bytes.subarray(0, 8)) !== MAGIC) throw einval(op, "not a gmemsim snapshot (of this format)");
+  if (dv.getUint32(8, true) !== L.LAYOUT_VERSION) throw einval(op, "snapshot of another layout version");
+  const used = dv.getUint32(12, true), tlen = dv.getUint32(16, true);
+  const nlen = (tlen + 3) & ~3;
+  if (HEADER + nlen + used !== bytes.length || used < L.HEAP_BASE || used % 4 !== 0 || used > 2 ** 32 - L.WASM_PAGE_SIZE) {
+    throw einval(op, "truncated or padded snapshot");
+  }
+  const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  if (hash(copy.subarray(HEADER)) !== dv.getUint32(24, true)) throw einval(op, "the snapshot is corrupted (checksum)");
+  let names: unknown;
+  try { names = JSON.parse(new TextDecoder().decode(bytes.subarray(HEADER, HEADER + tlen))); }
+  catch { throw einval(op, "the snapshot's names are not JSON"); }
+  if (!Array.isArray(names) || !names.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" &&
+      typeof e[1] === "string" && /^(gmem|vm|iommu):\d+$/.test(e[0]))) {
+    throw einval(op, "the snapshot's names are malformed");
+  }
+  const image = bytes.subarray(HEADER + nlen);
+  const idv = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (idv.getUint32(L.H_MAGIC, true) !== L.LAYOUT_MAGIC || idv.getUint32(L.H_INIT, true) !== 2 ||
+      idv.getUint32(L.H_HEAP_TOP, true) !== used) {
+    throw einval(op, "the snapshot's header is not a ready gmemsim state");
+  }
+  return { image, names: names as [string, string][], protocol: dv.getUint32(20, true) === 1 ? "v4" : "v2" };
+}
+
+/** Copy an image into a fresh memory (grown to fit). */
+export function loadImage(memory: WebAssembly.Memory, image: Uint8Array): void {
+  const pages = Math.ceil(image.length / L.WASM_PAGE_SIZE);
+  const have = memory.buffer.byteLength / L.WASM_PAGE_SIZE;
+  if (pages > have) {
+    try { memory.grow(pages - have); } catch { throw new GmemError(ERRNO.ENOMEM, "restore", "the image does not fit"); }
+  }
+  new Uint8Array(memory.buffer).set(image);
+}
