@@ -145,6 +145,23 @@ function account(name, res, text) {
   failed += res.total - res.passed;
   report.push(`${name}: ${res.passed}/${res.total}`);
 }
+// The house: types (tsc, noUnusedLocals), no unused import in the core, no import cycle and no oversized file
+// (../shared/tools/import-cycles.mjs, next to the repository as in CI). Each is one test.
+if (!args.has("--browser-only") && !filter) {
+  const checks = [
+    ["typecheck", [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.check.json"]],
+    ["unused imports", ["scripts/unused-imports.mjs", "assembly"]],
+  ];
+  const cycles = resolve(root, "../shared/tools/import-cycles.mjs");
+  if (existsSync(cycles)) checks.push(["import cycles, file size", [cycles, "--max-lines", "400", "assembly", "bindings"]]);
+  for (const [name, cmd] of checks) {
+    const r = spawnSync(process.execPath, cmd, { encoding: "utf8" });
+    const ok = r.status === 0;
+    console.log(`house: ${name}: ${ok ? "ok" : "FAILED"}${ok ? "" : "\n" + r.stdout + r.stderr}`);
+    if (ok) passed++; else failed++;
+    report.push(`${name}: ${ok ? "ok" : "failed"}`);
+  }
+}
 if (!args.has("--browser-only")) {
   const { dir } = await bundleTests("node");
   console.log("\n== Node " + process.version);

@@ -95,7 +95,7 @@ function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: number,
   const forgedG = [forge(Gmem, 0x7fffffff, { npages: 16 }), forge(Gmem, 12345, { npages: 1 << 20 }), forge(Gmem, 0, { npages: 0 })];
   const forgedV = [new Vm(sim, 0x7fffffff), new Vm(sim, 12345), new Vm(sim, 0)];
   const forgedI = [new Iommu(sim, 0x7fffffff), new Iommu(sim, 12345), new Iommu(sim, 0)];
-  const forgedB = [new Bitmap(sim, 12345, 100), new Bitmap(sim, 0x7fffffff, 1 << 20), new Bitmap(sim, 0, 0)];
+  const forgedB = [new Bitmap(sim, 12345), new Bitmap(sim, 0x7fffffff), new Bitmap(sim, 0)];
   const forgedP = [new PageTable(sim, 12345), new PageTable(sim, 0x7fffffff), new PageTable(sim, 0)];
   const foreignG = other.createGmem(16 * K, ["mmap"], "v2", { name: "a guest_memfd of another simulator" });
   const foreignV = other.createVm({ name: "a VM of another simulator" });
@@ -120,7 +120,7 @@ function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: number,
   const G_ = (): Gmem => obj(gmems, deadG, forgedG, () => forge(Gmem, anyHandleOf(), { npages: 64 }), foreignG);
   const V_ = (): Vm => obj(vms, deadV, forgedV, () => new Vm(sim, anyHandleOf()), foreignV);
   const I_ = (): Iommu => obj(ious, deadI, forgedI, () => new Iommu(sim, anyHandleOf()));
-  const B_ = (): Bitmap => obj(bms, deadB, forgedB, () => new Bitmap(sim, anyHandleOf(), 4096));
+  const B_ = (): Bitmap => obj(bms, deadB, forgedB, () => new Bitmap(sim, anyHandleOf()));
   const P_ = (): PageTable => obj(pts, deadP, forgedP, () => new PageTable(sim, anyHandleOf()));
   /** a Gmem argument: any of the above, or not a Gmem at all */
   const gArg = (): unknown => (chance(0.9) ? G_() : junk());

@@ -5,7 +5,6 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, InvariantError, type Simulator, type Arch } from "../bindings/index";
 
-const M2 = 512;
 
 function sim(arch: Arch = "sw"): Simulator {
   return createSimulatorSync(undefined, { debug: true, checks: true, arch });

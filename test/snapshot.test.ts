@@ -5,8 +5,6 @@ import * as assert from "uvu/assert";
 import { createSimulatorSync, restoreSimulator, type Simulator } from "../bindings/index";
 import { rng } from "./harness/rng";
 
-interface World { sim: Simulator; }
-
 /** Build a busy state: a hugetlb gmem, a VM, a gmem IOMMU, conversions, host and DMA mappings. */
 function build(sim: Simulator) {
   const g = sim.createGmem(8 * 2 ** 20, ["mmap", "init-private", "hugetlb-2M"], "v2", { name: "g" });

@@ -40,7 +40,7 @@ test("tdx: a 4 KiB to-shared inside a 2 MiB leaf: BLOCK -> TRACK -> DEMOTE, then
   assert.equal(vm.spte(0x4000, "private")?.level, "4K", "the rest of the block stays mapped, demoted");
   g.mmap();
   assert.equal(g.hostAccess(0x3000), { result: "ok", value: 0 }, "tdx_clear_page: the host reads zeros");
-  assert.equal(vm.access(0x4000, { private: true }).value, 8);
+  assert.equal((vm.access(0x4000, { private: true }) as { value?: number }).value, 8);
 });
 
 test("tdx: after a 4 KiB round trip the block never maps at 2 MiB again", () => {

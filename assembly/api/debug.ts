@@ -11,9 +11,8 @@ import { bitmapAssign } from "../lib/bitmap";
 import { ptMap, ptZapRange, levelPages } from "../lib/pagetable";
 import { iterPush, iterPop, iterReset } from "../lib/iter";
 import { blockShift, gmemBitmap, gmemHostPtesAdd } from "../gmem/inode";
-import {
-  blockAt, FB_STATE, FB_ORDER, FB_REF, FB_FLAGS, FB_HUGE, folioOrder, folioPfn, folioSetHostMap,
-} from "../gmem/folio";
+import { blockAt, FB_STATE, FB_ORDER, FB_REF, FB_FLAGS, FB_HUGE, folioOrder, folioPfn } from "../gmem/folio";
+import { folioSetHostMap } from "../gmem/refs";
 import { FOLIO_UPTODATE } from "../abi/consts";
 import { notifierCount } from "../gmem/notifier";
 import { slotForGfn, slotInode, slotIndex, vmPt } from "../kvm/vm";

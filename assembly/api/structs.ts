@@ -18,7 +18,8 @@ import {
 import { iterPush, iterPop } from "../lib/iter";
 import { violationsReset } from "../lib/machine";
 import { blockShift, hugeOrder, gmemBitmap } from "../gmem/inode";
-import { folioDescribe, folioRef, folioMarkUptodate, blockState, FB_SPLIT, REF_PIN } from "../gmem/folio";
+import { folioDescribe, folioMarkUptodate, blockState, FB_SPLIT } from "../gmem/folio";
+import { folioRef, REF_PIN } from "../gmem/refs";
 import { lastBusyIndex } from "../gmem/split";
 import { invLockedWrite } from "../gmem/lock";
 import { gmemGetFolio } from "../gmem/getpfn";

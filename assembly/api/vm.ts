@@ -1,7 +1,5 @@
 // Exports on VMs: creation, memslots, guest accesses, and views of KVM's tables and invalidation state.
-import {
-  OPK_VM_CREATE, OPK_VM_DESTROY, OPK_VM_BIND, OPK_VM_UNBIND, OPK_GUEST_ACCESS,
-} from "../abi/ops";
+import { OPK_VM_CREATE, OPK_VM_DESTROY, OPK_VM_BIND, OPK_VM_UNBIND, OPK_GUEST_ACCESS } from "../abi/ops";
 import {
   OUT_INFO, VM_INFO_SEQ, VM_INFO_IN_PROGRESS, VM_INFO_TLB_FLUSHES, VM_INFO_PRIVATE_LEAVES, VM_INFO_SHARED_LEAVES,
   VM_INFO_LEAVES_4K, VM_INFO_LEAVES_2M, VM_INFO_LEAVES_1G, VM_INFO_PFN, VM_INFO_STATE,
@@ -14,7 +12,7 @@ import { ptLeaves, ptWalkLeaf, spteLevel, sptePfn, spteState, levelPages } from 
 import { vmPt, vmSeq, vmInProgress, vmTlbFlushes } from "../kvm/vm";
 import { faultInit } from "../kvm/fault";
 import { opBegin } from "../op/engine";
-import { enter, leave } from "./bracket";
+import { enter } from "./bracket";
 import { stopValid, runAndLeave, earlyResult } from "./ops";
 
 export function vm_create(stop: u32): i32 {
@@ -108,5 +106,4 @@ export function vm_leaves(h: u32, priv: i32): i32 {
   out(OUT_INFO + VM_INFO_LEAVES_1G, ptLeaves(pt, 3));
   return 0;
 }
-
 

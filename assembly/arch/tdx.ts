@@ -4,13 +4,11 @@
 // zapping"), and a 2 MiB block demoted after the guest accepted at 4 KiB never maps huge again (GUEST_INHIBIT).
 // A removal failure is KVM_BUG_ON: the VM is dead and the page is leaked.
 import { GI_INHIBIT, GI_NPAGES } from "../abi/records";
-import {
-  EV_ARCH_SEPT_REMOVE, EV_ARCH_SEPT_DEMOTE, EV_ARCH_SEPT_BLOCK, EV_ARCH_SEPT_TRACK,
-} from "../abi/events";
+import { EV_ARCH_SEPT_REMOVE, EV_ARCH_SEPT_DEMOTE, EV_ARCH_SEPT_BLOCK, EV_ARCH_SEPT_TRACK } from "../abi/events";
 import { INJ_SEPT_REMOVE_FAIL, SEPT_BLOCKED, SEPT_REMOVED } from "../abi/consts";
 import {
-  TdpIter, tdpIterStart, tdpIterNext, ptWalkLeaf, ptDemoteAt, ptZapRange, ptRoot, spteIsPresent, spteIsLeaf,
-  spteLevel, levelPages, ZAP_WHOLE, SPTE_STATE_MASK, SPTE_STATE_SHIFT,
+  tdpIterStart, tdpIterNext, ptWalkLeaf, ptDemoteAt, ptZapRange, ptRoot, spteIsPresent, spteIsLeaf, spteLevel,
+  levelPages, ZAP_WHOLE, SPTE_STATE_MASK, SPTE_STATE_SHIFT,
 } from "../lib/pagetable";
 import { bitmapCreate, bitmapDestroy, bitmapTest, bitmapAssign } from "../lib/bitmap";
 import { emit } from "../lib/events";

@@ -13,7 +13,7 @@ import {
   OP_START, OP_END, OP_SNAP, OP_SNAP_ORDER, OP_WASNOOP, OP_ERR_INDEX, OP_NLIST, opFlags, opResult,
 } from "../lib/oprec";
 import { gmemBitmap, gmemIsV4, blockShift } from "../gmem/inode";
-import { folioHostMapped, folioPins } from "../gmem/folio";
+import { folioHostMapped, folioPins } from "../gmem/refs";
 import { notifierCount, notifierClass, notifierOwner } from "../gmem/notifier";
 import { CF_SHARED, CF_BEGUN, convertInode } from "../gmem/convert";
 import { VM_MAX_SLOTS, vmSlot, vmPt, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd } from "../kvm/vm";

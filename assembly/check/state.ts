@@ -12,10 +12,8 @@ import { bitmapSharedInBlock, bitmapTest } from "../lib/bitmap";
 import { iterPush, iterPop } from "../lib/iter";
 import { OP_OBJ, opKind, opFlags, opId, opDone } from "../lib/oprec";
 import { gmemBitmap, gmemInvLock, blockShift } from "../gmem/inode";
-import {
-  FB_STATE, FB_SUB, FB_HUGE, FB_SPLIT, FE_FLAGS, FE_SIZE, FOLIO_HOSTMAP, blockAt, ePresent, eUptodate, folioOrder,
-  folioPfn, folioUptodate, folioIoPins,
-} from "../gmem/folio";
+import { FB_STATE, FB_SUB, FB_HUGE, FB_SPLIT, FE_FLAGS, FE_SIZE, FOLIO_HOSTMAP, blockAt, ePresent, eUptodate, folioOrder, folioPfn, folioUptodate } from "../gmem/folio";
+import { folioIoPins } from "../gmem/refs";
 import { orphanByPfn, orphanIoPins } from "../gmem/orphan";
 import { notifierCount, notifierClass, notifierOwner } from "../gmem/notifier";
 import { CF_LOCKED } from "../gmem/convert";

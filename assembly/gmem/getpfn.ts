@@ -57,4 +57,3 @@ export function gmemGetPfnLocked(gi: u32, index: u32): i32 {
   return r;
 }
 
-export { folioPfn };

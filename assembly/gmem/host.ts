@@ -10,9 +10,8 @@ import { fpTouch, RES_HOST, FP_WRITE } from "../lib/footprint";
 import {
   gmemHasMmap, gmemIsMmapped, gmemIsShared, gmemIndex, gmemHostPtes, gmemHostPtesAdd, blockShift,
 } from "./inode";
-import {
-  blockState, FB_SPLIT, folioOrder, folioHostMapped, folioSetHostMap, folioRef, folioPins, folioIoPins, REF_PIN,
-} from "./folio";
+import { blockState, FB_SPLIT, folioOrder } from "./folio";
+import { folioHostMapped, folioSetHostMap, folioRef, folioPins, folioIoPins, REF_PIN } from "./refs";
 import { orphanFind, orphanUnpin } from "./orphan";
 import { invLockRead, invUnlockRead } from "./lock";
 import { gmemGetFolio, gmemPrepareFolio } from "./getpfn";

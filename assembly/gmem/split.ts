@@ -6,10 +6,11 @@
 import { EAGAIN, EINVAL, ENOMEM } from "../abi/errno";
 import { FOLIO_UPTODATE } from "../abi/consts";
 import {
-  FB_STATE, FB_ORDER, FB_FLAGS, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_HUGE, FB_SPLIT, FB_ABSENT, FE_FLAGS,
-  FE_PIN, FE_MAP, FE_IOPIN, FE_PFN, FE_SIZE, blockAt, entryAt, entryOf, ePresent, eRef, eUptodate, subOrder, busyAdd,
-  uptodateAdd, populatedAdd, releaseBlock, folioOnlyFilemapRefs, GUP_PIN_COUNTING_BIAS,
+  FB_STATE, FB_ORDER, FB_FLAGS, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_HUGE, FB_SPLIT, FB_ABSENT, FE_PIN,
+  FE_MAP, FE_IOPIN, FE_PFN, FE_SIZE, blockAt, entryAt, entryOf, ePresent, eRef, eUptodate, subOrder, busyAdd,
+  uptodateAdd, populatedAdd, releaseBlock, GUP_PIN_COUNTING_BIAS,
 } from "./folio";
+import { folioOnlyFilemapRefs } from "./refs";
 import { blockShift, hugeOrder } from "./inode";
 import { contentGet, contentSet } from "./content";
 import { orphanAdd } from "./orphan";

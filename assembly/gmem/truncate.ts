@@ -21,7 +21,8 @@ import {
 } from "../lib/oprec";
 import { emit } from "../lib/events";
 import { gmemIndex, blockShift, hugeOrder, isByteCount } from "./inode";
-import { blockState, folioOrder, firstUnsafeFolio, FB_ABSENT, FB_HUGE } from "./folio";
+import { blockState, folioOrder, FB_ABSENT, FB_HUGE } from "./folio";
+import { firstUnsafeFolio } from "./refs";
 import { mergeFolio, freeBlock, freeSmall } from "./split";
 import { contentZero } from "./content";
 import { invLockWrite, invUnlockWrite, invLockFree } from "./lock";

@@ -6,7 +6,8 @@
 import { pageAlloc, pageFree, orderFor } from "../mm/alloc";
 import { ptWalkLeaf, ptZapRange, sptePfn, ZAP_WHOLE } from "../lib/pagetable";
 import { iterPush, iterPop } from "../lib/iter";
-import { folioPfn, folioRef, folioIoPins, REF_IOMMU_PIN } from "../gmem/folio";
+import { folioPfn } from "../gmem/folio";
+import { folioRef, folioIoPins, REF_IOMMU_PIN } from "../gmem/refs";
 import { orphanByPfn, orphanIoPins, orphanUnpin } from "../gmem/orphan";
 import { IO_NAREAS, IO_AREA_PTR, IO_AREA_CAP, ioPt } from "./domain";
 

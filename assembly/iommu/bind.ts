@@ -53,4 +53,3 @@ export function iommuDestroy(io: u32): void {
   iommuFree(io);
 }
 
-export { RESULT_BLOCKED };

@@ -27,7 +27,8 @@ import { inThreadMode } from "../mm/instance";
 import { ptMap, ptZapRange, ptWalkLeaf, ptCountRange, spteLevel, levelPages, ZAP_WHOLE } from "../lib/pagetable";
 import { gmemNpages, gmemBitmap, gmemIsMmapped, isByteCount } from "../gmem/inode";
 import { invLockRead, invUnlockRead, invLockedWrite } from "../gmem/lock";
-import { folioOrder, folioPfn, folioRef, REF_IOMMU_PIN } from "../gmem/folio";
+import { folioOrder, folioPfn } from "../gmem/folio";
+import { folioRef, REF_IOMMU_PIN } from "../gmem/refs";
 import { gmemGetFolio, gmemPrepareFolio } from "../gmem/getpfn";
 import { gmemHostFault } from "../gmem/host";
 import { archIoLevelLimit } from "../arch/arch";
@@ -244,4 +245,3 @@ export function iommuUnmap(io: u32, iova: f64, size: f64, secure: bool): i32 {
   return 0;
 }
 
-export { RESULT_BLOCKED };

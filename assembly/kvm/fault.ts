@@ -18,17 +18,13 @@ import {
   STEP_FAULTIN, STEP_INSTALL, ST_MORE, ST_DONE, ST_BLOCKED, GUEST_MAPPED, GUEST_MEMORY_FAULT, GUEST_RETRY,
 } from "../abi/ops";
 import { EFAULT, EIO, ENOMEM, EEXIST } from "../abi/errno";
-import {
-  OP_OBJ, OP_START, OP_END, OP_SEQ, OP_PFN, OP_ORDER, OP_RETRIES, opA, opSetA, opSetStep, opFinish,
-} from "../lib/oprec";
+import { OP_OBJ, OP_START, OP_END, OP_SEQ, OP_PFN, OP_ORDER, OP_RETRIES, opA, opSetA, opSetStep, opFinish } from "../lib/oprec";
 import { emit, countAdd } from "../lib/events";
 import { fpTouch, RES_LOCK, FP_READ } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
 import { safeguard, debugHook, checksOn, recordViolation, isTdx } from "../lib/machine";
-import {
-  ptMap, ptWalkLeaf, ptZapRange, spteLevel, sptePfn, levelPages, ZAP_WHOLE, SPTE_STATE_MASK,
-} from "../lib/pagetable";
+import { ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, SPTE_STATE_MASK } from "../lib/pagetable";
 import { bitmapSharedInBlock } from "../lib/bitmap";
 import { gmemIsShared, gmemBitmap } from "../gmem/inode";
 import { invLockRead, invUnlockRead, invLockedWrite } from "../gmem/lock";
@@ -37,9 +33,7 @@ import { folioPfn } from "../gmem/folio";
 import { pageRead, pageWrite } from "../gmem/content";
 import { archMaxPrivateLevel, archPreparePrivate } from "../arch/arch";
 import { tdxInhibited, tdxAccept } from "../arch/tdx";
-import {
-  vmPt, vmIndex, vmIsDead, vmSeq, slotForGfn, slotBase, slotNpages, slotPgoff, slotInode, slotIndex,
-} from "./vm";
+import { vmPt, vmIndex, vmIsDead, vmSeq, slotForGfn, slotBase, slotNpages, slotPgoff, slotInode, slotIndex } from "./vm";
 import { kvmInvalidationCovers, kvmRetryGfn, kvmFlushTlbs, mmuWrite } from "./mmu";
 
 const MAX_RETRIES: u32 = 8; //     a run-through access gives up with GUEST_RETRY after this many stale installs
@@ -214,4 +208,3 @@ function mapLeaf(vm: u32, sp: usize, gi: u32, index: u32, gfn: u32, isPrivate: b
   return <i32>level;
 }
 
-export { sptePfn };

@@ -131,4 +131,3 @@ export function kvmBreakHuge(vm: u32, sp: usize, lo: u32, hi: u32, how: u32): u3
   return zapped;
 }
 
-export { vmPtShared };

@@ -1,12 +1,7 @@
 // One radix page-table implementation for every table kind (KVM private / shared, IOMMU secure / non-secure):
 // x86-64-style 4 levels of 512 x 8-byte entries, walked by a tdp_iter-style iterator (arch/x86/kvm/mmu/tdp_iter.c).
 //
-// Entry (u64):
-//   bit 0       PRESENT
-//   bits 1-2    level - 1 of a leaf (0: 4 KiB, 1: 2 MiB, 2: 1 GiB)
-//   bit 7       LEAF (the kernel's PS bit; set on every leaf, 4 KiB ones too)
-//   bits 8-10   software state (TDX S-EPT: 0 mapped, 1 blocked, 2 pending, 3 removed)
-//   bits 12-43  leaf: pfn;  non-leaf: address of the child table >> 12
+// Entries are encoded as lib/ptentry.ts says; the walk is lib/tdp_iter.ts.
 // Levels: 1 = 4 KiB (PTE), 2 = 2 MiB (PMD), 3 = 1 GiB (PUD), 4 = root (covers 2^36 gfns; u32 gfns use 32 entries).
 // The page map keeps, per table page, the number of present entries, so a table that a zap empties goes straight
 // back to the heap.
@@ -15,42 +10,22 @@
 //   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32
 import { pageAlloc, pageFree, pagemapEntry } from "../mm/alloc";
 import { ENOMEM, EEXIST, EINVAL, ENOENT } from "../abi/errno";
+import { TdpIter, tdpIterStart, tdpIterNext, ptPathAt } from "./tdp_iter";
+import {
+  PT_LEVELS, SPTE_STATE_MASK, SPTE_STATE_SHIFT, spteIsPresent, spteIsLeaf, spteLevel, sptePfn, spteState, spteChild,
+  makeLeaf, makeNonLeaf, levelPages, indexAt,
+} from "./ptentry";
+
+export {
+  TdpIter, tdpIterStart, tdpIterNext, PT_LEVELS, SPTE_STATE_MASK, SPTE_STATE_SHIFT, spteIsPresent, spteIsLeaf,
+  spteLevel, sptePfn, spteState, spteChild, makeLeaf, levelPages,
+};
 
 export const PT_ROOT: usize = 0;
 export const PT_LEAVES: usize = 4;
 export const PT_TABLES: usize = 16;
 export const PT_OBJ_SIZE: u32 = 32;
-export const PT_LEVELS: u32 = 4;
 
-export const SPTE_PRESENT: u64 = 1;
-export const SPTE_LEAF: u64 = 0x80;
-export const SPTE_STATE_SHIFT: u64 = 8;
-export const SPTE_STATE_MASK: u64 = 0x700;
-const ADDR_MASK: u64 = 0xffffffff000; // bits 12-43
-
-// @ts-ignore: decorator
-@inline export function spteIsPresent(e: u64): bool { return (e & SPTE_PRESENT) != 0; }
-// @ts-ignore: decorator
-@inline export function spteIsLeaf(e: u64): bool { return (e & SPTE_LEAF) != 0; }
-// @ts-ignore: decorator
-@inline export function spteLevel(e: u64): u32 { return <u32>((e >> 1) & 3) + 1; }
-// @ts-ignore: decorator
-@inline export function sptePfn(e: u64): u32 { return <u32>(e >> 12); }
-// @ts-ignore: decorator
-@inline export function spteState(e: u64): u32 { return <u32>((e & SPTE_STATE_MASK) >> SPTE_STATE_SHIFT); }
-// @ts-ignore: decorator
-@inline export function spteChild(e: u64): u32 { return <u32>(e & ADDR_MASK); }
-// @ts-ignore: decorator
-@inline export function makeLeaf(pfn: u32, level: u32, state: u32): u64 {
-  return SPTE_PRESENT | SPTE_LEAF | (<u64>(level - 1) << 1) | (<u64>state << SPTE_STATE_SHIFT) | (<u64>pfn << 12);
-}
-// @ts-ignore: decorator
-@inline function makeNonLeaf(table: u32): u64 { return SPTE_PRESENT | <u64>table; }
-/** gfns covered by one entry of `level` (1 -> 1, 2 -> 512, 3 -> 262144, 4 -> 2^27). */
-// @ts-ignore: decorator
-@inline export function levelPages(level: u32): u64 { return <u64>1 << (<u64>(9 * (level - 1))); }
-// @ts-ignore: decorator
-@inline function indexAt(gfn: u64, level: u32): u32 { return <u32>((gfn >> (<u64>(9 * (level - 1)))) & 511); }
 // @ts-ignore: decorator
 @inline function occupancyAt(table: u32): usize { return pagemapEntry(table) + 2; }
 // @ts-ignore: decorator
@@ -80,95 +55,6 @@ export function ptLeaves(pt: usize, level: u32): u32 {
   return load<u32>(pt + PT_LEAVES + ((<usize>level - 1) << 2));
 }
 export function ptTables(pt: usize): u32 { return load<u32>(pt, PT_TABLES); }
-
-// ---- the iterator -----------------------------------------------------------------------------------------------
-
-/**
- * A walk over [start, end) in pre-order, like struct tdp_iter:
- *   root, rootLevel      the table walked and its level
- *   minLevel             never step below this level
- *   level, gfn           the entry under the iterator: level and the first gfn it maps
- *   nextLastLevelGfn     where the walk resumes after a step up (the lowest gfn not yet visited)
- *   end                  exclusive end of the walk
- *   sptep, oldSpte       address of the entry and its value when the iterator reached it
- *   valid                0 once the walk is over
- *   pt1..pt4             pt_path: the table at each level on the way down
- */
-// @ts-ignore: decorator
-@unmanaged export class TdpIter {
-  root: u32; rootLevel: u32; minLevel: u32; level: u32;
-  gfn: u64; nextLastLevelGfn: u64; end: u64;
-  sptep: u32; valid: u32; oldSpte: u64;
-  pt1: u32; pt2: u32; pt3: u32; pt4: u32;
-}
-
-// @ts-ignore: decorator
-@inline function ptPathAt(it: TdpIter, level: u32): usize {
-  return changetype<usize>(it) + offsetof<TdpIter>("pt1") + ((<usize>level - 1) << 2);
-}
-
-function tdpIterRefreshSptep(it: TdpIter): void {
-  const table = load<u32>(ptPathAt(it, it.level));
-  it.sptep = table + (indexAt(it.gfn, it.level) << 3);
-  it.oldSpte = load<u64>(it.sptep);
-}
-
-/** tdp_iter_start: position on the root entry covering start. */
-export function tdpIterStart(it: TdpIter, root: u32, minLevel: u32, start: u64, end: u64): void {
-  it.root = root;
-  it.rootLevel = PT_LEVELS;
-  it.minLevel = minLevel;
-  it.nextLastLevelGfn = start;
-  it.end = end;
-  it.level = PT_LEVELS;
-  store<u32>(ptPathAt(it, PT_LEVELS), root);
-  it.gfn = start & ~(levelPages(PT_LEVELS) - 1);
-  it.valid = (root != 0 && start < end) ? 1 : 0;
-  if (it.valid) tdpIterRefreshSptep(it);
-}
-
-/** Step into the child table of the current entry, if it has one and we may go lower. */
-function tryStepDown(it: TdpIter): bool {
-  if (it.level == it.minLevel) return false;
-  const e = load<u64>(it.sptep); // re-read: the caller may have changed the entry
-  if (!spteIsPresent(e) || spteIsLeaf(e)) return false;
-  it.level--;
-  store<u32>(ptPathAt(it, it.level), spteChild(e));
-  it.gfn = it.nextLastLevelGfn & ~(levelPages(it.level) - 1);
-  tdpIterRefreshSptep(it);
-  return true;
-}
-
-/** Step to the next entry of the same table; false at the table's last entry. */
-function tryStepSide(it: TdpIter): bool {
-  if (indexAt(it.gfn, it.level) == 511) return false;
-  it.gfn += levelPages(it.level);
-  it.nextLastLevelGfn = it.gfn;
-  it.sptep += 8;
-  it.oldSpte = load<u64>(it.sptep);
-  return true;
-}
-
-/** Step up to the parent entry; false at the root. */
-function tryStepUp(it: TdpIter): bool {
-  if (it.level == it.rootLevel) return false;
-  it.level++;
-  it.gfn &= ~(levelPages(it.level) - 1);
-  tdpIterRefreshSptep(it);
-  return true;
-}
-
-/**
- * tdp_iter_next: 1. step down into a non-leaf entry; 2. else step to the next entry of this table; 3. else step up
- * and try the side step again; the walk ends at the root's last entry or once gfn >= end.
- */
-export function tdpIterNext(it: TdpIter): void {
-  if (tryStepDown(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
-  do {
-    if (tryStepSide(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
-  } while (tryStepUp(it));
-  it.valid = 0;
-}
 
 // ---- operations -------------------------------------------------------------------------------------------------
 

@@ -192,4 +192,3 @@ export function opOf(h: u32): u32 { return objGet(h, OBJ_T_OP); }
 /** Abandon a paused op (its locks are NOT released: only for ops that hold none, or on a dead machine). */
 export function opAbandon(op: u32): void { release(op); }
 
-export { ENOSPC };

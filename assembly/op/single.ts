@@ -9,18 +9,18 @@ import {
 import { GI_HANDLE, GI_CLOSED, GI_NPAGES } from "../abi/records";
 import { EBADF, EINVAL, ENOMEM, ENOSPC } from "../abi/errno";
 import { OP_OBJ, OP_OBJ2, OP_END, opKind, opA, opF, opId, opFinish } from "../lib/oprec";
-import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, objNew, objFree, objIndex } from "../mm/objects";
+import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, objNew, objFree } from "../mm/objects";
 import { pageFree } from "../mm/alloc";
 import { fpTouch, RES_LOCK, RES_HOST, FP_WRITE } from "../lib/footprint";
 import { gmemIsClosed, gmemIndex, gmemIsMmapped, isByteCount } from "../gmem/inode";
 import { gmemInodeCreate, gmemInodeDestroy } from "../gmem/create";
 import { invLockFree, invLockedWrite } from "../gmem/lock";
-import { folioHostMapped } from "../gmem/folio";
+import { folioHostMapped } from "../gmem/refs";
 import { gmemMmap, gmemMunmap, gmemHostFault, gmemPin, gmemUnpin } from "../gmem/host";
 import { pageRead, pageWrite } from "../gmem/content";
-import { vmCreate, vmFree, vmSlot, vmIndex, slotUsed, slotInode, VM_HANDLE, VM_MAX_SLOTS } from "../kvm/vm";
+import { vmCreate, vmFree, vmSlot, slotUsed, slotInode, VM_HANDLE, VM_MAX_SLOTS } from "../kvm/vm";
 import { vmBind, vmUnbind, vmSlotsLockable } from "../kvm/memslot";
-import { iommuCreate, iommuFree, ioGmem, IO_HANDLE } from "../iommu/domain";
+import { iommuCreate, ioGmem, IO_HANDLE } from "../iommu/domain";
 import { iommuBind, iommuUnbind } from "../iommu/bind";
 import { iommuUnmap } from "../iommu/map";
 import { iommuDma, lastDmaValue } from "../iommu/dma";
@@ -151,4 +151,3 @@ function hostPin(gi: u32, offset: f64, size: f64, unpin: bool): i32 {
   return unpin ? gmemUnpin(gi, <u32>s, <u32>(s + n)) : gmemPin(gi, <u32>s, <u32>(s + n));
 }
 
-export { HOST_SIGBUS, objIndex, vmIndex, gmemInodeDestroy, iommuFree };

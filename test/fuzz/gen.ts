@@ -180,6 +180,7 @@ export const configArb: fc.Arbitrary<ScenarioConfig> = fc.record({
   arch: fc.constantFrom<Arch>("sw", "tdx", "snp"),
   protocol: fc.constantFrom<Protocol>("v2", "v4"),
   invariants: fc.constant(true),
+  disable: fc.constant([]),
 });
 
 /** a small configuration: 1-3 guest_memfds (mostly valid), 1-2 VMs with memslots, 0-2 IOMMUs */

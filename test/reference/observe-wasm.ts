@@ -198,11 +198,6 @@ export class WasmSubject {
   }
 }
 
-function nameOf(m: Map<string, Gmem>, g: Gmem): string {
-  for (const [k, v] of m) if (v === g) return k;
-  return "";
-}
-
 /** Shareability runs, folio orders per page (run-length) and populated pages; null when the gmem is gone. */
 export function observeGmem(g: Gmem): GmemObs | null {
   let npages: number;
