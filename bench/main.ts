@@ -422,7 +422,6 @@ const bindingOverhead: CaseFn = ({ quick, log }) => {
     ns[t.name] = +((ms * 1e6) / CALLS).toFixed(2);
   }
   const ratio = ns["binding: Bitmap.test"] / ns["raw export: bitmap_test"];
-  void sink;
   return { name: "binding-overhead", unit: "ns/call", what: "one query through the TypeScript binding vs the raw Wasm export vs the @assemblyscript/loader wrapper",
     ratio: +ratio.toFixed(2), vs: "raw export (binding time / raw time)", target: "binding <= 1.5x raw", met: ratio <= 1.5,
     extra: { nsPerCall: ns, ...(loaderNote ? { loader: loaderNote } : {}) } };

@@ -14,14 +14,18 @@ export function abiName(suffix: string): string {
   return suffix.toLowerCase().replace(/_/g, "-").replace(/-(\d+)([kmgt])$/, (_, n: string, u: string) => `-${n}${u.toUpperCase()}`);
 }
 
-/** name -> value of the constants `prefix`X (X named by abiName), excluding the names in `skip`. */
+/**
+ * name -> value of the constants `prefix`X (X named by abiName), excluding the names in `skip`, in value order (a
+ * module namespace lists its exports alphabetically; the value order is the order the ABI defines them in).
+ */
 function named(mod: Mod, prefix: string, skip: string[] = []): Record<string, number> {
-  const out: Record<string, number> = {};
+  const rows: [string, number][] = [];
   for (const [k, v] of Object.entries(mod)) {
     if (!k.startsWith(prefix) || typeof v !== "number" || skip.includes(k)) continue;
-    out[abiName(k.slice(prefix.length))] = v;
+    rows.push([abiName(k.slice(prefix.length)), v]);
   }
-  return out;
+  rows.sort((a, b) => a[1] - b[1]);
+  return Object.fromEntries(rows);
 }
 
 /** value -> name, as an array indexed by value. */
@@ -82,16 +86,17 @@ export const OP_NAMES: readonly string[] = (() => {
 export const OP_KIND: Readonly<Record<string, number>> = Object.fromEntries(OP_NAMES.map((n, i) => [n, i]).filter(([n]) => n));
 /** STEP_* -> step name ("invalidate-begin"). */
 export const STEP_NAMES: readonly string[] = byValue(named(OPS as Mod, "STEP_", ["STEP_KINDS"]));
+const opConst = (prefix: string, op: string): unknown => (OPS as Mod)[prefix + op.toUpperCase().replace(/[.-]/g, "_")];
 /** The steps each op kind has: OPS_<KIND>, else one step (OPS_SINGLE). */
 export function stepsOf(op: string): number {
-  const k = "OPS_" + op.toUpperCase().replace(/[.-]/g, "_");
-  const v = (OPS as Mod)[k];
+  const v = opConst("OPS_", op);
   return typeof v === "number" ? v : OPS.OPS_SINGLE;
 }
-/** An op's pause points: "after-<step>" for each of its steps but the one-step STEP_RUN, in step order. */
+/** An op's pause points: "after-<step>" for each step of OPS_PAUSE_<KIND> (none without one), in step order. */
 export function pausePointsOf(op: string): string[] {
-  const bits = stepsOf(op);
-  return STEP_NAMES.map((n, i) => (i !== OPS.STEP_RUN && n && (bits & (1 << i)) ? `after-${n}` : "")).filter(Boolean);
+  const v = opConst("OPS_PAUSE_", op);
+  const bits = typeof v === "number" ? v : 0;
+  return STEP_NAMES.map((n, i) => (n && (bits & (1 << i)) ? `after-${n}` : "")).filter(Boolean);
 }
 /** Every op that has pause points, with them. */
 export const PAUSE_POINT_TABLE: Readonly<Record<string, readonly string[]>> = Object.freeze(Object.fromEntries(

@@ -80,10 +80,8 @@ function fmtStep(s: StepOutcome, raw: unknown): string {
 }
 
 function eventLine(ev: Record<string, unknown>): string {
-  const { kind, step, seq, ...rest } = ev;
-  void step; void seq;
-  const f = Object.entries(rest).map(([k, v]) => `${k}=${String(v)}`).join(" ");
-  return `${String(kind)}${f ? ` ${f}` : ""}`;
+  const f = Object.entries(ev).filter(([k]) => k !== "kind" && k !== "step" && k !== "seq").map(([k, v]) => `${k}=${String(v)}`).join(" ");
+  return `${String(ev.kind)}${f ? ` ${f}` : ""}`;
 }
 
 function printReport(rep: RunReport, scnSteps: { raw: unknown }[]): void {

@@ -178,8 +178,7 @@ export class SimContext {
   }
 
   /** @internal throw the violation(s) a check returned */
-  raiseViolation(code: number, what: string): never {
-    void code;
+  raiseViolation(what: string): never {
     this.core.sim_last_violation();
     throw this.violationError(what);
   }

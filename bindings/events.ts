@@ -35,6 +35,20 @@ function fieldValue(code: number, raw: number, name: Namer): string | number {
   }
 }
 
+/** The field names an event kind carries, in layout order (a visualizer's column list); [] for an unknown kind. */
+export function eventFields(kind: string): string[] {
+  const k = EVENT_NAMES.indexOf(kind);
+  const layout = k < 0 ? undefined : EVENT_LAYOUTS[k];
+  if (layout === undefined) return [];
+  const out: string[] = [];
+  for (const sh of FIELD_SHIFTS) {
+    const code = (layout >>> sh) & 31;
+    if (code !== EV.EF_NONE) out.push(FIELD_NAMES[code]);
+  }
+  for (const [bit, field] of FLAG_FIELDS) if ((layout >>> EV.EVL_FLAGS) & bit) out.push(field);
+  return out;
+}
+
 /** Turn one raw entry (kind, flags, a..e) into the named fields of its kind. */
 export function decodeEvent(kind: number, flags: number, a: number, b: number, c: number, d: number, e: number,
                             step: number, seq: number, name: Namer): SimEvent {

@@ -1,10 +1,10 @@
 // Operations across calls: pause points, paused operations and resuming them, and how an operation's result
 // becomes a return value or a thrown GmemError.
 import * as O from "../assembly/abi/ops";
-import { OUT_OP, OUT_ERR_INDEX, OUT_LEVEL, OUT_VALUE } from "../assembly/abi/consts";
+import { OUT_OP, OUT_STEP, OUT_ERR_INDEX, OUT_LEVEL, OUT_VALUE } from "../assembly/abi/consts";
 import { PAGE_SIZE } from "../assembly/abi/layout";
 import { GmemError, ERRNO, check, einval, isErr } from "./errors";
-import { pausePointsOf, pauseStep, GUEST_RESULTS, LEVEL_NAMES } from "./abi";
+import { pausePointsOf, pauseStep, GUEST_RESULTS, LEVEL_NAMES, STEP_NAMES } from "./abi";
 import { optsOf, u32, type SimContext } from "./context";
 
 /** An operation stopped at a pause point; `sim.resume(op)` continues it. */
@@ -14,6 +14,8 @@ export interface PausedOp {
   readonly kind: "convert" | "punch" | "access" | "map";
   /** its scenario op name */
   readonly op: string;
+  /** where it stopped: the pause point ("after-<step>") the core reports it ran last */
+  readonly at: string;
 }
 
 /** Result of a guest access (KVM_RUN until the access completes or exits). */
@@ -42,7 +44,7 @@ export function stopFor(op: string, pause: unknown): number {
 
 /** A paused op's record as the binding hands it out. */
 export function pausedOp(sim: SimContext, op: string): PausedOp {
-  return { handle: sim.out(OUT_OP), kind: KIND_OF_OP[op], op };
+  return { handle: sim.out(OUT_OP), kind: KIND_OF_OP[op], op, at: `after-${STEP_NAMES[sim.out(OUT_STEP)] ?? "?"}` };
 }
 
 /** A PausedOp handed back by this binding (shape-checked: anything else is EINVAL). */

@@ -72,7 +72,7 @@ export class Simulator extends SimContext {
   /** Run every invariant now; throws InvariantError naming the broken ones. */
   checkInvariants(): void {
     const r = check(this.core.sim_check_all(), "check.invariants");
-    if (r !== 0) this.raiseViolation(r, "check.invariants");
+    if (r !== 0) this.raiseViolation("check.invariants");
   }
 
   /** Arm a fault for the next matching internal step(s): 'enomem-split', 'enomem-store', 'transient-ref', 'sept-remove-fail'. */
@@ -243,12 +243,26 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   return makeSimulator(instantiateCore(module, memory), module, memory, flavor, options);
 }
 
+/** Bytes or a compiled module, as opposed to an options object. */
+function isCoreSource(x: unknown): x is WebAssembly.Module | BufferSource {
+  return x instanceof WebAssembly.Module || x instanceof ArrayBuffer || ArrayBuffer.isView(x) ||
+    (typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer);
+}
+
 /**
  * Create a simulator synchronously from a compiled module or the core's bytes (default: the embedded release
- * core). With `options.memory` it attaches to that memory: the way a worker joins a simulator.
+ * core); `createSimulatorSync(options)` is the embedded core with options. With `options.memory` it attaches to
+ * that memory: the way a worker joins a simulator.
  */
-export function createSimulatorSync(moduleOrBytes?: WebAssembly.Module | BufferSource,
+export function createSimulatorSync(options?: SimulatorOptions): Simulator;
+export function createSimulatorSync(moduleOrBytes: WebAssembly.Module | BufferSource | undefined,
+                                    options?: SimulatorOptions): Simulator;
+export function createSimulatorSync(first?: WebAssembly.Module | BufferSource | SimulatorOptions,
                                     options: SimulatorOptions = {}): Simulator {
+  let moduleOrBytes: WebAssembly.Module | BufferSource | undefined;
+  if (first === undefined || isCoreSource(first)) moduleOrBytes = first;
+  else if (arguments.length < 2) options = first as SimulatorOptions;
+  else moduleOrBytes = first as BufferSource; // options given too: `first` must be a core, compileBytes says EINVAL
   options = optsOf("sim.create", options);
   const flavor: CoreFlavor = options.debug ? "debug" : "release";
   const module = moduleOrBytes instanceof WebAssembly.Module ? moduleOrBytes

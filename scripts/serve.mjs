@@ -2,7 +2,7 @@
 // SharedArrayBuffer and shared WebAssembly.Memory can be posted to Web Workers.
 import http from "node:http";
 import { readFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
+import { extname, join, normalize, resolve, sep } from "node:path";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -18,9 +18,21 @@ export const ISOLATION_HEADERS = {
 };
 
 export function serve(root, port = 0) {
+  const top = resolve(root);
   const server = http.createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+    let path;
+    try { path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)); }
+    catch { // a malformed percent-encoding or URL: the request is bad, the server goes on
+      res.writeHead(400, ISOLATION_HEADERS);
+      res.end("bad request");
+      return;
+    }
+    const file = resolve(join(top, path.endsWith("/") ? path + "index.html" : path));
+    if (file !== top && !file.startsWith(top + sep)) { // never outside the root
+      res.writeHead(403, ISOLATION_HEADERS);
+      res.end("forbidden");
+      return;
+    }
     try {
       const body = await readFile(file);
       res.writeHead(200, { ...ISOLATION_HEADERS, "Content-Type": TYPES[extname(file)] ?? "application/octet-stream" });

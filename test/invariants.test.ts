@@ -103,7 +103,7 @@ test("invariants: I12 (skip-retry: a stale fault installs an SPTE)", () => {
   assert.ok("handle" in f);
   g.convert(0x9000, 4096, "shared"); // any invalidation moves mmu_invalidate_seq
   s.debugHook("skip-retry");
-  assert.is(named(() => s.resume(f as { handle: number; kind: "access"; op: string })), "I12");
+  assert.is(named(() => s.resume(f as { handle: number; kind: "access"; op: string; at: string })), "I12");
 });
 
 test("invariants: I18 (skip-rollback: a failed v2 conversion leaves attributes changed)", () => {

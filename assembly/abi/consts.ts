@@ -49,7 +49,7 @@ export const HOOK_IOTLB_FLUSH_ALL: u32 = 0; //           machine hook: every IOM
 
 // ---- safeguards that config.disable switches off (H_SAFEGUARDS_OFF bits) ------------------------------------------
 export const SG_KVM_RETRY: u32 = 1; //                   the fault path's is_page_fault_stale / retry check
-export const SG_IOMMU_BLOCK: u32 = 2; //                 gmem-mode IOMMU maps blocked during a conversion, and the seq check
+export const SG_IOMMU_BLOCK: u32 = 2; //                 gmem-mode IOMMU maps blocked during a conversion (off: the seq check too)
 export const SG_IOMMU_CALLBACK: u32 = 4; //              guest_memfd calls the IOMMU invalidation callback
 export const SG_REFCOUNT_CHECK: u32 = 8; //              to-private safe-refcount / outstanding-reference check
 export const SG_HOST_UNMAP: u32 = 16; //                 to-private unmaps host PTEs

@@ -46,6 +46,13 @@ export const OPS_CONVERT: u32 = (1 << STEP_LOCK) | (1 << STEP_INVALIDATE_BEGIN) 
 export const OPS_PUNCH: u32 = OPS_CONVERT;
 export const OPS_GUEST_ACCESS: u32 = (1 << STEP_FAULTIN) | (1 << STEP_INSTALL);
 export const OPS_IOMMU_MAP: u32 = (1 << STEP_GET_PFN) | (1 << STEP_INSTALL) | (1 << STEP_RUN); // pin mode: one step
+// The steps an op can stop after with more to do (`pause: "after-<step>"`): OPS_PAUSE_<KIND>. A conversion's
+// invalidate-end and a map's install always finish it; a guest access's install does not when the fault is stale.
+export const OPS_PAUSE_CONVERT: u32 = (1 << STEP_LOCK) | (1 << STEP_INVALIDATE_BEGIN) | (1 << STEP_SHOULD_PROCEED) |
+  (1 << STEP_EXECUTE);
+export const OPS_PAUSE_PUNCH: u32 = OPS_PAUSE_CONVERT;
+export const OPS_PAUSE_GUEST_ACCESS: u32 = OPS_GUEST_ACCESS;
+export const OPS_PAUSE_IOMMU_MAP: u32 = 1 << STEP_GET_PFN;
 
 // ---- how a step or a call ended -------------------------------------------------------------------------------------
 export const ST_MORE: u32 = 0; //                   the op has more steps to run

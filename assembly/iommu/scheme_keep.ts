@@ -10,8 +10,8 @@ import {
   lastSpanEnd,
 } from "./invalidate";
 
-function keepBegin(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateBegin(io, gi, s, e); void reason; }
-function keepEnd(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateEnd(io, gi, s, e); void reason; }
+function keepBegin(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateBegin(io, gi, s, e); }
+function keepEnd(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateEnd(io, gi, s, e); }
 function keepRestructure(io: u32, gi: u32, first: u32, n: u32, how: u32): void { ioSmash(io, gi, first, n, how & 0xff); }
 
 function keepInvalidate(io: u32, gi: u32, s: u32, e: u32, reason: u32, filter: u32): i32 {
@@ -19,7 +19,6 @@ function keepInvalidate(io: u32, gi: u32, s: u32, e: u32, reason: u32, filter: u
   const secure = reason == REASON_TO_SHARED;
   callbackSpan(io, gi, s, e, secure);
   reportInvalidate(io, secure, lastSpanStart(), lastSpanEnd(), 0, reason);
-  void filter;
   return 0;
 }
 

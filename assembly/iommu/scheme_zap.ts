@@ -15,8 +15,8 @@ import {
 } from "./invalidate";
 import { ioLockWrite } from "./domain";
 
-function zapBegin(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateBegin(io, gi, s, e); void reason; }
-function zapEnd(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateEnd(io, gi, s, e); void reason; }
+function zapBegin(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateBegin(io, gi, s, e); }
+function zapEnd(io: u32, gi: u32, s: u32, e: u32, reason: u32): void { ioInvalidateEnd(io, gi, s, e); }
 function zapRestructure(io: u32, gi: u32, first: u32, n: u32, how: u32): void { ioSmash(io, gi, first, n, how & 0xff); }
 
 /** The callback: zap the entries of the old kind of [s, e); truncation revokes. Entries removed, or -ENOMEM. */
@@ -42,7 +42,6 @@ function zapInvalidate(io: u32, gi: u32, s: u32, e: u32, reason: u32, filter: u3
   }
   reportInvalidate(io, secure, ss, se, count, reason);
   if (count > 0) iotlbFlush(io);
-  void filter;
   return <i32>count;
 }
 

@@ -48,7 +48,6 @@ function kvmGmemBegin(vm: u32, gi: u32, start: u32, end: u32, reason: u32): void
     kvmInvalidateRangeAdd(vm, overlapGfnStart(sp), overlapGfnEnd(sp));
     emit(EV_KVM_RANGE_ADD, 0, vmIndex(vm), overlapGfnStart(sp), overlapGfnEnd(sp), 0, 0);
   }
-  void reason;
 }
 
 /** Zap the SPTEs `filter` selects in every overlapping memslot, then one remote TLB flush. */
@@ -63,7 +62,6 @@ function kvmGmemInvalidate(vm: u32, gi: u32, start: u32, end: u32, reason: u32, 
     total += r;
   }
   if (total > 0) kvmFlushTlbs(vm);
-  void reason;
   return total;
 }
 
@@ -73,7 +71,6 @@ function kvmGmemEnd(vm: u32, gi: u32, start: u32, end: u32, reason: u32): void {
   mmuWrite(vm);
   kvmInvalidateEnd(vm);
   emit(EV_KVM_INVALIDATE_END, 0, vmIndex(vm), spanLo, spanHi, 0, 0);
-  void reason;
 }
 
 /** Before the backing of [first, first + n) shrinks: no private SPTE larger than `how`'s level stays over it. */

@@ -104,7 +104,7 @@ export class Bitmap extends BitmapReader {
   /** Run the I1 check on this bitmap; throws InvariantError. */
   check(): void {
     const r = check(this.sim.core.bitmap_check(this.handle), "bitmap.check");
-    if (r !== 0) this.sim.raiseViolation(r, "bitmap counts disagree with its bits");
+    if (r !== 0) this.sim.raiseViolation("bitmap counts disagree with its bits");
   }
   dispose(): void {
     check(this.sim.core.bitmap_destroy(this.handle), "bitmap.dispose");

@@ -146,7 +146,7 @@ export class Gmem extends BitmapReader {
   /** I1 on the bitmap, I2 and I4 on the folios; throws InvariantError. */
   check(): void {
     const r = check(this.sim.core.gmem_check(this.handle), "gmem.check");
-    if (r !== 0) this.sim.raiseViolation(r, r === 1 ? "bitmap counts disagree with its bits" : "folio structure or refcounts");
+    if (r !== 0) this.sim.raiseViolation(r === 1 ? "bitmap counts disagree with its bits" : "folio structure or refcounts");
   }
   dispose(): void {
     check(this.sim.core.gmem_destroy(this.handle), "gmem.dispose");

@@ -58,7 +58,7 @@ export class PageTable {
   }
   check(): void {
     const r = check(this.sim.core.pt_check(this.handle), "pt.check");
-    if (r !== 0) this.sim.raiseViolation(r, "page-table counters, occupancy or alignment are wrong");
+    if (r !== 0) this.sim.raiseViolation("page-table counters, occupancy or alignment are wrong");
   }
   dispose(): void {
     check(this.sim.core.pt_destroy(this.handle), "pt.dispose");

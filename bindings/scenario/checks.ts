@@ -79,10 +79,8 @@ function fieldMatches(want: string | number | boolean, got: string | number | bo
 
 /** An event as one line: kind(field=value ...). */
 export function showEvent(e: SimEvent): string {
-  const { kind, step, seq, ...rest } = e;
-  void step; void seq;
-  const f = Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(" ");
-  return f ? `${kind}(${f})` : kind;
+  const f = Object.entries(e).filter(([k]) => k !== "kind" && k !== "step" && k !== "seq").map(([k, v]) => `${k}=${v}`).join(" ");
+  return f ? `${e.kind}(${f})` : e.kind;
 }
 
 function matchEvents(sequence: EventMatch[], absent: string[], events: SimEvent[]): void {

@@ -1,9 +1,17 @@
 // Scenario files (docs SCENARIOS.md, format 1) after parsing: every step validated and converted. Sizes, offsets
 // and addresses are bigint (a scenario may name any u64), ids are strings, `expect` is normalized. The value lists
-// below are the single source of truth for both the types and the parser (bindings/scenario/parse/).
+// below are derived from the core's ABI module (bindings/abi.ts): the numbers behind every name are defined once,
+// in assembly/abi/; the string-literal types only give TypeScript the same names (test/abi.test.ts checks both
+// against the contract's lists in SCENARIOS.md).
+import {
+  ARCH_NAMES, GMEM_FLAG, ERRNO, GUEST_RESULTS, HOST_RESULTS, DMA_RESULTS as DMA_RESULTS_ABI, CONTENT_MODE, IOMMU_MODE, INJECT,
+  SAFEGUARD, PAUSE_POINT_TABLE,
+} from "../abi";
 
-export const ARCHES = ["sw", "tdx", "snp"] as const;
-export type Arch = (typeof ARCHES)[number];
+const names = <T extends string>(xs: readonly (string | undefined)[]): readonly T[] => Object.freeze(xs.filter(Boolean) as T[]);
+
+export type Arch = "sw" | "tdx" | "snp";
+export const ARCHES = names<Arch>(ARCH_NAMES);
 
 export const PROTOCOLS = ["v2", "v4"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -13,62 +21,55 @@ export const LEVELS = ["4K", "2M", "1G"] as const;
 export type Level = (typeof LEVELS)[number];
 
 /** `gmem.create` flags. */
-export const GMEM_FLAGS = ["mmap", "init-shared", "init-private", "hugetlb-2M", "hugetlb-1G"] as const;
-export type GmemFlag = (typeof GMEM_FLAGS)[number];
+export type GmemFlag = "mmap" | "init-shared" | "init-private" | "hugetlb-2M" | "hugetlb-1G";
+export const GMEM_FLAGS = names<GmemFlag>(Object.keys(GMEM_FLAG));
 
 /** errno names a step may expect (written without the minus). */
-export const ERRNOS = [
-  "EINVAL", "EAGAIN", "ENOMEM", "EACCES", "EEXIST", "EFAULT", "EBADF", "ENOTTY", "EOPNOTSUPP", "EBUSY", "ENOENT",
-  "ENODEV", "EIO", "EPERM", "ENOSPC", "EHWPOISON",
-] as const;
-export type Errno = (typeof ERRNOS)[number];
+export type Errno = string;
+/** every errno of the core (assembly/abi/errno.ts), by name */
+export const ERRNOS = names<Errno>(Object.keys(ERRNO));
 
-export const GUEST_ACCESS_RESULTS = ["mapped", "memory-fault", "hwpoison", "retry", "paused"] as const;
-export type GuestAccessResult = (typeof GUEST_ACCESS_RESULTS)[number];
+export type GuestAccessResult = "mapped" | "memory-fault" | "hwpoison" | "retry" | "paused";
+export const GUEST_ACCESS_RESULTS = names<GuestAccessResult>([...GUEST_RESULTS, "paused"]);
 /** "retry": the host fault found the range being converted and returned VM_FAULT_RETRY (a thread may see it) */
-export const HOST_ACCESS_RESULTS = ["ok", "SIGBUS", "retry"] as const;
-export type HostAccessResult = (typeof HOST_ACCESS_RESULTS)[number];
-export const DMA_RESULTS = ["ok", "io-fault", "machine-check"] as const;
-export type DmaResult = (typeof DMA_RESULTS)[number];
+export type HostAccessResult = "ok" | "SIGBUS" | "retry";
+export const HOST_ACCESS_RESULTS = names<HostAccessResult>(HOST_RESULTS);
+export type DmaResult = "ok" | "io-fault" | "machine-check";
+export const DMA_RESULTS = names<DmaResult>(DMA_RESULTS_ABI);
 export type AccessResult = GuestAccessResult | HostAccessResult | DmaResult;
 
 export const SHAREABILITIES = ["shared", "private"] as const;
 export type Shareability = (typeof SHAREABILITIES)[number];
 export const ATTR_STATES = ["shared", "private", "mixed"] as const;
 export type AttrState = (typeof ATTR_STATES)[number];
-export const CONVERT_MODES = ["zero", "preserve"] as const;
-export type ConvertMode = (typeof CONVERT_MODES)[number];
-export const IOMMU_MODES = ["pin", "gmem"] as const;
-export type IommuMode = (typeof IOMMU_MODES)[number];
-export const FAULTS = ["enomem-split", "enomem-store", "transient-ref", "sept-remove-fail"] as const;
-export type Fault = (typeof FAULTS)[number];
+export type ConvertMode = "zero" | "preserve";
+export const CONVERT_MODES = names<ConvertMode>(Object.keys(CONTENT_MODE).filter((m) => m !== "unspecified"));
+export type IommuMode = "pin" | "gmem";
+export const IOMMU_MODES = names<IommuMode>(Object.keys(IOMMU_MODE));
+export type Fault = "enomem-split" | "enomem-store" | "transient-ref" | "sept-remove-fail";
+export const FAULTS = names<Fault>(Object.keys(INJECT));
 export const FOLIO_ORDERS = [0, 9, 18, "absent"] as const;
 export type FolioOrder = (typeof FOLIO_ORDERS)[number];
 
 /**
  * Extension: the named points where an op carrying `pause` stops (resumed by a later `resume` step, which may name
  * another point of the same op to stop at again), in the order the op passes them. The one place these names are
- * listed (to be derived from the core's ABI module).
+ * listed: derived from the steps each op has (OPS_* and STEP_* of assembly/abi/ops.ts).
  */
-export const PAUSE_POINTS = {
-  convert: ["after-lock", "after-invalidate-begin", "after-should-proceed", "after-execute"],
-  punch: ["after-lock", "after-invalidate-begin", "after-should-proceed", "after-execute"],
-  "guest.access": ["after-faultin", "after-install"],
-  "iommu.map": ["after-get-pfn"],
-} as const satisfies Record<string, readonly string[]>;
+export const PAUSE_POINTS = PAUSE_POINT_TABLE as Readonly<Record<PausableOp, readonly string[]>>;
 /** Ops that may carry `pause` / `as`. */
-export type PausableOp = keyof typeof PAUSE_POINTS;
-/** A pause point of `O` (of any pausable op by default). */
-export type PausePoint<O extends PausableOp = PausableOp> = (typeof PAUSE_POINTS)[O][number];
-export type ConvertPause = PausePoint<"convert">;
-export type GuestAccessPause = PausePoint<"guest.access">;
+export type PausableOp = "convert" | "punch" | "guest.access" | "iommu.map";
+/** A pause point ("after-<step>"). */
+export type PausePoint = string;
+export type ConvertPause = PausePoint;
+export type GuestAccessPause = PausePoint;
 
 /**
  * Safeguards of the protocol `config.disable` may switch off (SCENARIOS.md "Concurrency"), plus this project's
  * "iommu-seq": the gmem-mode IOMMU map's re-check of the invalidation sequence before it installs.
  */
-export const SAFEGUARDS = ["kvm-retry", "iommu-block", "iommu-callback", "refcount-check", "host-unmap", "iommu-seq"] as const;
-export type Safeguard = (typeof SAFEGUARDS)[number];
+export type Safeguard = "kvm-retry" | "iommu-block" | "iommu-callback" | "refcount-check" | "host-unmap" | "iommu-seq";
+export const SAFEGUARDS = names<Safeguard>(Object.keys(SAFEGUARD));
 
 /**
  * Event kinds a `check.events` step may name: every kind the model emits (SCENARIOS.md's format-1 kinds and this
@@ -206,7 +207,7 @@ export interface PunchStep extends ActionBase {
   gmem: string;
   offset: bigint;
   size: bigint;
-  pause?: PausePoint<"punch">;
+  pause?: PausePoint;
   as?: string;
 }
 export interface IommuCreateStep extends ActionBase { op: "iommu.create"; id: string; mode: IommuMode }
@@ -221,7 +222,7 @@ export interface IommuMapStep extends ActionBase {
   offset: bigint;
   size: bigint;
   secure: boolean;
-  pause?: PausePoint<"iommu.map">;
+  pause?: PausePoint;
   as?: string;
 }
 export interface IommuUnmapStep extends ActionBase {

@@ -114,7 +114,6 @@ const createSpec = (g: number): fc.Arbitrary<Spec> => fc.record({
     }),
 });
 
-const opSpecs: fc.Arbitrary<Spec>[] = [];
 export const gSel = fc.integer({ min: 0, max: GMEM_IDS.length - 1 });
 const vSel = fc.integer({ min: 0, max: VM_IDS.length - 1 });
 const ioSel = fc.integer({ min: 0, max: IOMMU_IDS.length - 1 });
@@ -168,7 +167,6 @@ export const OP_ARBS: fc.WeightedArbitrary<Spec>[] = [
   weighted(2, fc.record({ op: fc.constant("inject" as const), fault: fc.constantFrom(...FAULTS), count: fc.integer({ min: 1, max: 3 }) })),
   weighted(0.3, fc.record({ op: fc.constant("vm.destroy" as const), v: vSel })),
 ];
-void opSpecs;
 
 /** the rare ops: closing a guest_memfd */
 export const RARE_ARBS: fc.WeightedArbitrary<Spec>[] = [weighted(0.3, fc.record({ op: fc.constant("gmem.close" as const), g: gSel }))];
