@@ -89,7 +89,12 @@ export class SimContext {
     this.memory = memory;
     this.flavor = flavor;
     const mayBlock = opts.mayBlock ?? !onBrowserMainThread();
-    const id = core.sim_attach(mayBlock ? 1 : 0);
+    if (mayBlock && onBrowserMainThread()) {
+      throw new EnvironmentError("EINVAL", "options.mayBlock: a browser page's main thread cannot block (Atomics.wait)");
+    }
+    let id: number;
+    try { id = core.sim_attach(mayBlock ? 1 : 0); }
+    catch (e) { throw new EnvironmentError("EPERM", `attaching trapped: ${(e as Error).message}`); }
     if (isErr(id)) {
       const code = ERRNO_NAMES[-id] ?? "EINVAL";
       const why = id === -ERRNO.ENOSPC ? "every instance slot of this memory is taken (detach() the ones no longer used)"

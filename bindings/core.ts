@@ -2,7 +2,7 @@
 // caches a promise of the compiled module, the sync path takes a module or bytes (hash-wasm's two-tier init).
 import releaseBytes from "../build/release.wasm";
 import debugBytes from "../build/debug.wasm";
-import { INITIAL_WASM_PAGES, MAX_WASM_PAGES } from "../assembly/abi/layout";
+import { INITIAL_WASM_PAGES, MAX_WASM_PAGES, LAYOUT_VERSION } from "../assembly/abi/layout";
 import { EnvironmentError } from "./errors";
 
 /** The numeric ABI of assembly/api/*.ts (u32 results arrive as signed i32; callers apply >>> 0). */
@@ -12,6 +12,7 @@ export interface CoreExports {
   sim_detach(): void;
   sim_scratch(): number;
   sim_layout_version(): number;
+  sim_event_layout(kind: number): number;
   sim_heap_base(): number;
   sim_fail_alloc(n: number): number;
   sim_set_checks(on: number): number;
@@ -145,7 +146,14 @@ export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.
     throw new EnvironmentError("EINVAL", `this memory cannot hold the core (it must be shared, with at least ` +
       `${INITIAL_WASM_PAGES} pages and a maximum of ${MAX_WASM_PAGES}): ${(e as Error).message}`);
   }
-  return instance.exports as unknown as CoreExports;
+  const x = instance.exports as unknown as Partial<CoreExports>;
+  if (typeof x.sim_attach !== "function" || typeof x.sim_layout_version !== "function" || typeof x.sim_scratch !== "function") {
+    throw new EnvironmentError("EINVAL", "not a gmemsim core: the module lacks sim_attach / sim_layout_version");
+  }
+  if (x.sim_layout_version() >>> 0 !== LAYOUT_VERSION) {
+    throw new EnvironmentError("EINVAL", `gmemsim core of layout version ${x.sim_layout_version() >>> 0}; this binding reads version ${LAYOUT_VERSION}`);
+  }
+  return x as CoreExports;
 }
 
 function requireWasmThreads(): void {

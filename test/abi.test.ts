@@ -71,6 +71,34 @@ test("abi: every event kind has a layout and its fields have names", () => {
   });
 });
 
+test("abi: the core's layout of every event kind is the binding's", () => {
+  const sim = createSimulatorSync();
+  abi.EVENT_NAMES.forEach((name, k) => {
+    if (name) assert.is(sim.core.sim_event_layout(k) >>> 0, abi.EVENT_LAYOUTS[k] >>> 0, name);
+  });
+  assert.is(sim.core.sim_event_layout(0), 0);
+  assert.is(sim.core.sim_event_layout(10000), 0);
+});
+
+test("abi: every `count` field is summed into <kind>.count", () => {
+  const sim = createSimulatorSync({ arch: "snp" });
+  const g = sim.createGmem(4 << 20, ["mmap", "init-shared"], "v2");
+  const io = sim.createIommu("gmem");
+  io.bind(g);
+  io.map(0x10000, g, 0x4000, 0x3000, false);
+  io.unmap(0x10000, 0x3000, false);
+  const vm = sim.createVm();
+  vm.bind(0, 0, 4 << 20, g, 0);
+  g.convert(0, 0x4000, "private");
+  vm.access(0, { private: true });
+  g.punch(0, 2 << 20);
+  const sums: Record<string, number> = {};
+  for (const e of sim.events.read().events) if (typeof e.count === "number") sums[e.kind] = (sums[e.kind] ?? 0) + e.count;
+  const c = sim.counters();
+  for (const k of ["iommu.unmap", "folio.free", "arch.rmpupdate"]) assert.ok((sums[k] ?? 0) > 0, `${k} happened`);
+  for (const [k, v] of Object.entries(sums)) assert.is(c[`${k}.count`], v, k);
+});
+
 test("abi: the events the core emits decode to known kinds with contract fields", () => {
   const sim = createSimulatorSync({ arch: "tdx" });
   const g = sim.createGmem(4 << 20, ["mmap", "init-private", "hugetlb-2M"], "v2", { name: "g" });

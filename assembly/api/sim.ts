@@ -19,6 +19,7 @@ import { iommuSchemeZapInit } from "../iommu/scheme_zap";
 import { iommuSchemeKeepInit } from "../iommu/scheme_keep";
 import { checkAll } from "../check/state";
 import { iterReset } from "../lib/iter";
+import { eventLayout } from "../lib/events";
 
 /** Publish every consumer's notifier ops and the machine hooks (same table indices in every instance). */
 function registerConsumers(): void {
@@ -71,6 +72,8 @@ export function sim_detach(): void { instanceRelease(); }
 /** Address of this instance's block (its out-values are at IN_OUT). */
 export function sim_scratch(): u32 { return <u32>instBase(); }
 export function sim_layout_version(): u32 { return LAYOUT_VERSION; }
+/** An event kind's field layout as the core emits it (test/abi.test.ts: the binding decodes the same). */
+export function sim_event_layout(kind: u32): u32 { return eventLayout(kind); }
 export function sim_heap_base(): u32 { return <u32>__heap_base; }
 
 /** Fail the n-th next heap allocation (1 = the next one); 0 turns it off. For exhaustion tests. */

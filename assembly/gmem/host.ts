@@ -5,7 +5,7 @@ import { GI_MMAPPED, GI_NPAGES } from "../abi/records";
 import { EV_HOST_MAP, EV_HOST_UNMAP, EV_HOST_PIN, EV_HOST_UNPIN } from "../abi/events";
 import { HOST_OK, HOST_SIGBUS, RESULT_BLOCKED } from "../abi/ops";
 import { EINVAL, EFAULT, ENODEV } from "../abi/errno";
-import { emit, countAdd } from "../lib/events";
+import { emit } from "../lib/events";
 import { fpTouch, RES_HOST, FP_WRITE } from "../lib/footprint";
 import {
   gmemHasMmap, gmemIsMmapped, gmemIsShared, gmemIndex, gmemHostPtes, gmemHostPtesAdd, blockShift,
@@ -82,7 +82,6 @@ export function gmemHostUnmapRange(gi: u32, start: u32, end: u32): u32 {
     gmemHostPtesAdd(gi, -<i32>n);
   }
   emit(EV_HOST_UNMAP, 0, gmemIndex(gi), start, end, n, 0);
-  countAdd(EV_HOST_UNMAP, n);
   return n;
 }
 

@@ -6,7 +6,7 @@ import {
   EV_IOMMU_INVALIDATE_BEGIN, EV_IOMMU_INVALIDATE_END, EV_IOMMU_INVALIDATE, EVF_SECURE,
 } from "../abi/events";
 import { CTR_REASON_BASE, SG_IOMMU_BLOCK } from "../abi/consts";
-import { emit, countAdd, counterBump } from "../lib/events";
+import { emit, counterBump } from "../lib/events";
 import { safeguard } from "../lib/machine";
 import { ptWalkLeaf, ptDemoteAt, spteLevel } from "../lib/pagetable";
 import {
@@ -99,7 +99,6 @@ export function ioRangeInvalidating(io: u32, pg: u32, n: u32): bool {
 /** One iommu.invalidate event and its counters (the callback ran with `reason` on one table). */
 export function reportInvalidate(io: u32, secure: bool, s: u32, e: u32, count: u32, reason: u32): void {
   emit(EV_IOMMU_INVALIDATE, secure ? EVF_SECURE : 0, ioIndex(io), s, e, count, reason);
-  countAdd(EV_IOMMU_INVALIDATE, count);
   counterBump(CTR_REASON_BASE + reason);
 }
 

@@ -19,7 +19,7 @@ import {
 } from "../abi/ops";
 import { EFAULT, EIO, ENOMEM, EEXIST } from "../abi/errno";
 import { OP_OBJ, OP_START, OP_END, OP_SEQ, OP_PFN, OP_ORDER, OP_RETRIES, opA, opSetA, opSetStep, opFinish } from "../lib/oprec";
-import { emit, countAdd } from "../lib/events";
+import { emit } from "../lib/events";
 import { fpTouch, RES_LOCK, FP_READ } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
@@ -191,7 +191,6 @@ function mapLeaf(vm: u32, sp: usize, gi: u32, index: u32, gfn: u32, isPrivate: b
     iterPop();
     if (z < 0) return z;
     emit(EV_KVM_ZAP, isPrivate ? EVF_PRIVATE : 0, vmIndex(vm), g0, g0 + n, <u32>z, 0);
-    countAdd(EV_KVM_ZAP, <u32>z);
     kvmFlushTlbs(vm);
     r = ptMap(pt, g0, pfn - (gfn & (n - 1)), level, st);
   }

@@ -5,7 +5,7 @@ import {
   EV_KVM_ZAP, EV_KVM_TLB_FLUSH, EVF_PRIVATE,
 } from "../abi/events";
 import { RESTRUCTURE_RMP } from "../abi/consts";
-import { emit, countAdd } from "../lib/events";
+import { emit } from "../lib/events";
 import { fpTouch, RES_LOCK, FP_WRITE } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { isTdx } from "../lib/machine";
@@ -82,13 +82,13 @@ export function kvmZapSlotRange(vm: u32, sp: usize, start: u32, end: u32, priv: 
       if (tdxRemoveFailed()) vmMarkDead(vm);
     } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE); // a straddling leaf goes whole
     if (r < 0) { iterPop(); return r; }
-    if (r > 0) { emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0); countAdd(EV_KVM_ZAP, <u32>r); }
+    if (r > 0) emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0);
     total += r;
   }
   if (shared) {
     const r = ptZapRange(vmPtShared(vm), it, <u64>start, <u64>end, ZAP_WHOLE);
     if (r < 0) { iterPop(); return r; }
-    if (r > 0) { emit(EV_KVM_ZAP, 0, vmIndex(vm), start, end, <u32>r, 0); countAdd(EV_KVM_ZAP, <u32>r); }
+    if (r > 0) emit(EV_KVM_ZAP, 0, vmIndex(vm), start, end, <u32>r, 0);
     total += r;
   }
   iterPop();
@@ -121,7 +121,6 @@ export function kvmBreakHuge(vm: u32, sp: usize, lo: u32, hi: u32, how: u32): u3
       } else {
         ptZapLeaf(pt, gfn);
         emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), g0, g0 + n, 1, 0);
-        countAdd(EV_KVM_ZAP, 1);
         zapped++;
         break;
       }

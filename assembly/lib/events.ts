@@ -7,6 +7,7 @@
 import {
   RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_HEAD_HI, H_COUNTERS, H_COUNT_SUMS, H_STEP,
 } from "../abi/layout";
+import * as EV from "../abi/events";
 
 const E_SEQ: usize = 0;
 const E_KIND: usize = 4;
@@ -32,6 +33,62 @@ export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u
   store<u32>(slot, load<u32>(H_STEP), E_STEP);
   atomic.store<u32>(slot, head, E_SEQ);
   counterBump(kind);
+  const cf = countSlot(kind);
+  if (cf != NO_COUNT) countAdd(kind, cf == 0 ? a : cf == 1 ? b : cf == 2 ? c : cf == 3 ? d : e);
+}
+
+const NO_COUNT: u32 = 5;
+
+/** Which of a..e (0..4) holds the kind's `count` field, from its EVL_* layout; NO_COUNT when it has none. */
+function countSlot(kind: u32): u32 {
+  const l = eventLayout(kind);
+  for (let i: u32 = 0; i < 5; i++) if (((l >> (i * 5)) & 31) == EV.EF_COUNT) return i;
+  return NO_COUNT;
+}
+
+/** A kind's field layout (EVL_* of abi/events.ts); test/abi.test.ts checks it against the binding's table. */
+export function eventLayout(kind: u32): u32 {
+  switch (kind) {
+    case EV.EV_GMEM_LOCK: return EV.EVL_GMEM_LOCK;
+    case EV.EV_GMEM_UNLOCK: return EV.EVL_GMEM_UNLOCK;
+    case EV.EV_KVM_INVALIDATE_BEGIN: return EV.EVL_KVM_INVALIDATE_BEGIN;
+    case EV.EV_KVM_INVALIDATE_END: return EV.EVL_KVM_INVALIDATE_END;
+    case EV.EV_KVM_ZAP: return EV.EVL_KVM_ZAP;
+    case EV.EV_KVM_TLB_FLUSH: return EV.EVL_KVM_TLB_FLUSH;
+    case EV.EV_HOST_UNMAP: return EV.EVL_HOST_UNMAP;
+    case EV.EV_GMEM_REFCOUNT_CHECK: return EV.EVL_GMEM_REFCOUNT_CHECK;
+    case EV.EV_IOMMU_INVALIDATE_BEGIN: return EV.EVL_IOMMU_INVALIDATE_BEGIN;
+    case EV.EV_IOMMU_INVALIDATE_END: return EV.EVL_IOMMU_INVALIDATE_END;
+    case EV.EV_IOMMU_INVALIDATE: return EV.EVL_IOMMU_INVALIDATE;
+    case EV.EV_IOMMU_IOTLB_FLUSH: return EV.EVL_IOMMU_IOTLB_FLUSH;
+    case EV.EV_IOMMU_MAP: return EV.EVL_IOMMU_MAP;
+    case EV.EV_IOMMU_UNMAP: return EV.EVL_IOMMU_UNMAP;
+    case EV.EV_GMEM_SET_ATTR: return EV.EVL_GMEM_SET_ATTR;
+    case EV.EV_FOLIO_SPLIT: return EV.EVL_FOLIO_SPLIT;
+    case EV.EV_FOLIO_MERGE: return EV.EVL_FOLIO_MERGE;
+    case EV.EV_CONVERT_ROLLBACK: return EV.EVL_CONVERT_ROLLBACK;
+    case EV.EV_ARCH_RMPUPDATE: return EV.EVL_ARCH_RMPUPDATE;
+    case EV.EV_ARCH_PSMASH: return EV.EVL_ARCH_PSMASH;
+    case EV.EV_ARCH_SEPT_REMOVE: return EV.EVL_ARCH_SEPT_REMOVE;
+    case EV.EV_ARCH_SEPT_DEMOTE: return EV.EVL_ARCH_SEPT_DEMOTE;
+    case EV.EV_GUEST_FAULT: return EV.EVL_GUEST_FAULT;
+    case EV.EV_GUEST_RETRY: return EV.EVL_GUEST_RETRY;
+    case EV.EV_GUEST_MEMORY_FAULT_EXIT: return EV.EVL_GUEST_MEMORY_FAULT_EXIT;
+    case EV.EV_FOLIO_ALLOC: return EV.EVL_FOLIO_ALLOC;
+    case EV.EV_FOLIO_FREE: return EV.EVL_FOLIO_FREE;
+    case EV.EV_KVM_MAP: return EV.EVL_KVM_MAP;
+    case EV.EV_HOST_MAP: return EV.EVL_HOST_MAP;
+    case EV.EV_HOST_PIN: return EV.EVL_HOST_PIN;
+    case EV.EV_HOST_UNPIN: return EV.EVL_HOST_UNPIN;
+    case EV.EV_GMEM_ZERO: return EV.EVL_GMEM_ZERO;
+    case EV.EV_ARCH_SEPT_AUG: return EV.EVL_ARCH_SEPT_AUG;
+    case EV.EV_ARCH_SEPT_ACCEPT: return EV.EVL_ARCH_SEPT_ACCEPT;
+    case EV.EV_ARCH_SEPT_BLOCK: return EV.EVL_ARCH_SEPT_BLOCK;
+    case EV.EV_ARCH_SEPT_TRACK: return EV.EVL_ARCH_SEPT_TRACK;
+    case EV.EV_KVM_RANGE_ADD: return EV.EVL_KVM_RANGE_ADD;
+    case EV.EV_OP_STEP: return EV.EVL_OP_STEP;
+  }
+  return 0;
 }
 
 /** Count one more of a counter (an event kind, or CTR_REASON_BASE + reason). */
@@ -40,7 +97,7 @@ export function counterBump(index: u32): void {
   store<u64>(at, load<u64>(at) + 1);
 }
 
-/** Add to the per-kind sum of `count` fields (zaps, unmaps ...). */
+/** Add to a kind's sum (emit adds every `count` field itself; folio.split/merge add the pages restructured). */
 export function countAdd(kind: u32, n: u32): void {
   const at = <usize>H_COUNT_SUMS + (<usize>kind << 3);
   store<u64>(at, load<u64>(at) + <u64>n);
