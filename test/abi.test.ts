@@ -156,6 +156,8 @@ test("abi: the memory map's regions follow one another and the core fits its sta
   assert.ok(L.MEMORY_BASE >= L.RING_BASE + L.RING_BYTES);
   assert.is(L.PAGEMAP_BASE, L.MEMORY_BASE + L.STATIC_SIZE);
   assert.is(L.HEAP_BASE, L.PAGEMAP_BASE + L.PAGEMAP_SIZE);
+  assert.ok(L.H_END <= L.HEADER_BASE + L.HEADER_SIZE, "the header's fields fit its page");
+  assert.ok(abi.EVENT_NAMES.length <= L.MAX_COUNTERS, "a counter per event kind");
   const sim = createSimulatorSync();
   const core = sim.core;
   assert.is(core.sim_layout_version(), L.LAYOUT_VERSION);

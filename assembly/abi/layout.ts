@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -120,7 +120,9 @@ export const RING_HEAD_HI: u32 = RING_HEAD + 4; //       u32 laps of the low wor
 export const MAX_COUNTERS: u32 = 128;
 export const H_COUNTERS: u32 = HEADER_BASE + 1024; //    u64[MAX_COUNTERS]
 export const H_COUNT_SUMS: u32 = H_COUNTERS + MAX_COUNTERS * 8; // u64[MAX_COUNTERS]
-export const H_END: u32 = H_COUNT_SUMS + MAX_COUNTERS * 8; //       must not pass HEADER_BASE + HEADER_SIZE
+// per event kind, which field (0..4 = a..e) holds its `count`, else 5: derived from the EVL_* layouts at attach
+export const H_COUNT_SLOT: u32 = H_COUNT_SUMS + MAX_COUNTERS * 8; // u8[MAX_COUNTERS]
+export const H_END: u32 = H_COUNT_SLOT + MAX_COUNTERS; //           must not pass HEADER_BASE + HEADER_SIZE
 
 // ---- object table slot --------------------------------------------------------------------------------------------
 // +0 type u8, +1 flags u8, +4 ptr u32, +8 next free slot u32, +12 generation u32.

@@ -19,7 +19,7 @@ import { iommuSchemeZapInit } from "../iommu/scheme_zap";
 import { iommuSchemeKeepInit } from "../iommu/scheme_keep";
 import { checkAll } from "../check/state";
 import { iterReset } from "../lib/iter";
-import { eventLayout } from "../lib/events";
+import { eventLayout, eventTablesInit } from "../lib/events";
 
 /** Publish every consumer's notifier ops and the machine hooks (same table indices in every instance). */
 function registerConsumers(): void {
@@ -46,6 +46,7 @@ export function sim_attach(may_block: i32): i32 {
     store<u32>(H_VERSION, LAYOUT_VERSION);
     store<u32>(H_HEAP_TOP, HEAP_BASE);
     pfnPoolInit();
+    eventTablesInit();
     registerConsumers();
     atomic.store<u32>(H_INIT, 2);
     atomic.notify(H_INIT);

@@ -16,7 +16,7 @@ import { gmemBitmap, gmemIsV4, blockShift } from "../gmem/inode";
 import { folioHostMapped, folioPins } from "../gmem/refs";
 import { notifierCount, notifierClass, notifierOwner } from "../gmem/notifier";
 import { CF_SHARED, CF_BEGUN, convertInode } from "../gmem/convert";
-import { VM_MAX_SLOTS, vmSlot, vmPt, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd } from "../kvm/vm";
+import { vmSlotsEnd, vmSlot, vmPt, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd } from "../kvm/vm";
 
 /** Remember what the post-conditions need: the range's bits, and whether it already had the target attribute. */
 export function convertSnapshot(op: u32): void {
@@ -71,7 +71,7 @@ export function convertPostConditions(op: u32): void {
     for (let k: u32 = 0, nn = notifierCount(gi); k < nn; k++) {
       if (notifierClass(gi, k) != NOTIFIER_KVM) continue;
       const vm = notifierOwner(gi, k);
-      for (let si: u32 = 0; si < VM_MAX_SLOTS; si++) {
+      for (let si: u32 = 0, ns = vmSlotsEnd(vm); si < ns; si++) {
         const sp = vmSlot(vm, si);
         if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, s, e)) continue;
         if (ptCountRange(vmPt(vm, toShared), it, <u64>overlapGfnStart(sp), <u64>overlapGfnEnd(sp)) != 0) {

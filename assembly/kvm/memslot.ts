@@ -12,7 +12,7 @@ import { gmemNpages, gmemIsV4, gmemIsClosed, isByteCount } from "../gmem/inode";
 import { invLockWrite, invUnlockWrite, invLockFree } from "../gmem/lock";
 import { notifierRegister, notifierUnregister, notifierHas } from "../gmem/notifier";
 import {
-  VM_NSLOTS, VM_MAX_SLOTS, vmSlot, vmIndex, slotUsed, slotBase, slotNpages, slotPgoff, slotInode, slotSet, slotClear,
+  VM_NSLOTS, VM_MAX_SLOTS, vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotBase, slotNpages, slotPgoff, slotInode, slotSet, slotClear,
 } from "./vm";
 import { kvmInvalidateBegin, kvmInvalidateRangeAdd, kvmInvalidateEnd, kvmZapSlotRange, kvmFlushTlbs, mmuWrite } from "./mmu";
 
@@ -98,7 +98,7 @@ export function vmUnbind(vm: u32, slot: u32, owner: u32): i32 {
 
 /** Could every memslot's inode lock be taken now (vm.destroy deletes them all in one step)? */
 export function vmSlotsLockable(vm: u32): bool {
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
     const sp = vmSlot(vm, s);
     if (slotUsed(sp) && !invLockFree(slotInode(sp))) return false;
   }

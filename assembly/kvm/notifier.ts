@@ -9,7 +9,7 @@ import { NOPS_KVM, FILTER_PRIVATE, FILTER_SHARED } from "../abi/consts";
 import { emit } from "../lib/events";
 import { notifierOpsSet } from "../gmem/notifier";
 import {
-  VM_MAX_SLOTS, vmSlot, vmIndex, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd, overlapLo,
+  vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd, overlapLo,
   overlapHi,
 } from "./vm";
 import {
@@ -25,7 +25,7 @@ let spanHi: u32 = 0;
 function spanOf(vm: u32, gi: u32, start: u32, end: u32): bool {
   let any = false;
   spanLo = 0xffffffff; spanHi = 0;
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
     const sp = vmSlot(vm, s);
     if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, start, end)) continue;
     const gs = overlapGfnStart(sp), ge = overlapGfnEnd(sp);
@@ -42,7 +42,7 @@ function kvmGmemBegin(vm: u32, gi: u32, start: u32, end: u32, reason: u32): void
   mmuWrite(vm);
   kvmInvalidateBegin(vm);
   emit(EV_KVM_INVALIDATE_BEGIN, 0, vmIndex(vm), spanLo, spanHi, 0, 0);
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
     const sp = vmSlot(vm, s);
     if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, start, end)) continue;
     kvmInvalidateRangeAdd(vm, overlapGfnStart(sp), overlapGfnEnd(sp));
@@ -53,7 +53,7 @@ function kvmGmemBegin(vm: u32, gi: u32, start: u32, end: u32, reason: u32): void
 /** Zap the SPTEs `filter` selects in every overlapping memslot, then one remote TLB flush. */
 function kvmGmemInvalidate(vm: u32, gi: u32, start: u32, end: u32, reason: u32, filter: u32): i32 {
   let total: i32 = 0;
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
     const sp = vmSlot(vm, s);
     if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, start, end)) continue;
     const r = kvmZapSlotRange(vm, sp, overlapGfnStart(sp), overlapGfnEnd(sp), (filter & FILTER_PRIVATE) != 0,
@@ -76,7 +76,7 @@ function kvmGmemEnd(vm: u32, gi: u32, start: u32, end: u32, reason: u32): void {
 /** Before the backing of [first, first + n) shrinks: no private SPTE larger than `how`'s level stays over it. */
 function kvmGmemRestructure(vm: u32, gi: u32, first: u32, n: u32, how: u32): void {
   let zapped: u32 = 0;
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, ns = vmSlotsEnd(vm); s < ns; s++) {
     const sp = vmSlot(vm, s);
     if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, first, first + n)) continue;
     zapped += kvmBreakHuge(vm, sp, overlapLo(), overlapHi(), how);

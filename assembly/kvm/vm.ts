@@ -4,9 +4,10 @@
 //   +12 flags u32 (VMF_*)          +16 range_start u32 (gfn)     +20 range_end u32    +24 range valid u32
 //   +28 remote TLB flushes u32     +32 private table (PT_OBJ_SIZE: S-EPT mirror / private NPT)
 //   +64 shared table               +96 memslots in use u32       +100 own handle u32   +104 mmu_lock u32
+//   +108 slots end u32 (highest used memslot + 1: what the slot loops scan)
 //   +128 memslots, VM_SLOT_SIZE each:
 //        +0 used u32, +4 base_gfn u32, +8 npages u32, +16 gmem pgoff u32, +20 inode u32
-import { OBJ_INDEX_BITS } from "../abi/layout";
+import { OBJ_INDEX_BITS, PAGE_SIZE } from "../abi/layout";
 import { pageAlloc, pageFree } from "../mm/alloc";
 import { ptInit, ptDestroy, PT_OBJ_SIZE } from "../lib/pagetable";
 import { DEBUG } from "../lib/debug";
@@ -24,6 +25,7 @@ export const VM_PT_SHARED: usize = VM_PT_PRIVATE + PT_OBJ_SIZE;
 export const VM_NSLOTS: usize = 96;
 export const VM_HANDLE: usize = 100;
 export const VM_MMU_LOCK: usize = 104;
+export const VM_SLOTS_END: usize = 108;
 export const VM_SLOTS: usize = 128;
 export const VM_SLOT_SIZE: u32 = 32;
 export const VM_MAX_SLOTS: u32 = 32;
@@ -75,7 +77,19 @@ const SL_INODE: usize = 20;
 // @ts-ignore: decorator
 @inline export function slotIndex(s: usize, gfn: u32): u32 { return gfn - slotBase(s) + slotPgoff(s); }
 
+/** Loops over a VM's memslots stop here: one past the highest slot in use. */
+// @ts-ignore: decorator
+@inline export function vmSlotsEnd(vm: u32): u32 { return load<u32>(vm, VM_SLOTS_END); }
+
+// a slot's VM record (one page) and its number
+// @ts-ignore: decorator
+@inline function slotVm(s: usize): u32 { return <u32>(s & ~(<usize>PAGE_SIZE - 1)); }
+// @ts-ignore: decorator
+@inline function slotNumber(s: usize): u32 { return <u32>((s & (<usize>PAGE_SIZE - 1)) - VM_SLOTS) / VM_SLOT_SIZE; }
+
 export function slotSet(s: usize, base: u32, npages: u32, pgoff: u32, gi: u32): void {
+  const vm = slotVm(s);
+  if (slotNumber(s) + 1 > vmSlotsEnd(vm)) store<u32>(vm, slotNumber(s) + 1, VM_SLOTS_END);
   store<u32>(s, 1, SL_USED);
   store<u32>(s, base, SL_BASE);
   store<u32>(s, npages, SL_NPAGES);
@@ -83,7 +97,13 @@ export function slotSet(s: usize, base: u32, npages: u32, pgoff: u32, gi: u32): 
   store<u32>(s, gi, SL_INODE);
 }
 
-export function slotClear(s: usize): void { memory.fill(s, 0, VM_SLOT_SIZE); }
+export function slotClear(s: usize): void {
+  memory.fill(s, 0, VM_SLOT_SIZE);
+  const vm = slotVm(s);
+  let end = vmSlotsEnd(vm);
+  while (end > 0 && !slotUsed(vmSlot(vm, end - 1))) end--;
+  store<u32>(vm, end, VM_SLOTS_END);
+}
 
 export function vmCreate(): u32 {
   const vm = pageAlloc(0);
@@ -102,7 +122,7 @@ export function vmFree(vm: u32): void {
 
 /** The memslot holding gfn, or 0. */
 export function slotForGfn(vm: u32, gfn: u32): usize {
-  for (let s: u32 = 0; s < VM_MAX_SLOTS; s++) {
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
     const sp = vmSlot(vm, s);
     if (slotUsed(sp) && gfn >= slotBase(sp) && gfn - slotBase(sp) < slotNpages(sp)) return sp;
   }

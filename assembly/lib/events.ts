@@ -5,7 +5,8 @@
 //   entry (RING_ENTRY_SIZE): +0 seq u32 (published last), +4 kind u16, +6 flags u16, +8 a, +12 b, +16 c, +20 d,
 //   +24 e, +28 step u32 (H_STEP when emitted). What a..e hold per kind: EVL_* of abi/events.ts.
 import {
-  RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_HEAD_HI, H_COUNTERS, H_COUNT_SUMS, H_STEP,
+  RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_HEAD_HI, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, H_STEP,
+  MAX_COUNTERS,
 } from "../abi/layout";
 import * as EV from "../abi/events";
 
@@ -19,7 +20,8 @@ const E_E: usize = 24;
 const E_STEP: usize = 28;
 
 /** Append one event: kind, EVF_* flags and the five fields its EVL_* layout names. */
-export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u32): void {
+// @ts-ignore: decorator
+@inline export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u32): void {
   const head = atomic.add<u32>(RING_HEAD, 1);
   if (head == 0xffffffff) atomic.add<u32>(RING_HEAD_HI, 1);
   const slot = <usize>RING_BASE + <usize>(head & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
@@ -33,17 +35,20 @@ export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u
   store<u32>(slot, load<u32>(H_STEP), E_STEP);
   atomic.store<u32>(slot, head, E_SEQ);
   counterBump(kind);
-  const cf = countSlot(kind);
+  const cf = load<u8>(<usize>H_COUNT_SLOT + (kind & (MAX_COUNTERS - 1)));
   if (cf != NO_COUNT) countAdd(kind, cf == 0 ? a : cf == 1 ? b : cf == 2 ? c : cf == 3 ? d : e);
 }
 
 const NO_COUNT: u32 = 5;
 
-/** Which of a..e (0..4) holds the kind's `count` field, from its EVL_* layout; NO_COUNT when it has none. */
-function countSlot(kind: u32): u32 {
-  const l = eventLayout(kind);
-  for (let i: u32 = 0; i < 5; i++) if (((l >> (i * 5)) & 31) == EV.EF_COUNT) return i;
-  return NO_COUNT;
+/** Fill the per-kind count-field table from the layouts (at the first attach; every build agrees on it). */
+export function eventTablesInit(): void {
+  for (let k: u32 = 0; k < MAX_COUNTERS; k++) {
+    const l = eventLayout(k);
+    let slot = NO_COUNT;
+    for (let i: u32 = 0; i < 5; i++) if (((l >> (i * 5)) & 31) == EV.EF_COUNT) { slot = i; break; }
+    store<u8>(<usize>H_COUNT_SLOT + k, <u8>slot);
+  }
 }
 
 /** A kind's field layout (EVL_* of abi/events.ts); test/abi.test.ts checks it against the binding's table. */

@@ -4,7 +4,7 @@
 // block, reset at the start of every step.
 //   block: +0 count u32, then (resource u32, mode u32) pairs; resource = object index << 3 | RES_*
 import { IN_FOOTPRINT, FOOTPRINT_MAX, OBJ_INDEX_BITS } from "../abi/layout";
-import { instBase } from "../mm/instance";
+import { instBase, inThreadMode } from "../mm/instance";
 
 export const RES_LOCK: u32 = 0; //     an object's lock and the state it guards (inode: invalidate_lock; VM: mmu_lock;
 //                                    IOMMU: domain lock)
@@ -17,6 +17,7 @@ export const FP_WRITE: u32 = 2;
 
 /** Record that the current step touches `sub` of the object whose handle index is `obj`. */
 export function fpTouch(obj: u32, sub: u32, mode: u32): void {
+  if (!inThreadMode()) return; // only a thread's atomic step (STOP_ONE / STOP_PROBE) is asked for its footprint
   const b = instBase() + IN_FOOTPRINT;
   const res = ((obj & ((1 << OBJ_INDEX_BITS) - 1)) << 3) | sub;
   const n = load<u32>(b);

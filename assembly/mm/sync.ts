@@ -59,14 +59,11 @@ export function rwTryRead(w: usize): bool {
   return false; // (not reached)
 }
 
-export function rwWriteUnlock(w: usize): void {
-  atomic.store<u32>(w, 0);
-  atomic.notify(w);
-}
+// No one sleeps on an rwsem word (every acquire is a try), so unlocking wakes no one: atomic.notify is a runtime
+// call in every engine, far dearer than the store.
+export function rwWriteUnlock(w: usize): void { atomic.store<u32>(w, 0); }
 
-export function rwReadUnlock(w: usize): void {
-  if (atomic.sub<u32>(w, 1) == 1) atomic.notify(w);
-}
+export function rwReadUnlock(w: usize): void { atomic.sub<u32>(w, 1); }
 
 // @ts-ignore: decorator
 @inline export function rwHeldWrite(w: usize): bool { return (atomic.load<u32>(w) & RW_EXCL) != 0; }

@@ -142,8 +142,9 @@ export function opRun(op: u32, stop: u32): i32 {
     op = heap;
   }
   if (stop != STOP_PROBE) assignId(op);
+  // the op's objects may have gone between calls (never within one: no step frees another op's object)
+  if (!resolve(op)) { opFinish(op, -EBADF); return finished(op); }
   for (;;) {
-    if (!resolve(op)) { opFinish(op, -EBADF); return finished(op); }
     if (stop == STOP_PROBE) {
       const st = dispatch(op, true);
       return st == ST_BLOCKED ? RESULT_BLOCKED : RESULT_PAUSED;
@@ -157,9 +158,8 @@ export function opRun(op: u32, stop: u32): i32 {
     }
     store<u32>(op, step, OP_LAST);
     out(OUT_STEP, step);
-    if (opKind(op) == OPK_CONVERT || opKind(op) == OPK_PUNCH || opKind(op) == OPK_GUEST_ACCESS || opKind(op) == OPK_IOMMU_MAP) {
-      emit(EV_OP_STEP, 0, load<u32>(op, OP_ID), opKind(op), step, 0, 0);
-    }
+    // an op that runs across calls (a thread's, or one paused) names each step it ran in the trace
+    if (load<u32>(op, OP_HANDLE) != 0) emit(EV_OP_STEP, 0, load<u32>(op, OP_ID), opKind(op), step, 0, 0);
     if (st == ST_DONE || opDone(op)) return finished(op);
     if (stop == STOP_ONE || stop == step) { out(OUT_STATUS, ST_MORE); return keep(op, false); }
   }
