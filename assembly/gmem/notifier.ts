@@ -15,6 +15,7 @@ import {
   NOTIFIER_KVM, NOTIFIER_IOMMU, NCB_BEGIN, NCB_INVALIDATE, NCB_END, NCB_RESTRUCTURE, SG_IOMMU_CALLBACK,
 } from "../abi/consts";
 import { safeguard } from "../lib/machine";
+import { DEBUG } from "../lib/debug";
 
 const NR_CLASS: usize = 0;
 const NR_OPS: usize = 4;
@@ -43,6 +44,8 @@ export type RestructureFn = (owner: u32, gi: u32, first: u32, n: u32, level: u32
 
 /** A consumer module publishes its callbacks under an ops id (at every attach: same table indices every time). */
 export function notifierOpsSet(ops: u32, begin: BeginFn, invalidate: InvalidateFn, end: EndFn, restructure: RestructureFn): void {
+  if (DEBUG) assert(ops != 0 && ops < <u32>NOTIFIER_OPS_MAX, "notifierOpsSet: ops id outside 1 .. NOTIFIER_OPS_MAX - 1");
+  if (ops == 0 || ops >= <u32>NOTIFIER_OPS_MAX) return; // never published: iommu.bind with it fails
   store<u32>(opsAt(ops, NCB_BEGIN), begin.index);
   store<u32>(opsAt(ops, NCB_INVALIDATE), invalidate.index);
   store<u32>(opsAt(ops, NCB_END), end.index);
