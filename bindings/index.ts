@@ -8,5 +8,9 @@ export {
 export { EventReader, EVENT_NAMES, decodeEvent } from "./events";
 export { GmemError, InvariantError, EnvironmentError, ERRNO, errnoName } from "./errors";
 export { canShareMemory } from "./core";
+export {
+  explore, exploreSync, Exploration, type ExploreOptions, type ExploreReport, type ScheduleStep, type ScheduleEnd,
+  type Violation, type StepResults,
+} from "./explore/index";
 export * as abi from "./abi";
 export * as layout from "../assembly/abi/layout";

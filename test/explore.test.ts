@@ -167,7 +167,7 @@ test("explore: bad options and malformed files are Errors with a code", () => {
   catch (e) { assert.is((e as { code: string }).code, "EMALFORMED"); }
 });
 
-const big = (): Scenario => parseScenario(files["test/scenarios/explore-three-threads-two-ops.json"]);
+const big = (): Scenario => parseScenario(files["examples/race-three-threads-two-ops.json"]);
 
 test("explore: the async form gives the same report and lets the event loop run in between", async () => {
   let ticks = 0, progress = 0;
