@@ -6,6 +6,7 @@ import { now, type BenchReport, type CaseFn, type CaseResult, type Log } from ".
 import { convert4kRandom, convert2m, convert1g, convert1t } from "./cases/convert";
 import { faultsAndMaps, pinVsGmem, bindingOverhead, memoryUse, tdBoot, modelledCost } from "./cases/machine";
 import { exploreSchedules } from "./cases/explore";
+import { workerScaling } from "./cases/workers";
 
 export type { BenchReport, CaseResult } from "./util";
 export { setLoader } from "./cases/machine";
@@ -24,23 +25,24 @@ export const CASES: { name: string; quickSeconds: number; fullSeconds: number; f
   { name: "td-boot", quickSeconds: 1, fullSeconds: 1, fn: tdBoot },
   { name: "modelled-cost", quickSeconds: 1, fullSeconds: 1, fn: modelledCost },
   { name: "explore-schedules", quickSeconds: 3, fullSeconds: 5, fn: exploreSchedules },
+  { name: "workers", quickSeconds: 4, fullSeconds: 12, fn: workerScaling },
 ];
 
 export interface BenchOptions { quick: boolean; filter?: string; log: Log; progress: (line: string) => void }
 
-export function runBench(opts: BenchOptions): BenchReport {
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const cases = CASES.filter((c) => !opts.filter || c.name.includes(opts.filter));
   const est = cases.reduce((s, c) => s + (opts.quick ? c.quickSeconds : c.fullSeconds), 0);
   opts.log(`gmemsim bench (${opts.quick ? "quick" : "full"}): ${cases.length} cases, about ${est} s on a 2-core machine`);
   const t0 = now();
   const results: CaseResult[] = [];
-  cases.forEach((c, i) => {
+  for (const [i, c] of cases.entries()) {
     const ti = now();
     opts.progress(`[${i + 1}/${cases.length}] ${c.name} ... (${((ti - t0) / 1000).toFixed(0)} s elapsed)`);
-    const r = c.fn({ quick: opts.quick, log: (m) => opts.progress(`[${i + 1}/${cases.length}] ${m}`) });
+    const r = await c.fn({ quick: opts.quick, log: (m) => opts.progress(`[${i + 1}/${cases.length}] ${m}`) });
     results.push(r);
     opts.log(`  ${c.name}: ${summary(r)}  (${((now() - ti) / 1000).toFixed(1)} s)`);
-  });
+  }
   const g = globalThis as { process?: { version: string; platform: string; arch: string } };
   const os = OS;
   return {
@@ -83,6 +85,10 @@ function extraSummary(r: CaseResult): string | undefined {
     case "modelled-cost": {
       const e = x as Record<string, { perConversionUs: number }>;
       return `modelled us per conversion: sw ${e.sw.perConversionUs}, tdx ${e.tdx.perConversionUs}, snp ${e.snp.perConversionUs}`;
+    }
+    case "workers": {
+      const e = x as Record<string, { one: number; two: number; ratio: number }>;
+      return Object.entries(e).map(([k, v]) => `${k}: 1 worker ${n(v.one)}/s, 2 workers ${n(v.two)}/s (${v.ratio}x)`).join("; ");
     }
     case "explore-schedules":
       return `${n(x.schedules)} schedules (every interleaving the locks allow: ${n(x.allInterleavingsTheLocksAllow)}, ` +

@@ -30,7 +30,7 @@ export interface BenchReport {
 export type Log = (msg: string) => void;
 
 export interface Ctx { quick: boolean; log: Log }
-export type CaseFn = (ctx: Ctx) => CaseResult;
+export type CaseFn = (ctx: Ctx) => CaseResult | Promise<CaseResult>;
 
 export const GiB = 2 ** 30, MiB = 2 ** 20;
 export const now = () => performance.now();

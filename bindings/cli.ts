@@ -169,7 +169,7 @@ function run(args: string[]): number {
   return rep.ok ? 0 : 1;
 }
 
-function bench(args: string[]): number {
+async function bench(args: string[]): Promise<number> {
   let quick = false, json: string | undefined, svg: string | undefined, filter: string | undefined, md: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -188,7 +188,7 @@ function bench(args: string[]): number {
   setMachine({ cpus: c.length, model: c[0]?.model ?? "unknown" });
   const tty = process.stderr.isTTY;
   let lastProgress = 0;
-  const rep: BenchReport = runBench({
+  const rep: BenchReport = await runBench({
     quick, filter,
     log: (m) => { if (tty) process.stderr.write("\r\x1b[K"); process.stdout.write(m + "\n"); },
     progress: (line) => {
@@ -205,7 +205,7 @@ function bench(args: string[]): number {
   return 0;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const cmd = argv[0] ?? "run";
   if (cmd === "--help" || cmd === "-h" || cmd === "help") { process.stdout.write(HELP); return 0; }
   if (cmd === "--version") { process.stdout.write("gmemsim 0.1.0\n"); return 0; }
@@ -227,9 +227,7 @@ function main(argv: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = main(process.argv.slice(2));
-} catch (e) {
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
   if (e instanceof GmemError) { process.stderr.write(`gmemsim: ${e.message}\n`); process.exitCode = 1; }
   else throw e;
-}
+});

@@ -138,9 +138,9 @@ export class SimContext {
     return (this._u32[L.H_DEBUG >>> 2] & 1) === 1;
   }
 
-  /** Steps (ops) performed on this memory so far. */
+  /** Steps (mutating calls) this instance performed so far. */
   get step(): number {
-    return this._u32[L.H_STEP >>> 2];
+    return this.u32[((this.core.sim_scratch() >>> 0) + L.IN_STEP) >>> 2];
   }
 
   /** @internal name objects in events: the name given at creation, else "#<index>" */
@@ -179,7 +179,7 @@ export class SimContext {
     const n = Math.max(1, this.out(OUT_NVIOL));
     const names: string[] = [];
     for (let i = 0; i < n; i++) names.push(invariantName(this.out(OUT_VIOLATIONS + i)));
-    return new InvariantError(names, this.out(OUT_WHERE), this.u32[L.H_STEP >>> 2], what);
+    return new InvariantError(names, this.out(OUT_WHERE), this.step, what);
   }
 
   /** @internal throw the violation(s) a check returned */

@@ -27,6 +27,9 @@ export interface CoreExports {
   sim_leaked(): number;
   sim_freeze(): number;
   sim_thaw(): void;
+  sim_reap(slot: number): number;
+  sim_dead(): number;
+  sim_trapped(): void;
   sim_used_bytes(): number;
   bitmap_create(npages: number, shared: number): number;
   bitmap_destroy(h: number): number;
@@ -141,12 +144,12 @@ export function createMemory(maximumPages: number = MAX_WASM_PAGES): WebAssembly
 export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.Memory): CoreExports {
   if (!(memory instanceof WebAssembly.Memory)) throw new EnvironmentError("EINVAL", "options.memory is not a WebAssembly.Memory");
   let instance: WebAssembly.Instance;
-  try { instance = new WebAssembly.Instance(module, { env: { memory } }); }
+  try { instance = new WebAssembly.Instance(module, { env: { memory, clock_ms: clockMs } }); }
   catch (e) {
     throw new EnvironmentError("EINVAL", `this memory cannot hold the core (it must be shared, with at least ` +
       `${INITIAL_WASM_PAGES} pages and a maximum of ${MAX_WASM_PAGES}): ${(e as Error).message}`);
   }
-  const x = instance.exports as unknown as Partial<CoreExports>;
+  const x = guardTraps(instance.exports) as unknown as Partial<CoreExports>;
   if (typeof x.sim_attach !== "function" || typeof x.sim_layout_version !== "function" || typeof x.sim_scratch !== "function") {
     throw new EnvironmentError("EINVAL", "not a gmemsim core: the module lacks sim_attach / sim_layout_version");
   }
@@ -155,6 +158,37 @@ export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.
   }
   return x as CoreExports;
 }
+
+/**
+ * Every export, wrapped so that a trap (a RuntimeError: a bug in the model, or an assertion of the debug core) never
+ * leaves a lock held or the world stopped: the core releases what the trapping call held and marks the machine
+ * failed (every later call: ENOTRECOVERABLE), and the caller gets an EnvironmentError with that code.
+ */
+function guardTraps(exports: WebAssembly.Exports): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const trapped = exports.sim_trapped as (() => void) | undefined;
+  const fail = (name: string, e: unknown): never => {
+    if (!(e instanceof WebAssembly.RuntimeError)) throw e;
+    try { trapped?.(); } catch { /* the cleanup itself trapped: the mark may be missing, the error still stands */ }
+    throw new EnvironmentError("ENOTRECOVERABLE", `the model trapped in ${name} (${e.message}); this simulator is marked failed`);
+  };
+  for (const [name, v] of Object.entries(exports)) {
+    if (typeof v !== "function" || name === "sim_trapped") { out[name] = v; continue; }
+    const f = v as (...a: number[]) => number;
+    // fixed-arity wrappers: a rest parameter would allocate on every call of the hottest exports
+    switch (f.length) {
+      case 0: out[name] = () => { try { return f(); } catch (e) { return fail(name, e); } }; break;
+      case 1: out[name] = (a: number) => { try { return f(a); } catch (e) { return fail(name, e); } }; break;
+      case 2: out[name] = (a: number, b: number) => { try { return f(a, b); } catch (e) { return fail(name, e); } }; break;
+      case 3: out[name] = (a: number, b: number, c: number) => { try { return f(a, b, c); } catch (e) { return fail(name, e); } }; break;
+      default: out[name] = (...a: number[]) => { try { return f(...a); } catch (e) { return fail(name, e); } };
+    }
+  }
+  return out;
+}
+
+/** The core's clock (assembly/mm/clock.ts): milliseconds, monotonic, in every runtime. */
+function clockMs(): number { return performance.now(); }
 
 function requireWasmThreads(): void {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.Memory !== "function") {

@@ -100,9 +100,11 @@ export class EventReader {
       const w = (s % L.RING_SIZE) * (L.RING_ENTRY_SIZE / 4);
       const seqLow = s >>> 0;
       const seen = Atomics.load(u, w);
-      if (seen === ((seqLow - 1) >>> 0)) break; // reserved but not yet published: read it next time
-      if (seen !== seqLow) { lost++; continue; }
+      const behind = (seqLow - seen) >>> 0;
+      if (behind !== 0 && behind < 2 ** 31) break; // reserved but not yet published: read it next time
+      if (behind !== 0) { lost++; continue; } // a later lap overwrote it
       const kf = u[w + 1];
+      if ((kf & 0xffff) === 0) continue; // an instance's unused reservation
       const ev = decodeEvent(kf & 0xffff, kf >>> 16, u[w + 2], u[w + 3], u[w + 4], u[w + 5], u[w + 6], u[w + 7], s, this.name);
       if (Atomics.load(u, w) !== seqLow) { lost++; continue; } // overwritten while we read it
       events.push(ev);

@@ -16,6 +16,7 @@ import { PageTable } from "./objects/pagetable";
 import { Gmem } from "./objects/gmem";
 import { Vm } from "./objects/vm";
 import { Iommu } from "./objects/iommu";
+import * as C from "../assembly/abi/consts";
 import { GMEM_GEN_V4, GMEM_FLAG_HUGETLB_2M, GMEM_FLAG_HUGETLB_1G, CTR_REASON_BASE } from "../assembly/abi/consts";
 import { STOP_NEVER } from "../assembly/abi/ops";
 
@@ -53,19 +54,25 @@ export class Simulator extends SimContext {
   /** Number of events of each kind since the memory was created (the counters check.stats reads). */
   counters(): Record<string, number> {
     const u = this.u32;
+    // the header holds what detached instances counted; every attached instance counts in its own block
+    const bases = [L.H_COUNTERS];
+    for (let s = 0; s < L.MAX_INSTANCES; s++) {
+      const b = L.INSTANCE_BASE + s * L.INSTANCE_SIZE;
+      if (Atomics.load(u, (b + L.IN_STATE) >>> 2) !== 0) bases.push(b + L.IN_COUNTERS);
+    }
+    const sum = (index: number): number => {
+      let n = 0;
+      for (const b of bases) { const at = (b >>> 2) + index * 2; n += u[at] + u[at + 1] * 2 ** 32; }
+      return n;
+    };
     const outp: Record<string, number> = {};
     for (let k = 1; k < EVENT_NAMES.length; k++) {
       if (!EVENT_NAMES[k]) continue;
-      const at = (L.H_COUNTERS >>> 2) + k * 2;
-      outp[EVENT_NAMES[k]] = u[at] + u[at + 1] * 2 ** 32;
-      const sat = (L.H_COUNT_SUMS >>> 2) + k * 2;
-      outp[EVENT_NAMES[k] + ".count"] = u[sat] + u[sat + 1] * 2 ** 32;
+      outp[EVENT_NAMES[k]] = sum(k);
+      outp[EVENT_NAMES[k] + ".count"] = sum(L.MAX_COUNTERS + k);
     }
     // the invalidation callback by reason: "iommu.invalidate.to-private", ".to-shared", ".truncate", ".unbind"
-    REASON_NAMES.forEach((reason, i) => {
-      const at = (L.H_COUNTERS >>> 2) + (CTR_REASON_BASE + i) * 2;
-      outp[`iommu.invalidate.${reason}`] = u[at] + u[at + 1] * 2 ** 32;
-    });
+    REASON_NAMES.forEach((reason, i) => { outp[`iommu.invalidate.${reason}`] = sum(CTR_REASON_BASE + i); });
     return outp;
   }
 
@@ -198,6 +205,25 @@ export class Simulator extends SimContext {
 
   /** Give this instance's slot of the memory back (the simulator is unusable afterwards). */
   detach(): void { this.core.sim_detach(); }
+
+  /**
+   * Another instance on this memory is gone: its worker was terminated (pass the `instanceId` that worker's simulator
+   * had). A worker killed between calls holds nothing: its slot is reclaimed and its counters kept. One killed inside
+   * a call leaves its operation half done: the machine is marked dead and every call after that, here and in every
+   * other worker, throws an Error with code EOWNERDEAD (this call too). Threads waiting on a lock a dead instance held
+   * find out by themselves after about two seconds.
+   */
+  reap(instanceId: number): void {
+    if (!Number.isInteger(instanceId) || instanceId < 0 || instanceId >= L.MAX_INSTANCES) throw einval("sim.reap", "not an instance id");
+    check(this.core.sim_reap(instanceId), "sim.reap");
+  }
+
+  /** null while the machine is sound; else why it is not (an instance died in a call, or a call trapped). */
+  get failure(): { code: "EOWNERDEAD" | "ENOTRECOVERABLE"; instanceId: number } | null {
+    const d = this.core.sim_dead() >>> 0;
+    if (d === 0) return null;
+    return { code: (d & C.DEAD_TRAP) !== 0 ? "ENOTRECOVERABLE" : "EOWNERDEAD", instanceId: (d & 0xff) - 1 };
+  }
 
   /** Turn the after-every-step invariant checker on or off (shared by every instance on this memory). */
   setChecks(on: boolean): void { check(this.core.sim_set_checks(on ? 1 : 0), "sim.setChecks"); }

@@ -36,13 +36,29 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     outp.fill(0x20, HEADER, HEADER + nlen); // names padded with spaces (valid JSON whitespace)
     outp.set(text, HEADER);
     outp.set(new Uint8Array(sim.memory.buffer, 0, used), HEADER + nlen);
-    // the copy was taken under the lock and with this instance attached: neither belongs in the image
-    dv.setUint32(HEADER + nlen + L.H_SIM_LOCK, 0, true);
+    // the copy was taken with the world stopped and this instance attached: neither belongs in the image, but the
+    // instances' counters do (folded into the header's, as a detach would)
+    dv.setUint32(HEADER + nlen + L.H_FREEZE, 0, true);
+    foldCounters(dv, HEADER + nlen);
     outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
     dv.setUint32(24, hash(outp.subarray(HEADER)), true);
     return outp;
   } finally {
     sim.core.sim_thaw();
+  }
+}
+
+/** Add every attached instance's counters (IN_COUNTERS, IN_COUNT_SUMS) into the header's, in the image at `base`. */
+function foldCounters(dv: DataView, base: number): void {
+  for (let s = 0; s < L.MAX_INSTANCES; s++) {
+    const b = base + L.INSTANCE_BASE + s * L.INSTANCE_SIZE;
+    if (dv.getUint32(b + L.IN_STATE, true) === 0) continue;
+    const steps = base + L.H_STEPS, st = dv.getUint32(b + L.IN_STEP, true);
+    if (st > dv.getUint32(steps, true)) dv.setUint32(steps, st, true);
+    for (let k = 0; k < 2 * L.MAX_COUNTERS; k++) {
+      const from = b + L.IN_COUNTERS + k * 8, to = base + L.H_COUNTERS + k * 8;
+      dv.setBigUint64(to, dv.getBigUint64(to, true) + dv.getBigUint64(from, true), true);
+    }
   }
 }
 

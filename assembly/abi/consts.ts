@@ -126,3 +126,6 @@ export const IO_INFO_PFN: u32 = 7; //                    iommu_iopte: pfn of the
 // page table queries
 export const PT_INFO_PFN: u32 = 0;
 export const PT_INFO_STATE: u32 = 1;
+
+// H_DEAD (abi/layout.ts): 1 + the slot of the instance that died inside a call, | DEAD_TRAP when a call trapped
+export const DEAD_TRAP: u32 = 0x100;

@@ -19,5 +19,6 @@ export const ERANGE: i32 = 34;
 export const ENOSYS: i32 = 38;
 export const EOPNOTSUPP: i32 = 95;
 export const ETIMEDOUT: i32 = 110;
-export const EOWNERDEAD: i32 = 130;
+export const EOWNERDEAD: i32 = 130; //    an instance died inside a call (its worker was terminated): the machine is marked dead
+export const ENOTRECOVERABLE: i32 = 131; // a call trapped (a bug in the model): the machine is marked failed
 export const EHWPOISON: i32 = 133;

@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -68,7 +68,7 @@ export const PAGEMAP_USED: u32 = 0x40; //                 head of an allocated b
 export const H_MAGIC: u32 = HEADER_BASE + 0; //          u32
 export const H_VERSION: u32 = HEADER_BASE + 4; //        u32
 export const H_INIT: u32 = HEADER_BASE + 8; //           u32 0 fresh, 1 initialising, 2 ready
-export const H_SIM_LOCK: u32 = HEADER_BASE + 12; //      u32 futex mutex serialising mutating exports
+export const H_FREEZE: u32 = HEADER_BASE + 12; //        u32 0, or 1 + the slot of the instance stopping the world (api/bracket.ts)
 export const H_INSTANCES: u32 = HEADER_BASE + 16; //     u32 instances ever attached
 export const H_DEBUG: u32 = HEADER_BASE + 20; //         u32 bit 0: run the invariant checker after every step
 export const H_HEAP_TOP: u32 = HEADER_BASE + 24; //      u32 first heap byte never handed out
@@ -78,11 +78,17 @@ export const H_OBJ_FREE: u32 = HEADER_BASE + 36; //      u32 head of the free ob
 export const H_OBJ_NEXT: u32 = HEADER_BASE + 40; //      u32 next never-used object slot
 export const H_OBJ_LIVE: u32 = HEADER_BASE + 44; //      u32 live objects
 export const H_FAIL_ALLOC: u32 = HEADER_BASE + 48; //    u32 fail the N-th next heap allocation (0 off)
-export const H_STEP: u32 = HEADER_BASE + 52; //          u32 steps (ops) performed
+export const H_DEAD: u32 = HEADER_BASE + 52; //          u32 0, or 1 + the slot of an instance that died in a call: EOWNERDEAD
 export const H_ARCH: u32 = HEADER_BASE + 56; //          u32 ARCH_* of abi/consts.ts (one machine, one arch)
 export const H_SAFEGUARDS_OFF: u32 = HEADER_BASE + 60; // u32 SG_* bits: safeguards switched off (config.disable)
 export const H_CORRUPT: u32 = HEADER_BASE + 64; //       u32 the armed debug hook (DBG_*), debug builds only
-export const H_OP_SEQ: u32 = HEADER_BASE + 68; //        u32 op records ever started (a thread-free op id)
+export const H_ALLOC_LOCK: u32 = HEADER_BASE + 68; //    u32 mutex: the heap allocator and the pfn pools (a leaf lock)
+export const H_OBJ_LOCK: u32 = HEADER_BASE + 72; //      u32 mutex: the object table's free list (a leaf lock)
+export const H_LOCK_WAITS: u32 = HEADER_BASE + 76; //    u32 lock acquisitions that had to wait (contention, for the bench)
+export const H_PFN_LOCK: u32 = HEADER_BASE + 80; //      u32 mutex: the pfn pools (a leaf lock; takes the allocator's inside)
+export const H_LIVE: u32 = HEADER_BASE + 88; //          u32 instances attached now (one alone takes no step locks)
+export const H_STEPS: u32 = HEADER_BASE + 84; //         u32 the highest step counter an instance left behind: a new
+//                                                         instance counts on from it (so a restored image does too)
 // allocator: one doubly linked free list per order
 export const MAX_ORDER: u32 = 19; //                     2^19 pages = 2 GiB
 export const H_FREE_HEADS: u32 = HEADER_BASE + 96; //    u32[MAX_ORDER + 1]
@@ -113,9 +119,13 @@ export const H_NOTIFIER_OPS_SIZE: u32 = NOTIFIER_OPS_MAX * NOTIFIER_CALLBACKS * 
 // machine hooks: table indices of functions a lower layer calls up through (HOOK_* of abi/consts.ts)
 export const H_HOOKS: u32 = H_NOTIFIER_OPS + H_NOTIFIER_OPS_SIZE;
 export const HOOKS_MAX: u32 = 8;
-// event ring indices
-export const RING_HEAD: u32 = H_HOOKS + HOOKS_MAX * 4; // u32 events ever written (low word; slot = head % RING_SIZE)
+// event ring indices: a u64 (8-aligned), low word first
+// (on a cache line of its own: every call of every thread adds to it, and the lines around hold tables every
+// step reads; sharing one would make the threads' caches fight over it)
+export const CACHE_LINE: u32 = 64;
+export const RING_HEAD: u32 = (H_HOOKS + HOOKS_MAX * 4 + CACHE_LINE - 1) & ~(CACHE_LINE - 1); // u32 slots ever reserved (low word; slot = head % RING_SIZE)
 export const RING_HEAD_HI: u32 = RING_HEAD + 4; //       u32 laps of the low word
+export const RING_HEAD_END: u32 = RING_HEAD + CACHE_LINE; // (the rest of the line stays empty)
 // counters: one u64 per event kind, then extra counters (CTR_*), and per-kind sums of the `count` field
 export const MAX_COUNTERS: u32 = 128;
 export const H_COUNTERS: u32 = HEADER_BASE + 1024; //    u64[MAX_COUNTERS]
@@ -146,8 +156,18 @@ export const ITER_FRAMES: u32 = 4;
 export const IN_FOOTPRINT: u32 = IN_ITER + ITER_SIZE * ITER_FRAMES; // u32 count, then (resource u32, mode u32) pairs
 export const FOOTPRINT_MAX: u32 = 62;
 export const IN_HELD: u32 = IN_FOOTPRINT + 8 + FOOTPRINT_MAX * 8; //   locks this instance holds: u32 count, (word, mode)
-export const HELD_MAX: u32 = 15;
-export const IN_STATE: u32 = IN_HELD + 8 + HELD_MAX * 8; // u32: 0 free slot, 1 attached, 2 inside a mutating export
+export const HELD_MAX: u32 = 127; // every consumer of an inode (GI_NOTIFIER_MAX) and then some
+export const IN_STATE: u32 = IN_HELD + 8 + HELD_MAX * 8; // u32: 0 free slot, 1 attached
 export const IN_VIOL: u32 = IN_STATE + 4; //              violations found in this step: u32 count, u32 where, u32[8] codes
 export const IN_VIOL_SIZE: u32 = 40;
+export const IN_CALL: u32 = IN_VIOL + IN_VIOL_SIZE; //    u32 calls entered + left: odd while inside an export
+export const IN_RUNNING_OP: u32 = IN_CALL + 4; //         u32 id of the op this instance is running (0: none)
+export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating calls) this instance performed
+export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
+export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next ring slot this instance reserved (events/lib)
+export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the reservation
+export const IN_COUNTERS: u32 = (IN_RING_END + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
+//                                                          H_COUNTERS when it detaches), then u64[MAX_COUNTERS] sums
+export const IN_COUNT_SUMS: u32 = IN_COUNTERS + MAX_COUNTERS * 8;
+export const IN_END: u32 = IN_COUNT_SUMS + MAX_COUNTERS * 8; // must not pass IN_OP
 export const IN_OP: u32 = INSTANCE_SIZE - PAGE_SIZE; //   this instance's own op record (ops that run through in one call)

@@ -1,8 +1,8 @@
 // Benchmark support: a block of the heap to measure the memory floor against (the cost of touching as many bytes as
 // a conversion changes), and a do-nothing export (the raw cost of a call across the boundary).
-import { EBUSY, EINVAL, ENOMEM } from "../abi/errno";
+import { EINVAL, ENOMEM } from "../abi/errno";
 import { pageAlloc, orderFor } from "../mm/alloc";
-import { simLock, simUnlock } from "../mm/sync";
+import { worldStop, worldStart } from "./bracket";
 
 let benchBlock: u32 = 0;
 let benchBytes: u32 = 0;
@@ -13,10 +13,10 @@ let benchBytes: u32 = 0;
 /** A heap block of at least `bytes` for this instance's floor measurements; its address or -errno. */
 export function bench_block(bytes: f64): i32 {
   if (!isByteCountF(bytes) || bytes <= 0) return -EINVAL;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   const order = orderFor(<u64>bytes);
   const r = pageAlloc(order);
-  simUnlock();
+  worldStart();
   if (r == 0) return -ENOMEM;
   benchBlock = r;
   benchBytes = <u32>(<u64>4096 << order);

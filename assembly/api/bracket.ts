@@ -1,37 +1,160 @@
-// The one bracket every mutating export uses: take the simulator lock (or give up with -EBUSY on a thread that may
-// not block), start a step (step counter, footprint, violations), [validate, call], then with the checker on run
-// every invariant, and unlock. Post-conditions of operations (check/post.ts) run inside the call.
-import { H_STEP } from "../abi/layout";
-import { simLock, simUnlock } from "../mm/sync";
+// The one bracket every mutating export uses. Two kinds of call:
+//   data plane (enter(false)): conversions, punches, faults, maps, DMA, host accesses, resuming ops. They run beside
+//     each other's, in any number of instances, serialised only by the per-object locks their steps take
+//     (mm/sync.ts; the same locks the explorer schedules).
+//   control plane (enter()): creating, binding, unbinding, destroying objects, settings, the raw data-structure
+//     exports, whole-machine checks. They stop the world: no data-plane call is in flight while one runs, which is
+//     what lets the data plane walk notifier lists, memslots and the object table without locks, and lets an object
+//     be freed with nobody holding a pointer to it (as KVM's slots_lock + SRCU and the mmu_notifier's
+//     synchronize do for memslot and VM lifetime).
+// A call: [stop the world,] mark this instance inside a call, start a step (counter, footprint, violations);
+// [validate, run]; release the step's locks, pad the event reservation, run the invariant checker (on a quiescent
+// machine), leave. A machine marked dead (an instance died inside a call) answers every call with -EOWNERDEAD.
+import { H_FREEZE, H_DEAD, H_LIVE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL, INSTANCE_BASE } from "../abi/layout";
+import { EBUSY, EOWNERDEAD, ENOTRECOVERABLE } from "../abi/errno";
+import { DEAD_TRAP } from "../abi/consts";
+import { canBlock, releaseHeld, setLocking } from "../mm/sync";
+import { clockMs } from "../mm/clock";
+import { instBase, instSlot, callMark, instStepAdd, setRunningOp } from "../mm/instance";
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
+import { eventsPad } from "../lib/events";
 import { checkAll } from "../check/state";
 
-/** Begin a step; false when the lock could not be taken (the export returns -EBUSY). */
-export function enter(): bool {
-  if (!simLock()) return false;
-  violationsReset();
-  fpReset();
-  iterReset();
-  store<u32>(H_STEP, load<u32>(H_STEP) + 1);
-  return true;
+const NAP_NS: i64 = 200000; //     0.2 ms
+const SPIN_MS: f64 = 50; //        a thread that may not sleep gives up (EBUSY) after spinning this long
+const DEAD_MS: f64 = 2500; //      another instance inside the same call for this long while we wait: it died in it
+
+let world: bool = false; //        this call stopped the world (leave restarts it)
+
+/** Wait out one unit (a nap, or a spin when this thread may not sleep); false when it should give up. */
+function backoff(w: usize, v: u32, since: f64): bool {
+  if (canBlock()) { atomic.wait<u32>(w, v, NAP_NS); return true; }
+  for (let i = 0; i < 256; i++) if (atomic.load<u32>(w) != v) return true;
+  return clockMs() - since < SPIN_MS;
+}
+
+/** Stop the world: take H_FREEZE, then wait until no other instance is inside a call. 0, -EBUSY or -EOWNERDEAD. */
+export function worldStop(): i32 {
+  const me = instSlot() + 1;
+  const t0 = clockMs();
+  for (;;) {
+    const f = atomic.cmpxchg<u32>(H_FREEZE, 0, me);
+    if (f == 0 || f == me) break;
+    if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+    if (!backoff(H_FREEZE, f, t0)) return -EBUSY;
+  }
+  for (let s: u32 = 0; s < <u32>MAX_INSTANCES; s++) {
+    const b = <usize>INSTANCE_BASE + <usize>s * INSTANCE_SIZE;
+    if (b == instBase() || atomic.load<u32>(b + IN_STATE) == 0) continue;
+    const c = atomic.load<u32>(b + IN_CALL);
+    if ((c & 1) == 0) continue;
+    const since = clockMs();
+    while (atomic.load<u32>(b + IN_CALL) == c) {
+      if (!backoff(b + IN_CALL, c, t0)) { worldStart(); return -EBUSY; }
+      if (clockMs() - since > DEAD_MS) { // inside the same call all along: that instance died there
+        atomic.cmpxchg<u32>(H_DEAD, 0, s + 1);
+        worldStart();
+        return -EOWNERDEAD;
+      }
+    }
+  }
+  return 0;
+}
+
+export function worldStart(): void {
+  if (atomic.load<u32>(H_FREEZE) != instSlot() + 1) return;
+  atomic.store<u32>(H_FREEZE, 0);
+  atomic.notify(H_FREEZE);
 }
 
 /**
- * End a step: every invariant (checker on), unlock, pass r through. `protocol` false: an export on the data
- * structures alone (a bitmap, a page table, a folio below the protocol), after which the protocol's invariants
- * are not checked (they may not hold between such low-level steps, and a whole-model check per folio is O(model)).
+ * Begin a call. stopWorld: a control-plane call (the default); false: a data-plane call. 0, or -EBUSY (a thread that
+ * may not sleep would have to wait for a world stop) or -EOWNERDEAD.
+ */
+/** -EOWNERDEAD (an instance died inside a call) or -ENOTRECOVERABLE (a call trapped) once the machine is marked. */
+// @ts-ignore: decorator
+@inline export function deadCode(): i32 { return (atomic.load<u32>(H_DEAD) & DEAD_TRAP) != 0 ? -ENOTRECOVERABLE : -EOWNERDEAD; }
+
+export function enter(stopWorld: bool = true): i32 {
+  if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+  if (atomic.load<u32>(instBase() + IN_STATE) != 1) return -EOWNERDEAD; // this instance was reaped: a zombie
+  if (stopWorld) {
+    const r = worldStop();
+    if (r != 0) return r;
+    callMark(true);
+  } else {
+    const t0 = clockMs();
+    for (;;) {
+      callMark(true);
+      const f = atomic.load<u32>(H_FREEZE);
+      if (f == 0 || f == instSlot() + 1) break;
+      callMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
+      if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+      if (!backoff(H_FREEZE, f, t0)) return -EBUSY;
+    }
+  }
+  world = stopWorld;
+  setLocking(atomic.load<u32>(H_LIVE) > 1);
+  violationsReset();
+  fpReset();
+  iterReset();
+  instStepAdd(1);
+  return 0;
+}
+
+/** The end of every call: the step's locks go, the event reservation is padded, this instance leaves its call. */
+function finish(): void {
+  releaseHeld();
+  eventsPad();
+  setRunningOp(0);
+}
+
+/**
+ * End a call: with the checker on, every invariant, on a quiescent machine (a data-plane call stops the world for
+ * it once its own step is over); pass r through. `protocol` false: an export on the data structures alone (a
+ * bitmap, a page table, a folio below the protocol), after which the protocol's invariants are not checked (they
+ * may not hold between such low-level steps, and a whole-model check per folio is O(model)).
  */
 export function leave(r: i32, protocol: bool = true): i32 {
-  if (protocol && checksOn()) checkAll();
-  simUnlock();
+  finish();
+  if (world) {
+    if (protocol && checksOn()) checkAll();
+    callMark(false);
+    world = false;
+    worldStart();
+    return r;
+  }
+  callMark(false);
+  if (protocol && checksOn() && worldStop() == 0) {
+    checkAll();
+    worldStart();
+  }
   return r;
 }
 
-/** A step that only looked (a probe): no checks, and the step counter is given back. */
+/** A call that only looked (a probe): no checks, and the step counter is given back. */
 export function leaveQuiet(r: i32): i32 {
-  store<u32>(H_STEP, load<u32>(H_STEP) - 1);
-  simUnlock();
+  instStepAdd(-1);
+  finish();
+  callMark(false);
+  if (world) { world = false; worldStart(); }
   return r;
+}
+
+
+/**
+ * This instance's call trapped (the binding saw a RuntimeError): whatever it was doing is half done. Release what it
+ * held (its step's locks, its world stop, its event reservation, its call mark) so nobody waits on them, and mark
+ * the machine failed: every later call answers -ENOTRECOVERABLE.
+ */
+export function trapped(): void {
+  atomic.cmpxchg<u32>(H_DEAD, 0, (instSlot() + 1) | DEAD_TRAP);
+  releaseHeld();
+  eventsPad();
+  setRunningOp(0);
+  callMark(false);
+  world = false;
+  worldStart();
 }

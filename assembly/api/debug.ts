@@ -1,10 +1,10 @@
 // Debug builds only (release: -EOPNOTSUPP): corrupt the state so that one invariant breaks, to show that the checker
 // finds and names it. The runtime invariants (I9, I12, I18-I20) are broken through the debug hooks instead.
 import { GI_INV_LOCK, GI_NOTIFIERS, GI_RMP } from "../abi/records";
-import { EBUSY, EINVAL, EOPNOTSUPP } from "../abi/errno";
+import { EINVAL, EOPNOTSUPP } from "../abi/errno";
 import { VM_SEQ } from "../kvm/vm";
 import { OBJ_T_GMEM, OBJ_T_VM, objGet } from "../mm/objects";
-import { simLock, simUnlock } from "../mm/sync";
+import { worldStop, worldStart } from "./bracket";
 import { DEBUG } from "../lib/debug";
 import { BM_WORDS } from "../abi/records";
 import { bitmapAssign } from "../lib/bitmap";
@@ -23,7 +23,7 @@ import { slotForGfn, slotInode, slotIndex, vmPt } from "../kvm/vm";
  */
 export function sim_debug_corrupt(inv: u32, h: u32, index: u32): i32 {
   if (!DEBUG) return -EOPNOTSUPP;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   iterReset();
   let r: i32 = 0;
   const gi = objGet(h, OBJ_T_GMEM);
@@ -75,7 +75,7 @@ export function sim_debug_corrupt(inv: u32, h: u32, index: u32): i32 {
     const rmp = sp == 0 ? 0 : load<u32>(slotInode(sp), GI_RMP);
     if (rmp == 0) r = -EINVAL; else bitmapAssign(rmp, slotIndex(sp, index), slotIndex(sp, index) + 1, false);
   } else r = -EINVAL;
-  simUnlock();
+  worldStart();
   return r;
 }
 

@@ -33,7 +33,7 @@ function gmemOp(kind: u32, g: u32): u32 {
 /** KVM_CREATE_GUEST_MEMFD of size bytes with GMEM_FLAG_* flags (| GMEM_GEN_V4): a handle or -errno. */
 export function gmem_create(size: f64, flags: u32, stop: u32): i32 {
   if (!stopValid(OPK_GMEM_CREATE, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_GMEM_CREATE);
   opSetF(op, 0, size);
   opSetA(op, 0, flags);
@@ -59,7 +59,7 @@ function gmemInUse(gi: u32): bool {
 
 /** Free an inode nothing holds any more; -EBUSY while something does. */
 export function gmem_destroy(h: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = objGet(h, OBJ_T_GMEM);
   let r: i32 = -EBADF;
   if (gi != 0) {
@@ -75,19 +75,19 @@ export function gmem_ptr(h: u32): u32 { return objGet(h, OBJ_T_GMEM); }
 /** Close the fd: later binds and fd ops are -EBADF; the memory lives while it is bound. */
 export function gmem_close(g: u32, stop: u32): i32 {
   if (!stopValid(OPK_GMEM_CLOSE, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   return runAndLeave(gmemOp(OPK_GMEM_CLOSE, g), stop);
 }
 
 export function gmem_mmap(g: u32, stop: u32): i32 {
   if (!stopValid(OPK_HOST_MMAP, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   return runAndLeave(gmemOp(OPK_HOST_MMAP, g), stop);
 }
 
 export function gmem_munmap(g: u32, stop: u32): i32 {
   if (!stopValid(OPK_HOST_MUNMAP, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   return runAndLeave(gmemOp(OPK_HOST_MUNMAP, g), stop);
 }
 
@@ -98,7 +98,7 @@ export function gmem_munmap(g: u32, stop: u32): i32 {
  */
 export function host_access(g: u32, offset: f64, write: i32, value: u32, stop: u32): i32 {
   if (!stopValid(OPK_HOST_ACCESS, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const op = gmemOp(OPK_HOST_ACCESS, g);
   opSetF(op, 0, offset);
   opSetA(op, 0, write != 0 ? 1 : 0);
@@ -110,7 +110,7 @@ export function host_access(g: u32, offset: f64, write: i32, value: u32, stop: u
 export function host_pin(g: u32, offset: f64, size: f64, unpin: i32, stop: u32): i32 {
   const kind = unpin != 0 ? OPK_HOST_UNPIN : OPK_HOST_PIN;
   if (!stopValid(kind, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const op = gmemOp(kind, g);
   opSetF(op, 0, offset);
   opSetF(op, 1, size);
@@ -123,7 +123,7 @@ export function host_pin(g: u32, offset: f64, size: f64, unpin: i32, stop: u32):
  */
 export function gmem_convert(g: u32, offset: f64, size: f64, to_shared: i32, mode: u32, stop: u32): i32 {
   if (!stopValid(OPK_CONVERT, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const gi = objGet(g, OBJ_T_GMEM);
   out(OUT_ERR_INDEX, 0xffffffff);
   if (gi == 0 || load<u32>(gi, GI_CLOSED) != 0) return earlyResult(-EBADF, stop);
@@ -138,7 +138,7 @@ export function gmem_convert(g: u32, offset: f64, size: f64, to_shared: i32, mod
 /** fallocate(PUNCH_HOLE | KEEP_SIZE) of [offset, offset + size). */
 export function gmem_punch(g: u32, offset: f64, size: f64, stop: u32): i32 {
   if (!stopValid(OPK_PUNCH, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const gi = objGet(g, OBJ_T_GMEM);
   if (gi == 0 || load<u32>(gi, GI_CLOSED) != 0) return earlyResult(-EBADF, stop);
   const op = gmemOp(OPK_PUNCH, g);
@@ -149,7 +149,7 @@ export function gmem_punch(g: u32, offset: f64, size: f64, stop: u32): i32 {
 
 /** Truncate the whole block holding index (a punch of that block). -EAGAIN: OUT_ERR_INDEX = the busy index. */
 export function folio_free_block(h: u32, index: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = objGet(h, OBJ_T_GMEM);
   if (gi == 0) return leave(-EBADF);
   if (index >= load<u32>(gi, GI_NPAGES)) return leave(-EINVAL);

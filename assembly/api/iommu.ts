@@ -25,7 +25,7 @@ import { stopValid, runAndLeave, earlyResult } from "./ops";
 /** An iommufd-like domain: mode IOMMU_MODE_PIN (today's VFIO / IOAS map) or IOMMU_MODE_GMEM (bound to a gmem). */
 export function iommu_create(mode: u32, stop: u32): i32 {
   if (!stopValid(OPK_IOMMU_CREATE, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_IOMMU_CREATE);
   opSetA(op, 0, mode);
   return runAndLeave(op, stop);
@@ -33,7 +33,7 @@ export function iommu_create(mode: u32, stop: u32): i32 {
 
 /** Destroy the domain (every area revoked); -EBUSY while a conversion of its guest_memfd is in flight. */
 export function iommu_destroy(h: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const io = objGet(h, OBJ_T_IOMMU);
   let r: i32 = -EBADF;
   if (io != 0) {
@@ -46,7 +46,7 @@ export function iommu_destroy(h: u32): i32 {
 /** Bind the IOMMU fd to the guest_memfd (gmem mode): one registration, global to the fd. */
 export function iommu_bind(h: u32, g: u32, stop: u32): i32 {
   if (!stopValid(OPK_IOMMU_BIND, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_IOMMU_BIND);
   store<u32>(op, h, OP_H0);
   store<u32>(op, g, OP_H1);
@@ -55,7 +55,7 @@ export function iommu_bind(h: u32, g: u32, stop: u32): i32 {
 
 export function iommu_unbind(h: u32, stop: u32): i32 {
   if (!stopValid(OPK_IOMMU_UNBIND, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_IOMMU_UNBIND);
   store<u32>(op, h, OP_H0);
   return runAndLeave(op, stop);
@@ -64,7 +64,7 @@ export function iommu_unbind(h: u32, stop: u32): i32 {
 /** Map [offset, offset + size) of the guest_memfd at iova in the secure or non-secure table (iommu/map.ts). */
 export function iommu_map(h: u32, iova: f64, g: u32, offset: f64, size: f64, secure: i32, stop: u32): i32 {
   if (!stopValid(OPK_IOMMU_MAP, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const io = objGet(h, OBJ_T_IOMMU), gi = objGet(g, OBJ_T_GMEM);
   if (io == 0 || gi == 0 || gmemIsClosed(gi)) return earlyResult(-EBADF, stop); // the map names the gmem's fd
   const op = opBegin(OPK_IOMMU_MAP);
@@ -77,7 +77,7 @@ export function iommu_map(h: u32, iova: f64, g: u32, offset: f64, size: f64, sec
 
 export function iommu_unmap(h: u32, iova: f64, size: f64, secure: i32, stop: u32): i32 {
   if (!stopValid(OPK_IOMMU_UNMAP, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const op = opBegin(OPK_IOMMU_UNMAP);
   store<u32>(op, h, OP_H0);
   opSetF(op, 0, iova);
@@ -89,7 +89,7 @@ export function iommu_unmap(h: u32, iova: f64, size: f64, secure: i32, stop: u32
 /** A device access: DMA_OK, DMA_IO_FAULT, DMA_MACHINE_CHECK, or -errno; out OUT_VALUE = the value read. */
 export function iommu_dma(h: u32, iova: f64, secure: i32, write: i32, value: u32, stop: u32): i32 {
   if (!stopValid(OPK_DMA, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const op = opBegin(OPK_DMA);
   store<u32>(op, h, OP_H0);
   opSetF(op, 0, iova);

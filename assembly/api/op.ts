@@ -2,7 +2,7 @@
 // probe whether its next step could start, and read what the last step touched.
 import { STOP_NEVER, STOP_ONE, STOP_PROBE, STEP_KINDS } from "../abi/ops";
 import { OUT_FOOTPRINT } from "../abi/consts";
-import { EBADF, EBUSY, EINVAL } from "../abi/errno";
+import { EBADF, EINVAL } from "../abi/errno";
 import { out } from "../mm/instance";
 import { fpAddress } from "../lib/footprint";
 import { OP_THREAD, opKind } from "../lib/oprec";
@@ -13,7 +13,7 @@ import { stopValid, runAndLeave } from "./ops";
 /** Continue op h: stop STOP_NEVER (to the end), a STEP_* pause point, STOP_ONE (one atomic step), STOP_PROBE. */
 export function op_resume(h: u32, stop: u32): i32 {
   if (stop != STOP_NEVER && stop != STOP_ONE && stop != STOP_PROBE && stop >= <u32>STEP_KINDS) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   const op = opOf(h);
   if (op == 0) return leave(-EBADF);
   if (!stopValid(opKind(op), stop)) return leave(-EINVAL);

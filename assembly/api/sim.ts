@@ -2,13 +2,16 @@
 // the violations of the last step, and the memory image for snapshots.
 import {
   LAYOUT_MAGIC, LAYOUT_VERSION, H_MAGIC, H_VERSION, H_INIT, H_HEAP_TOP, HEAP_BASE, PAGEMAP_BASE, H_DEBUG, H_ARCH,
-  H_SAFEGUARDS_OFF, H_CORRUPT, H_FAIL_ALLOC, PFN_LEAKED, STATIC_SIZE, MEMORY_BASE,
+  H_SAFEGUARDS_OFF, H_CORRUPT, H_FAIL_ALLOC, PFN_LEAKED, STATIC_SIZE, MEMORY_BASE, MAX_INSTANCES, IN_STATE, IN_CALL,
+  IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_SIZE,
 } from "../abi/layout";
 import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX } from "../abi/consts";
-import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT } from "../abi/errno";
-import { setMayBlock, simLock, simUnlock } from "../mm/sync";
+import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT, EOWNERDEAD } from "../abi/errno";
+import { setMayBlock } from "../mm/sync";
+import { worldStop, worldStart, trapped } from "./bracket";
 import { pfnPoolInit } from "../mm/pfn";
-import { instanceClaim, instanceRelease, instBase, instSlot, out } from "../mm/instance";
+import { instanceClaim, instanceRelease, instBase, instSlot, instBlock, out } from "../mm/instance";
+import { countersFold } from "../lib/events";
 import { objEnd, objSlotType, OBJ_T_FREE } from "../mm/objects";
 import { DEBUG } from "../lib/debug";
 import { injectArm } from "../lib/inject";
@@ -47,6 +50,7 @@ export function sim_attach(may_block: i32): i32 {
     store<u32>(H_HEAP_TOP, HEAP_BASE);
     pfnPoolInit();
     eventTablesInit();
+    store<u64>(RING_HEAD, <u64>RING_SIZE); // sequence numbers start a lap in, so zeroed slots read as "not yet written"
     registerConsumers();
     atomic.store<u32>(H_INIT, 2);
     atomic.notify(H_INIT);
@@ -62,13 +66,49 @@ export function sim_attach(may_block: i32): i32 {
   }
   if (load<u32>(H_MAGIC) != <u32>LAYOUT_MAGIC || load<u32>(H_VERSION) != <u32>LAYOUT_VERSION) return -EINVAL;
   if (!instanceClaim()) return -ENOSPC;
+  // from now on calls take step locks (two instances are attached): wait until no call that started without them is
+  // still running (a world stop), so no unlocked step ever runs beside another
+  for (;;) { const w = worldStop(); if (w != -EBUSY) break; }
+  worldStart();
   registerConsumers(); // idempotent: a restored image gets this build's table indices
   iterReset();
   return <i32>instSlot();
 }
 
-/** Give this instance's block back. */
-export function sim_detach(): void { instanceRelease(); }
+/** Give this instance's block back (its counters go into the header first). */
+export function sim_detach(): void {
+  if (instBase() == 0) return;
+  countersFold(instBase());
+  instanceRelease();
+}
+
+/**
+ * Another instance's thread is gone (its worker was terminated): reclaim its slot. If it died inside a call (or
+ * holding a lock within a step), what it was doing is half done and no lock it held can be trusted: the machine is
+ * marked dead and every later call fails with -EOWNERDEAD (returned here too). Otherwise its slot is freed and its
+ * counters kept: 0. -EINVAL for this instance's own slot or a free one.
+ */
+export function sim_reap(slot: u32): i32 {
+  if (slot >= <u32>MAX_INSTANCES || slot == instSlot()) return -EINVAL;
+  const b = instBlock(slot);
+  if (atomic.load<u32>(b + IN_STATE) == 0) return -EINVAL;
+  if ((atomic.load<u32>(b + IN_CALL) & 1) != 0 || atomic.load<u32>(b + IN_HELD) != 0) {
+    atomic.cmpxchg<u32>(H_DEAD, 0, slot + 1);
+    if (atomic.load<u32>(H_FREEZE) == slot + 1) atomic.store<u32>(H_FREEZE, 0);
+    return -EOWNERDEAD;
+  }
+  countersFold(b);
+  atomic.sub<u32>(H_LIVE, 1);
+  atomic.store<u32>(b + IN_STATE, 0);
+  return 0;
+}
+
+/** 0, or 1 + the slot of the instance that died inside a call (| 0x100 when a call trapped): the machine answers
+ * -EOWNERDEAD (-ENOTRECOVERABLE) since. */
+export function sim_dead(): u32 { return atomic.load<u32>(H_DEAD); }
+
+/** The binding caught a trap out of this instance's last call: release what it held and mark the machine failed. */
+export function sim_trapped(): void { trapped(); }
 
 /** Address of this instance's block (its out-values are at IN_OUT). */
 export function sim_scratch(): u32 { return <u32>instBase(); }
@@ -79,26 +119,26 @@ export function sim_heap_base(): u32 { return <u32>__heap_base; }
 
 /** Fail the n-th next heap allocation (1 = the next one); 0 turns it off. For exhaustion tests. */
 export function sim_fail_alloc(n: u32): i32 {
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   store<u32>(H_FAIL_ALLOC, n);
-  simUnlock();
+  worldStart();
   return 0;
 }
 
 /** Turn the after-every-step checker on (1) or off (0). */
 export function sim_set_checks(on: i32): i32 {
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   store<u32>(H_DEBUG, on != 0 ? 1 : 0);
-  simUnlock();
+  worldStart();
   return 0;
 }
 
 /** Switch safeguards off (SG_* bits set) or back on; config.disable. */
 export function sim_set_safeguards_off(bits: u32): i32 {
   if (bits > 63) return -EINVAL;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   store<u32>(H_SAFEGUARDS_OFF, bits);
-  simUnlock();
+  worldStart();
   return 0;
 }
 export function sim_safeguards_off(): u32 { return load<u32>(H_SAFEGUARDS_OFF); }
@@ -126,10 +166,10 @@ function anyLive(): bool {
 /** Set the machine's arch: 0 sw, 1 tdx, 2 snp. -EBUSY once anything exists. */
 export function sim_set_arch(a: u32): i32 {
   if (a > 2) return -EINVAL;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   let r: i32 = 0;
   if (load<u32>(H_ARCH) != a) { if (anyLive()) r = -EBUSY; else store<u32>(H_ARCH, a); }
-  simUnlock();
+  worldStart();
   return r;
 }
 export function sim_arch(): u32 { return load<u32>(H_ARCH); }
@@ -137,28 +177,28 @@ export function sim_arch(): u32 { return load<u32>(H_ARCH); }
 /** Arm fault injection (INJ_* kinds). */
 export function sim_inject(kind: u32, count: u32): i32 {
   if (kind >= <u32>INJ_KINDS) return -EINVAL;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   injectArm(kind, count);
-  simUnlock();
+  worldStart();
   return 0;
 }
 
 /** Debug builds: arm a corruption hook (DBG_*) for the next op. Release: -EOPNOTSUPP. */
 export function sim_debug_hook(which: u32): i32 {
   if (!DEBUG) return -EOPNOTSUPP;
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   store<u32>(H_CORRUPT, which);
-  simUnlock();
+  worldStart();
   return 0;
 }
 
 /** Run every invariant now; 0 or the first one violated (sim_last_violation gives them all). */
 export function sim_check_all(): i32 {
-  if (!simLock()) return -EBUSY;
+  { const e = worldStop(); if (e != 0) return e; }
   violationsReset();
   iterReset();
   const r = checkAll();
-  simUnlock();
+  worldStart();
   return <i32>r;
 }
 
@@ -166,7 +206,7 @@ export function sim_check_all(): i32 {
 export function sim_leaked(): u32 { return load<u32>(PFN_LEAKED); }
 
 /** Take the simulator lock for a snapshot copy (the binding copies memory, then calls sim_thaw). */
-export function sim_freeze(): i32 { return simLock() ? 0 : -EBUSY; }
-export function sim_thaw(): void { simUnlock(); }
+export function sim_freeze(): i32 { return worldStop(); }
+export function sim_thaw(): void { worldStart(); }
 /** Bytes of memory that hold state: everything below the heap top. */
 export function sim_used_bytes(): f64 { return <f64>load<u32>(H_HEAP_TOP); }

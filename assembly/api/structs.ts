@@ -32,7 +32,7 @@ import { enter, leave } from "./bracket";
 /** A bitmap of npages (1 .. 2^31) indices, all shared or all private. A handle or -errno. */
 export function bitmap_create(npages: u32, shared: i32): i32 {
   if (npages == 0 || npages > 0x80000000) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   let r: i32;
   const bm = bitmapCreate(npages, shared != 0);
   if (bm == 0) r = -ENOMEM;
@@ -44,7 +44,7 @@ export function bitmap_create(npages: u32, shared: i32): i32 {
 }
 
 export function bitmap_destroy(h: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const bm = objGet(h, OBJ_T_BITMAP);
   let r: i32 = -EBADF;
   if (bm != 0) { bitmapDestroy(bm); objFree(h); r = 0; }
@@ -64,7 +64,7 @@ export function bitmap_ptr(h: u32): u32 { return bitmapOf(h); }
 
 /** Set [start, end) shared (1) or private (0). -EINVAL if start > end or end > npages. */
 export function bitmap_assign(h: u32, start: u32, end: u32, shared: i32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const bm = objGet(h, OBJ_T_BITMAP);
   let r: i32 = 0;
   if (bm == 0) r = -EBADF;
@@ -122,7 +122,7 @@ export function bitmap_check(h: u32): i32 {
 // ---- standalone page tables -------------------------------------------------------------------------------------
 
 export function pt_create(): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   let r: i32;
   const pt = pageAlloc(orderFor(PT_OBJ_SIZE));
   if (pt == 0) r = -ENOMEM;
@@ -135,7 +135,7 @@ export function pt_create(): i32 {
 }
 
 export function pt_destroy(h: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32 = -EBADF;
   if (pt != 0) { ptDestroy(pt); pageFree(pt, 0); objFree(h); r = 0; }
@@ -144,7 +144,7 @@ export function pt_destroy(h: u32): i32 {
 
 /** Map gfn -> pfn at level 1 (4 KiB), 2 (2 MiB) or 3 (1 GiB); state: software bits 0..7. */
 export function pt_map(h: u32, gfn: u32, pfn: u32, level: u32, state: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32;
   if (pt == 0) r = -EBADF;
@@ -172,7 +172,7 @@ export function pt_lookup(h: u32, gfn: u32): i32 {
 /** Zap every leaf mapping a gfn in [start, end); partial 0: a straddling huge leaf whole, 1: demote it first. */
 export function pt_zap(h: u32, start: f64, end: f64, partial: u32): i32 {
   if (!isGfnEnd(start) || !isGfnEnd(end) || start > end || partial > 1) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32;
   if (pt == 0) r = -EBADF;
@@ -183,7 +183,7 @@ export function pt_last_zap_start(): f64 { return <f64>ptLastZapStart(); }
 export function pt_last_zap_end(): f64 { return <f64>ptLastZapEnd(); }
 
 export function pt_demote(h: u32, gfn: u32, level: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32;
   if (pt == 0) r = -EBADF;
@@ -210,7 +210,7 @@ export function pt_tables(h: u32): i32 {
 /** Present leaves in [start, end) counted by walking with the iterator. */
 export function pt_count_range(h: u32, start: f64, end: f64): i32 {
   if (!isGfnEnd(start) || !isGfnEnd(end) || start > end) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32;
   if (pt == 0) r = -EBADF;
@@ -238,7 +238,7 @@ function gmemIndexed(h: u32, index: u32): u32 {
 
 /** Put a folio for index into the filemap (kvm_gmem_get_folio). -EBUSY while a paused operation holds the inode. */
 export function folio_alloc(h: u32, index: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = gmemIndexed(h, index);
   const r = gi == 0 ? lastErr : invLockedWrite(gi) ? -EBUSY : gmemGetFolio(gi, index);
   return leave(r, false);
@@ -253,7 +253,7 @@ export function folio_describe(h: u32, index: u32): i32 {
 
 /** Split the huge folio holding index to 4 KiB folios (mappings first). -EAGAIN: OUT_ERR_INDEX = busy index. */
 export function folio_split(h: u32, index: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = gmemIndexed(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
@@ -264,7 +264,7 @@ export function folio_split(h: u32, index: u32): i32 {
 
 /** Merge the split HugeTLB block holding index back into one folio. -EAGAIN: OUT_ERR_INDEX = busy index. */
 export function folio_merge(h: u32, index: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = gmemIndexed(h, index);
   let r: i32;
   if (gi == 0) r = lastErr;
@@ -278,14 +278,14 @@ export function folio_merge(h: u32, index: u32): i32 {
 /** Take (+1) or drop (-1) a reference of kind REF_TRANSIENT, REF_HOSTMAP or REF_PIN (tests). 0 or -errno. */
 export function folio_ref(h: u32, index: u32, kind: u32, delta: i32): i32 {
   if (kind > REF_PIN || (delta != 1 && delta != -1)) return -EINVAL; // the binding only offers REF_TRANSIENT
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = gmemIndexed(h, index);
   const r = gi == 0 ? lastErr : folioRef(gi, index, kind, delta);
   return leave(r, false);
 }
 
 export function folio_mark_uptodate(h: u32, index: u32): i32 {
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const gi = gmemIndexed(h, index);
   let r: i32 = 0;
   if (gi == 0) r = lastErr; else folioMarkUptodate(gi, index);

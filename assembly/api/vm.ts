@@ -4,7 +4,7 @@ import {
   OUT_INFO, VM_INFO_SEQ, VM_INFO_IN_PROGRESS, VM_INFO_TLB_FLUSHES, VM_INFO_PRIVATE_LEAVES, VM_INFO_SHARED_LEAVES,
   VM_INFO_LEAVES_4K, VM_INFO_LEAVES_2M, VM_INFO_LEAVES_1G, VM_INFO_PFN, VM_INFO_STATE,
 } from "../abi/consts";
-import { EBADF, EBUSY, EINVAL } from "../abi/errno";
+import { EBADF, EINVAL } from "../abi/errno";
 import { OBJ_T_VM, objGet } from "../mm/objects";
 import { out } from "../mm/instance";
 import { OP_H0, OP_H1, opSetA, opSetF } from "../lib/oprec";
@@ -17,14 +17,14 @@ import { stopValid, runAndLeave, earlyResult } from "./ops";
 
 export function vm_create(stop: u32): i32 {
   if (!stopValid(OPK_VM_CREATE, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   return runAndLeave(opBegin(OPK_VM_CREATE), stop);
 }
 
 /** Destroy the VM: every memslot is deleted (its SPTEs zapped) first. */
 export function vm_destroy(h: u32, stop: u32): i32 {
   if (!stopValid(OPK_VM_DESTROY, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_VM_DESTROY);
   store<u32>(op, h, OP_H0);
   return runAndLeave(op, stop);
@@ -33,7 +33,7 @@ export function vm_destroy(h: u32, stop: u32): i32 {
 /** KVM_SET_USER_MEMORY_REGION2 with a guest_memfd (kvm/memslot.ts vmBind for the errors). */
 export function vm_bind(h: u32, slot: u32, gpa: f64, size: f64, g: u32, offset: f64, stop: u32): i32 {
   if (!stopValid(OPK_VM_BIND, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_VM_BIND);
   store<u32>(op, h, OP_H0);
   store<u32>(op, g, OP_H1);
@@ -46,7 +46,7 @@ export function vm_bind(h: u32, slot: u32, gpa: f64, size: f64, g: u32, offset: 
 
 export function vm_unbind(h: u32, slot: u32, stop: u32): i32 {
   if (!stopValid(OPK_VM_UNBIND, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(); if (e != 0) return e; }
   const op = opBegin(OPK_VM_UNBIND);
   store<u32>(op, h, OP_H0);
   opSetA(op, 0, slot);
@@ -59,7 +59,7 @@ export function vm_unbind(h: u32, slot: u32, stop: u32): i32 {
  */
 export function guest_access(h: u32, gpa: f64, priv: i32, write: i32, value: u32, stop: u32): i32 {
   if (!stopValid(OPK_GUEST_ACCESS, stop)) return -EINVAL;
-  if (!enter()) return -EBUSY;
+  { const e = enter(false); if (e != 0) return e; }
   if (objGet(h, OBJ_T_VM) == 0) return earlyResult(-EBADF, stop);
   if (!(gpa >= 0 && gpa < 17592186044416.0 && gpa == Math.floor(gpa))) return earlyResult(-EINVAL, stop);
   const op = opBegin(OPK_GUEST_ACCESS);

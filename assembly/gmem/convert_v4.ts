@@ -26,7 +26,7 @@ import { injectTake } from "../lib/inject";
 import { isTdx, isSnp, debugHook, safeguard } from "../lib/machine";
 import { gmemIndex, gmemBitmap } from "./inode";
 import { contentZero, contentClearEnc, contentSetEnc } from "./content";
-import { invUnlockWrite } from "./lock";
+import { invUnlockWrite, pagesLock } from "./lock";
 import { notifierBegin, notifierInvalidate, notifierEnd } from "./notifier";
 import {
   CF_BEGUN, CF_LOCKED, CF_MODE_ZERO, CF_MODE_PRESERVE, convertInode, convertToShared, convertLock, convertFail,
@@ -73,6 +73,7 @@ export function convertV4Step(op: u32, step: u32, probe: bool): u32 {
     }
     const shared = bitmapCountShared(gmemBitmap(gi), s, e);
     if (shared == (toShared ? <u64>(e - s) : 0) && !debugHook(DBG_FORCE_WORK)) {
+      pagesLock(gi);
       applyContentMode(op, gi, s, e, toShared, false); // the range already has the attributes
       opSetStep(op, STEP_INVALIDATE_END);
       return ST_MORE;

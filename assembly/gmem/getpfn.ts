@@ -9,6 +9,20 @@ import { freeBlock } from "./split";
 import { contentZero } from "./content";
 import { gmemSplitBlock } from "./restructure";
 import { fpTouch, RES_FILEMAP, RES_CONTENT, FP_WRITE } from "../lib/footprint";
+import { notifierLockAll } from "./notifier";
+import { pagesLock } from "./lock";
+import { inThreadMode } from "../mm/instance";
+import { LW_TRY } from "../mm/sync";
+
+/**
+ * The locks get_pfn needs after the shared invalidate lock: a HugeTLB file's get_pfn may split a huge folio (and SNP's
+ * first private use may RMPUPDATE a 2 MiB entry), which restructures what every consumer maps, so their locks come
+ * first (gmem/notifier.ts notifierLockAll, in order), then the page lock. `how`: LW_* of mm/sync.ts. false: not taken.
+ */
+export function getPfnLocks(gi: u32, restructures: bool, how: u32, extraDom: usize = 0): bool {
+  if ((restructures || hugeOrder(gi) != 0) && !notifierLockAll(gi, inThreadMode() ? LW_TRY : how, extraDom)) return false;
+  return pagesLock(gi, how);
+}
 
 /**
  * The folio for index, allocated on first use; with HugeTLB, a huge block that has any shared index is split at

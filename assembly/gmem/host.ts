@@ -13,8 +13,10 @@ import {
 import { blockState, FB_SPLIT, folioOrder } from "./folio";
 import { folioHostMapped, folioSetHostMap, folioRef, folioPins, folioIoPins, REF_PIN } from "./refs";
 import { orphanFind, orphanUnpin } from "./orphan";
-import { invLockRead, invUnlockRead } from "./lock";
-import { gmemGetFolio, gmemPrepareFolio } from "./getpfn";
+import { invLockRead, invUnlockRead, pagesLock } from "./lock";
+import { GI_PAGES_LOCK } from "../abi/records";
+import { releaseOne, LW_MAY, LW_MUST } from "../mm/sync";
+import { gmemGetFolio, gmemPrepareFolio, getPfnLocks } from "./getpfn";
 
 /** mmap of the guest_memfd (kvm_gmem_mmap): -ENODEV without the shared-capable (mmap) flag. */
 export function gmemMmap(gi: u32): i32 {
@@ -32,9 +34,12 @@ export function gmemMunmap(gi: u32): i32 {
   return 0;
 }
 
-/** One page's fault under the held shared invalidate lock: HOST_OK, HOST_SIGBUS or -errno. */
-function faultLocked(gi: u32, index: u32): i32 {
+/** One page's fault under the held shared invalidate lock and page lock: HOST_OK, HOST_SIGBUS or -errno. */
+export function gmemHostFaultHeld(gi: u32, index: u32): i32 {
   if (!gmemIsShared(gi, index)) return HOST_SIGBUS; // kvm_gmem_get_shared_folio: -EACCES -> VM_FAULT_SIGBUS
+  // another thread's fault of the same page may have installed the PTE while this one waited for the locks
+  // (finish_fault finds the PTE there and returns): nothing to do
+  if (folioHostMapped(gi, index)) return HOST_OK;
   const r = gmemGetFolio(gi, index);
   if (r < 0) return r;
   if (folioOrder(gi, index) > 0) return HOST_SIGBUS; // WARN_ON_ONCE(folio_test_large(folio))
@@ -53,10 +58,13 @@ function faultLocked(gi: u32, index: u32): i32 {
 export function gmemHostFault(gi: u32, index: u32): i32 {
   if (!gmemIsMmapped(gi)) return -EFAULT;
   if (index >= load<u32>(gi, GI_NPAGES)) return HOST_SIGBUS;
-  if (folioHostMapped(gi, index)) return HOST_OK;
   fpTouch(gmemIndex(gi), RES_HOST, FP_WRITE);
+  if (!pagesLock(gi, LW_MAY)) return RESULT_BLOCKED;
+  if (folioHostMapped(gi, index)) return HOST_OK; // a PTE maps it: no fault (the page lock stays for the access)
+  releaseOne(<usize>gi + GI_PAGES_LOCK); // the fault takes the invalidate lock first, then the page lock again
   if (!invLockRead(gi)) return RESULT_BLOCKED;
-  const r = faultLocked(gi, index);
+  getPfnLocks(gi, false, LW_MUST);
+  const r = gmemHostFaultHeld(gi, index);
   invUnlockRead(gi);
   return r;
 }
@@ -94,10 +102,11 @@ export function gmemPin(gi: u32, start: u32, end: u32): i32 {
   if (!gmemIsMmapped(gi)) return -EFAULT;
   fpTouch(gmemIndex(gi), RES_HOST, FP_WRITE);
   if (!invLockRead(gi)) return RESULT_BLOCKED;
+  getPfnLocks(gi, false, LW_MUST);
   let r: i32 = 0;
   for (let i = start; i < end && r == 0; i++) {
     if (folioHostMapped(gi, i)) continue;
-    const f = faultLocked(gi, i);
+    const f = gmemHostFaultHeld(gi, i);
     if (f != HOST_OK) r = f == HOST_SIGBUS ? -EFAULT : f;
   }
   invUnlockRead(gi);
@@ -110,6 +119,7 @@ export function gmemPin(gi: u32, start: u32, end: u32): i32 {
 /** unpin_user_pages of the pins host.pin took: -EINVAL (nothing changes) if a page in range has none. */
 export function gmemUnpin(gi: u32, start: u32, end: u32): i32 {
   fpTouch(gmemIndex(gi), RES_HOST, FP_WRITE);
+  if (!pagesLock(gi, LW_MAY)) return RESULT_BLOCKED;
   for (let i = start; i < end; i++) {
     if (folioPins(gi, i) <= folioIoPins(gi, i) && orphanFind(gi, i, false) == 0) return -EINVAL;
   }

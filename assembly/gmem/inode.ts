@@ -3,11 +3,13 @@
 // helpers every other gmem module uses. Creation lives in gmem/create.ts (it needs the arch's per-inode state).
 import {
   GI_NPAGES, GI_FLAGS, GI_BITMAP, GI_HANDLE, GI_CLOSED, GI_MMAPPED, GI_HOSTPTES, GI_BLOCK_SHIFT, GI_HUGE_ORDER,
-  GI_INV_LOCK,
+  GI_INV_LOCK, GI_PAGES_LOCK,
 } from "../abi/records";
 import { GMEM_FLAG_MMAP, GMEM_GEN_V4 } from "../abi/consts";
 import { objIndex } from "../mm/objects";
 import { bitmapTest } from "../lib/bitmap";
+import { lockingOn, holds, worldStopped } from "../mm/sync";
+import { DEBUG } from "../lib/debug";
 
 // @ts-ignore: decorator
 @inline export function gmemNpages(gi: u32): u32 { return load<u32>(gi, GI_NPAGES); }
@@ -32,8 +34,11 @@ import { bitmapTest } from "../lib/bitmap";
 @inline export function gmemHostPtes(gi: u32): u32 { return load<u32>(gi, GI_HOSTPTES); }
 // @ts-ignore: decorator
 @inline export function gmemHostPtesAdd(gi: u32, d: i32): void {
+  if (DEBUG) assert(pagesHeld(gi), "host PTE count changed without the inode's page lock");
   store<u32>(gi, <u32>(<i32>load<u32>(gi, GI_HOSTPTES) + d), GI_HOSTPTES);
 }
+/** Does this thread hold the inode's page lock in its step (always true while alone on the memory)? */
+export function pagesHeld(gi: u32): bool { return !lockingOn() || holds(<usize>gi + GI_PAGES_LOCK) || worldStopped(); }
 /** log2 of the pages one folio block descriptor covers (9 or 18). */
 // @ts-ignore: decorator
 @inline export function blockShift(gi: u32): u32 { return load<u32>(gi, GI_BLOCK_SHIFT); }

@@ -4,7 +4,8 @@
 // guest_memfd reaches KVM and the IOMMU only through this list, never by importing them.
 //
 //   record (GI_NOTIFIER_SIZE, in the inode page from GI_NOTIFIERS): +0 class u32 (NOTIFIER_KVM / NOTIFIER_IOMMU),
-//   +4 ops id u32 (NOPS_*), +8 owner u32 (the VM or IOMMU record), +12 owner's handle index u32
+//   +4 ops id u32 (NOPS_*), +8 owner u32 (the VM or IOMMU record), +12 owner's handle index u32, +16 the owner's
+//   lock word (a VM's mmu_lock, an IOMMU domain's lock), which conversion steps take up front (notifierLockAll)
 //   ops table (H_NOTIFIER_OPS): per ops id, the table index of each callback (NCB_*), written at every attach by
 //   the consumers' modules (kvm/notifier.ts, iommu/scheme_*.ts): like struct mmu_notifier_ops.
 // Callbacks run KVM's records first, then the IOMMUs' (kvm_gmem_convert_should_proceed unmaps KVM's tables, then
@@ -17,12 +18,14 @@ import {
 import { safeguard } from "../lib/machine";
 import { DEBUG } from "../lib/debug";
 import { fpTouch, RES_LOCK, FP_WRITE } from "../lib/footprint";
+import { stepLock, releaseHeld, lockingOn, LC_MMU, LC_DOM, LM_WRITE } from "../mm/sync";
 import { inThreadMode } from "../mm/instance";
 
 const NR_CLASS: usize = 0;
 const NR_OPS: usize = 4;
 const NR_OWNER: usize = 8;
 const NR_OWNER_INDEX: usize = 12;
+const NR_LOCK: usize = 16;
 
 export type BeginFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32) => void;
 export type InvalidateFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32, filter: u32) => i32;
@@ -54,8 +57,8 @@ export function notifierOpsSet(ops: u32, begin: BeginFn, invalidate: InvalidateF
   store<u32>(opsAt(ops, NCB_RESTRUCTURE), restructure.index);
 }
 
-/** Register `owner` (of class NOTIFIER_*) on the inode with ops id `ops`; false when the list is full. */
-export function notifierRegister(gi: u32, cls: u32, ops: u32, owner: u32, ownerIndex: u32): bool {
+/** Register `owner` (of class NOTIFIER_*, taking lock word `lock`) on the inode with ops id `ops`; false when full. */
+export function notifierRegister(gi: u32, cls: u32, ops: u32, owner: u32, ownerIndex: u32, lock: usize): bool {
   const n = load<u32>(gi, GI_NNOTIFIER);
   if (n >= <u32>GI_NOTIFIER_MAX || ops == 0 || ops >= <u32>NOTIFIER_OPS_MAX) return false;
   const r = recAt(gi, n);
@@ -63,6 +66,7 @@ export function notifierRegister(gi: u32, cls: u32, ops: u32, owner: u32, ownerI
   store<u32>(r, ops, NR_OPS);
   store<u32>(r, owner, NR_OWNER);
   store<u32>(r, ownerIndex, NR_OWNER_INDEX);
+  store<u32>(r, <u32>lock, NR_LOCK);
   store<u32>(gi, n + 1, GI_NNOTIFIER);
   return true;
 }
@@ -101,6 +105,33 @@ export function notifierTouchAll(gi: u32, kvmToo: bool): void {
     if (!kvmToo && load<u32>(r, NR_CLASS) == NOTIFIER_KVM) continue;
     fpTouch(load<u32>(r, NR_OWNER_INDEX), RES_LOCK, FP_WRITE);
   }
+}
+
+/**
+ * Take every consumer's lock for the rest of the step, KVM's (mmu_lock, class LC_MMU) before the IOMMUs' (class
+ * LC_DOM), each class in address order, so two conversions sharing consumers can never wait for each other in a
+ * circle. `how`: LW_* of mm/sync.ts; extraDom: one more domain lock to take in the same order. false: not all
+ * taken (nothing is held then).
+ */
+export function notifierLockAll(gi: u32, how: u32, extraDom: usize = 0): bool {
+  if (!lockingOn()) return true;
+  const n = load<u32>(gi, GI_NNOTIFIER);
+  for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
+    let last: usize = 0;
+    for (;;) { // the next lock word above `last` of this class (lists are short: a selection walk)
+      let next: usize = usize.MAX_VALUE;
+      if (cls == NOTIFIER_IOMMU && extraDom > last) next = extraDom; // a domain outside the list (pin mode)
+      for (let i: u32 = 0; i < n; i++) {
+        const r = recAt(gi, i);
+        const w = <usize>load<u32>(r, NR_LOCK);
+        if (load<u32>(r, NR_CLASS) == cls && w > last && w < next) next = w;
+      }
+      if (next == usize.MAX_VALUE) break;
+      if (!stepLock(next, cls == NOTIFIER_KVM ? LC_MMU : LC_DOM, LM_WRITE, how)) { releaseHeld(); return false; }
+      last = next;
+    }
+  }
+  return true;
 }
 
 /** invalidate_begin on every consumer for index range [start, end) (KVM: mmu_invalidate_begin; IOMMU: block). */

@@ -1,12 +1,13 @@
 // References on folios beyond the filemap's own: transient ones, host PTEs (mapcount), long-term GUP pins (the
 // pin bias on a small folio, pincount on a large one), and the pins a pin-mode IOMMU holds; and the tests the
 // protocol makes on them (the safe-refcount walk, "only filemap references": restructuring may go ahead).
+import { DEBUG } from "../lib/debug";
 import { EINVAL, ENOENT } from "../abi/errno";
 import {
   FB_STATE, FB_ORDER, FB_REF, FB_PIN, FB_MAP, FB_HUGE, FB_SPLIT, FE_FLAGS, FE_MAP, FE_PIN, FE_IOPIN,
   FOLIO_HOSTMAP, GUP_PIN_COUNTING_BIAS, blockAt, blockOf, entryOf, ePresent, eRef, eSetRef, busyAdd,
 } from "./folio";
-import { blockShift } from "./inode";
+import { blockShift, pagesHeld } from "./inode";
 
 // reference kinds of folioRef
 export const REF_TRANSIENT: u32 = 0;
@@ -111,6 +112,7 @@ export function folioHostMapped(gi: u32, index: u32): bool {
 
 /** Set or clear the host PTE of a present 4 KiB folio, with its mapcount and refcount. */
 export function folioSetHostMap(gi: u32, index: u32, on: bool): void {
+  if (DEBUG) assert(pagesHeld(gi), "host map changed without the inode's page lock");
   const blk = blockOf(gi, index);
   const e = entryOf(gi, blk, index);
   const fl = load<u16>(e, FE_FLAGS);

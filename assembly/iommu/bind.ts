@@ -7,7 +7,7 @@ import { EINVAL, EEXIST, EBUSY, ENOSPC } from "../abi/errno";
 import { invLockWrite, invUnlockWrite, invLockFree } from "../gmem/lock";
 import { notifierRegister, notifierUnregister } from "../gmem/notifier";
 import { archIommuScheme } from "../arch/arch";
-import { IO_GMEM, IO_SCHEME, ioIsGmem, ioIndex, ioGmem, iommuFree } from "./domain";
+import { IO_GMEM, IO_SCHEME, IO_DOMAIN_LOCK, ioIsGmem, ioIndex, ioGmem, iommuFree } from "./domain";
 import { freeAreas } from "./area";
 import { ioRevokeAll } from "./invalidate";
 
@@ -20,7 +20,7 @@ export function iommuBind(io: u32, gi: u32, owner: u32): i32 {
   if (!invLockWrite(gi, owner)) return RESULT_BLOCKED;
   const scheme = archIommuScheme();
   let r: i32 = 0;
-  if (!notifierRegister(gi, NOTIFIER_IOMMU, scheme, io, ioIndex(io))) r = -ENOSPC;
+  if (!notifierRegister(gi, NOTIFIER_IOMMU, scheme, io, ioIndex(io), <usize>io + IO_DOMAIN_LOCK)) r = -ENOSPC;
   else { store<u32>(io, gi, IO_GMEM); store<u32>(io, scheme, IO_SCHEME); }
   invUnlockWrite(gi);
   return r;

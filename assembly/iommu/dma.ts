@@ -12,6 +12,7 @@ import { gmemBitmap, gmemIndex } from "../gmem/inode";
 import { folioPfn } from "../gmem/folio";
 import { orphanByPfn, orphanContent, orphanSetContent } from "../gmem/orphan";
 import { pageRead, pageWrite, contentRead, contentWord } from "../gmem/content";
+import { pagesLock } from "../gmem/lock";
 import { archPrivateViaSharedIsFatal } from "../arch/arch";
 import { IO_MODE, IO_DMA_MCE, ioPt, ioRead } from "./domain";
 import { findArea, areaInode, areaPgoff, areaIova } from "./area";
@@ -29,6 +30,7 @@ export function iommuDma(io: u32, iova: f64, secure: bool, doWrite: bool, value:
   const a = findArea(io, ivp, secure);
   if (a == 0) return DMA_IO_FAULT;
   const gi = areaInode(a);
+  pagesLock(gi);
   const index = areaPgoff(a) + (ivp - areaIova(a));
   const e = load<u64>(sptep);
   const pfn = sptePfn(e) + (ivp & (<u32>levelPages(spteLevel(e)) - 1));

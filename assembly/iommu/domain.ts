@@ -19,6 +19,8 @@ import { OBJ_T_IOMMU, objEnd, objSlotType, objSlotPtr } from "../mm/objects";
 import { ptInit, ptDestroy, PT_OBJ_SIZE } from "../lib/pagetable";
 import { emit } from "../lib/events";
 import { hookSet } from "../lib/hooks";
+import { stepLock, LC_DOM, LM_WRITE, LW_MUST, LW_TRY } from "../mm/sync";
+import { inThreadMode } from "../mm/instance";
 import { fpTouch, RES_LOCK, FP_READ, FP_WRITE } from "../lib/footprint";
 
 export const IO_MODE: usize = 0;
@@ -54,12 +56,22 @@ export const IO_MAX_SPANS: u32 = 32;
 // @ts-ignore: decorator
 @inline export function ioInProgress(io: u32): i32 { return load<i32>(io, IO_IN_PROGRESS); }
 
-/** The domain lock, taken for writes of the IO tables and areas (footprint: the explorer's steps are atomic). */
+/** The domain lock for the rest of the step (mm/sync.ts LC_DOM): the IO tables, areas and invalidation state. */
+export function ioLock(io: u32, how: u32 = LW_MUST): bool {
+  fpTouch(ioIndex(io), RES_LOCK, FP_WRITE);
+  return stepLock(<usize>io + IO_DOMAIN_LOCK, LC_DOM, LM_WRITE, inThreadMode() ? LW_TRY : how);
+}
+/** The domain lock where the step must have it (taken up front by a conversion step, or free in a stopped world). */
 // @ts-ignore: decorator
-@inline export function ioLockWrite(io: u32): void { fpTouch(ioIndex(io), RES_LOCK, FP_WRITE); }
-/** A read of the IO tables without the lock (a device walk). */
-// @ts-ignore: decorator
-@inline export function ioRead(io: u32): void { fpTouch(ioIndex(io), RES_LOCK, FP_READ); }
+@inline export function ioLockWrite(io: u32): void { ioLock(io); }
+/**
+ * A device walk of the IO tables. The hardware takes no lock; the model's walk is atomic against the domain's
+ * updates (it takes the domain lock for the step), which is the granularity the explorer schedules at.
+ */
+export function ioRead(io: u32): void {
+  fpTouch(ioIndex(io), RES_LOCK, FP_READ);
+  stepLock(<usize>io + IO_DOMAIN_LOCK, LC_DOM, LM_WRITE, inThreadMode() ? LW_TRY : LW_MUST);
+}
 
 export function iommuCreate(mode: u32): u32 {
   const io = pageAlloc(0);
@@ -78,7 +90,7 @@ export function iommuFree(io: u32): void {
 }
 
 export function iotlbFlush(io: u32): void {
-  store<u32>(io, load<u32>(io, IO_IOTLB_FLUSHES) + 1, IO_IOTLB_FLUSHES);
+  atomic.add<u32>(<usize>io + IO_IOTLB_FLUSHES, 1); // an SNP RMPUPDATE flushes every IOMMU's, from any thread
   emit(EV_IOMMU_IOTLB_FLUSH, 0, ioIndex(io), 0, 0, 0, 0);
 }
 

@@ -24,15 +24,17 @@ import { emit } from "../lib/events";
 import { safeguard, isSnp } from "../lib/machine";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
+import { LW_MUST } from "../mm/sync";
 import { ptMap, ptZapRange, ptWalkLeaf, ptCountRange, spteLevel, levelPages, ZAP_WHOLE } from "../lib/pagetable";
-import { gmemNpages, gmemBitmap, gmemIsMmapped, isByteCount } from "../gmem/inode";
-import { invLockRead, invUnlockRead, invLockedWrite } from "../gmem/lock";
+import { gmemNpages, gmemBitmap, gmemIsMmapped, isByteCount, hugeOrder } from "../gmem/inode";
+import { invLockRead, invUnlockRead, invLockedWrite, pagesLock } from "../gmem/lock";
 import { folioOrder, folioPfn } from "../gmem/folio";
 import { folioRef, REF_IOMMU_PIN } from "../gmem/refs";
-import { gmemGetFolio, gmemPrepareFolio } from "../gmem/getpfn";
-import { gmemHostFault } from "../gmem/host";
+import { gmemGetFolio, gmemPrepareFolio, getPfnLocks } from "../gmem/getpfn";
+import { gmemHostFaultHeld } from "../gmem/host";
+import { folioHostMapped } from "../gmem/refs";
 import { archIoLevelLimit } from "../arch/arch";
-import { ioPt, ioIndex, ioIsGmem, ioGmem, ioSeq, ioLockWrite, iotlbFlush } from "./domain";
+import { ioPt, ioIndex, ioIsGmem, ioGmem, ioSeq, ioLockWrite, iotlbFlush, IO_DOMAIN_LOCK } from "./domain";
 import {
   overlapsArea, findArea, reserveArea, recordArea, dropArea, nAreas, ioArea, areaUsed, areaSecure, areaIova,
   areaNpages, areaInode, areaPgoff,
@@ -108,17 +110,21 @@ function getPfns(op: u32, io: u32, gi: u32, probe: bool): u32 {
   const locked = invLockedWrite(gi); // IOMMU page-table updates wait while a conversion is in flight
   if (locked && (probe || inThreadMode())) return ST_BLOCKED;
   if (probe) return ST_MORE;
+  // locks in order: the invalidate lock (shared, for the pfns), the consumers (a HugeTLB get_pfn may split: this
+  // domain is one of them), the domain, the pages
+  const shared = !locked && invLockRead(gi);
+  if (shared && hugeOrder(gi) != 0) getPfnLocks(gi, false, LW_MUST);
   ioLockWrite(io);
   const ac = areaCheck(io, ivp, gi, pg, n, secure);
-  if (ac < 0) { opFinish(op, ac); return ST_DONE; }
-  if (locked) { opFinish(op, -EAGAIN); return ST_DONE; } // a call: the conversion holds the lock
+  if (ac < 0) { if (shared) invUnlockRead(gi); opFinish(op, ac); return ST_DONE; }
+  if (!shared) { opFinish(op, -EAGAIN); return ST_DONE; } // a call: a conversion holds the lock
   store<u32>(op, ioSeq(io), OP_SEQ); // mmu_seq-style snapshot, before the pfns
-  if (safeguard(SG_IOMMU_BLOCK) && ioRangeInvalidating(io, pg, n)) { opFinish(op, -EAGAIN); return ST_DONE; }
+  if (safeguard(SG_IOMMU_BLOCK) && ioRangeInvalidating(io, pg, n)) { invUnlockRead(gi); opFinish(op, -EAGAIN); return ST_DONE; }
   if (!isSnp()) { // the access check: shareability vs table (SNP keeps both kinds: the RMP check contains misuse)
-    const shared = bitmapCountShared(gmemBitmap(gi), pg, pg + n);
-    if (secure ? shared != 0 : shared != <u64>n) { opFinish(op, -EACCES); return ST_DONE; }
+    const sh = bitmapCountShared(gmemBitmap(gi), pg, pg + n);
+    if (secure ? sh != 0 : sh != <u64>n) { invUnlockRead(gi); opFinish(op, -EACCES); return ST_DONE; }
   }
-  invLockRead(gi);
+  pagesLock(gi);
   // count the chunks, then fill them: (pfn, level) per IO entry to install
   let chunks: u32 = 0;
   let r: i32 = 0;
@@ -186,15 +192,21 @@ function unwind(pt: usize, s: u32, e: u32): void {
 function pinMap(op: u32, io: u32, gi: u32, probe: bool): u32 {
   if (invLockedWrite(gi) && (probe || inThreadMode())) return ST_BLOCKED; // the faults would wait
   if (probe) return ST_MORE;
+  // locks in order: the invalidate lock (shared: GUP's faults), the domain, the pages
+  const shared = invLockRead(gi);
+  if (shared && hugeOrder(gi) != 0) getPfnLocks(gi, false, LW_MUST, <usize>io + IO_DOMAIN_LOCK); // faults may split
   ioLockWrite(io);
   const pg = load<u32>(op, OP_START), n = load<u32>(op, OP_END) - pg;
   const ivp = opA(op, 0);
   if (overlapsArea(io, ivp, n, false)) { opFinish(op, -EEXIST); return ST_DONE; }
   if (!reserveArea(io)) { opFinish(op, -ENOMEM); return ST_DONE; }
   if (!gmemIsMmapped(gi)) { opFinish(op, -EFAULT); return ST_DONE; }
+  if (!shared) { opFinish(op, -EFAULT); return ST_DONE; } // a call: a conversion holds the lock, the GUP fails
+  pagesLock(gi);
   for (let i: u32 = 0; i < n; i++) {
-    const r = gmemHostFault(gi, pg + i);
-    if (r != HOST_OK) { opFinish(op, r < 0 && r != RESULT_BLOCKED ? r : -EFAULT); return ST_DONE; } // SIGBUS, blocked: -EFAULT
+    if (folioHostMapped(gi, pg + i)) continue;
+    const r = gmemHostFaultHeld(gi, pg + i);
+    if (r != HOST_OK) { opFinish(op, r < 0 ? r : -EFAULT); return ST_DONE; } // SIGBUS: -EFAULT
   }
   const pt = ioPt(io, false);
   for (let i: u32 = 0; i < n; i++) {
@@ -206,6 +218,24 @@ function pinMap(op: u32, io: u32, gi: u32, probe: bool): u32 {
   emit(EV_IOMMU_MAP, 0, ioIndex(io), ivp, ivp + n, 1, 0);
   opFinish(op, 0);
   return ST_DONE;
+}
+
+/** The page locks of the inodes of the areas of [s, e) in one table, in address order (after the domain lock). */
+function lockAreaInodes(io: u32, s: u64, e: u64, secure: bool): void {
+  let last: u32 = 0;
+  for (;;) {
+    let next: u32 = 0xffffffff;
+    for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
+      const a = ioArea(io, i);
+      if (!areaUsed(a) || areaSecure(a) != secure) continue;
+      const as = <u64>areaIova(a), ae = as + areaNpages(a);
+      const gi = areaInode(a);
+      if (as < e && ae > s && gi > last && gi < next) next = gi;
+    }
+    if (next == 0xffffffff) return;
+    pagesLock(next);
+    last = next;
+  }
 }
 
 /**
@@ -232,6 +262,7 @@ export function iommuUnmap(io: u32, iova: f64, size: f64, secure: bool): i32 {
   if (found == 0) return -ENOENT;
   if (ioIsGmem(io) && ioGmem(io) != 0 && invLockedWrite(ioGmem(io))) return RESULT_BLOCKED;
   ioLockWrite(io);
+  lockAreaInodes(io, s, e, secure); // a pin-mode area's pins are folio references
   for (let i: u32 = 0; i < nAreas(io); ) {
     const a = ioArea(io, i);
     const as = <u64>areaIova(a), ae = as + areaNpages(a);

@@ -23,12 +23,13 @@ import { emit } from "../lib/events";
 import { fpTouch, RES_LOCK, FP_READ } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
-import { safeguard, debugHook, checksOn, recordViolation, isTdx } from "../lib/machine";
+import { safeguard, debugHook, checksOn, recordViolation, isTdx, isSnp } from "../lib/machine";
 import { ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, SPTE_STATE_MASK } from "../lib/pagetable";
 import { bitmapSharedInBlock } from "../lib/bitmap";
 import { gmemIsShared, gmemBitmap } from "../gmem/inode";
-import { invLockRead, invUnlockRead, invLockedWrite } from "../gmem/lock";
-import { gmemGetPfnLocked, gmemMappingOrder } from "../gmem/getpfn";
+import { invLockRead, invUnlockRead, invLockedWrite, pagesLock } from "../gmem/lock";
+import { LW_MUST } from "../mm/sync";
+import { gmemGetPfnLocked, gmemMappingOrder, getPfnLocks } from "../gmem/getpfn";
 import { folioPfn } from "../gmem/folio";
 import { pageRead, pageWrite } from "../gmem/content";
 import { archMaxPrivateLevel, archPreparePrivate } from "../arch/arch";
@@ -125,7 +126,8 @@ function faultIn(op: u32, vm: u32, gfn: u32, isPrivate: bool, probe: bool): u32 
     opFinish(op, GUEST_MEMORY_FAULT);
     return ST_DONE;
   }
-  if (!invLockRead(gi)) return ST_BLOCKED; // (cannot happen: checked above)
+  if (!invLockRead(gi)) return ST_BLOCKED; // a conversion took it since the look above (a call: "retry")
+  if (!getPfnLocks(gi, isPrivate && isSnp(), LW_MUST)) return ST_BLOCKED;
   const r = gmemGetPfnLocked(gi, index);
   invUnlockRead(gi);
   if (r < 0) { opFinish(op, r); return ST_DONE; }
@@ -141,6 +143,7 @@ function install(op: u32, vm: u32, gfn: u32, isPrivate: bool): u32 {
   const sp = slotForGfn(vm, gfn);
   if (sp == 0) { opFinish(op, -EFAULT); return ST_DONE; } // the slot went away between the steps
   const gi = slotInode(sp);
+  pagesLock(gi); // the access, and TDX's accept state
   const index = slotIndex(sp, gfn);
   const pt = vmPt(vm, isPrivate);
   let level: u32;

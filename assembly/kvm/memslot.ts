@@ -12,7 +12,8 @@ import { gmemNpages, gmemIsV4, gmemIsClosed, isByteCount } from "../gmem/inode";
 import { invLockWrite, invUnlockWrite, invLockFree } from "../gmem/lock";
 import { notifierRegister, notifierUnregister, notifierHas } from "../gmem/notifier";
 import {
-  VM_NSLOTS, VM_MAX_SLOTS, vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotBase, slotNpages, slotPgoff, slotInode, slotSet, slotClear,
+  VM_NSLOTS, VM_MAX_SLOTS, VM_MMU_LOCK, vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotBase, slotNpages, slotPgoff, slotInode,
+  slotSet, slotClear,
 } from "./vm";
 import { kvmInvalidateBegin, kvmInvalidateRangeAdd, kvmInvalidateEnd, kvmZapSlotRange, kvmFlushTlbs, mmuWrite } from "./mmu";
 
@@ -59,7 +60,7 @@ export function vmBind(vm: u32, slot: u32, gpa: f64, size: f64, gi: u32, offset:
   }
   if (!invLockWrite(gi, owner)) return RESULT_BLOCKED;
   let r: i32 = 0;
-  if (!notifierHas(gi, vm) && !notifierRegister(gi, NOTIFIER_KVM, NOPS_KVM, vm, vmIndex(vm))) r = -ENOMEM;
+  if (!notifierHas(gi, vm) && !notifierRegister(gi, NOTIFIER_KVM, NOPS_KVM, vm, vmIndex(vm), <usize>vm + VM_MMU_LOCK)) r = -ENOMEM;
   else {
     slotSet(sp, base, npages, pgoff, gi);
     store<u32>(vm, load<u32>(vm, VM_NSLOTS) + 1, VM_NSLOTS);

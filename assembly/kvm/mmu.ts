@@ -7,20 +7,30 @@ import {
 import { RESTRUCTURE_RMP } from "../abi/consts";
 import { emit } from "../lib/events";
 import { fpTouch, RES_LOCK, FP_WRITE } from "../lib/footprint";
+import { stepLock, LC_MMU, LM_WRITE, LW_MUST, LW_TRY } from "../mm/sync";
+import { inThreadMode } from "../mm/instance";
 import { iterPush, iterPop } from "../lib/iter";
 import { isTdx } from "../lib/machine";
 import {
   ptZapRange, ptWalkLeaf, ptDemoteAt, ptZapLeaf, spteLevel, levelPages, ZAP_WHOLE,
 } from "../lib/pagetable";
 import {
-  VM_SEQ, VM_ENDS, VM_IN_PROGRESS, VM_RANGE_START, VM_RANGE_END, VM_RANGE_VALID, VM_TLB_FLUSHES, vmIndex,
+  VM_SEQ, VM_ENDS, VM_IN_PROGRESS, VM_RANGE_START, VM_RANGE_END, VM_RANGE_VALID, VM_TLB_FLUSHES, VM_MMU_LOCK, vmIndex,
   vmPtPrivate, vmPtShared, vmMarkDead, slotBase, slotPgoff, slotInode, slotIndex,
 } from "./vm";
 import { tdxZapPrivate, tdxRemoveFailed, tdxDemote } from "../arch/tdx";
 
-/** The VM's mmu_lock taken for write in this step (footprint; the explorer's steps are atomic). */
+/**
+ * write_lock(&kvm->mmu_lock) for the rest of the step (mm/sync.ts LC_MMU; in the explorer it is never held across
+ * steps, so always free there). `how`: LW_* (a step that has not changed anything yet may give up: LW_MAY).
+ */
+export function mmuLock(vm: u32, how: u32 = LW_MUST): bool {
+  fpTouch(vmIndex(vm), RES_LOCK, FP_WRITE);
+  return stepLock(<usize>vm + VM_MMU_LOCK, LC_MMU, LM_WRITE, inThreadMode() ? LW_TRY : how);
+}
+/** mmu_lock where the step must have it (taken up front by a conversion step, or free in a stopped world). */
 // @ts-ignore: decorator
-@inline export function mmuWrite(vm: u32): void { fpTouch(vmIndex(vm), RES_LOCK, FP_WRITE); }
+@inline export function mmuWrite(vm: u32): void { mmuLock(vm); }
 
 /** kvm_mmu_invalidate_begin: in_progress++; the first begin resets the range to INVALID_GPA. */
 export function kvmInvalidateBegin(vm: u32): void {

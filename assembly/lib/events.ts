@@ -1,14 +1,20 @@
-// The event ring: every mechanism reports what it does here, in the order it does it. Writers reserve a slot by
-// advancing RING_HEAD atomically, fill it, and publish it by storing the slot's sequence number last; readers take
-// RING_HEAD, read an entry and accept it only if its seq still equals the number they expected (a lapped entry
-// shows a newer seq). Per-kind counters (and sums of the `count` field) live in the header; check.stats reads them.
+// The event ring: every mechanism reports what it does here, in the order it does it. An instance reserves a batch
+// of slots with one atomic add on RING_HEAD (so threads do not fight over one cache line per event), fills them in
+// order, publishes each by storing its sequence number last, and pads what it did not use with empty entries when
+// its call ends (so a reader never waits on a slot nobody will fill). Readers take RING_HEAD, read an entry and accept
+// it only if its seq still equals the number they expected (a lapped entry shows a newer seq); empty entries are
+// skipped. Events of one instance are in its order; across instances, in reservation order (a global sequence).
+// Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
+// check.stats reads the header plus every attached instance.
 //   entry (RING_ENTRY_SIZE): +0 seq u32 (published last), +4 kind u16, +6 flags u16, +8 a, +12 b, +16 c, +20 d,
-//   +24 e, +28 step u32 (H_STEP when emitted). What a..e hold per kind: EVL_* of abi/events.ts.
+//   +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of abi/events.ts.
 import {
-  RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_HEAD_HI, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, H_STEP,
-  MAX_COUNTERS,
+  RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT,
+  IN_RING_END, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS,
 } from "../abi/layout";
 import * as EV from "../abi/events";
+import { instBase, instStep } from "../mm/instance";
+import { lockingOn } from "../mm/sync";
 
 const E_SEQ: usize = 0;
 const E_KIND: usize = 4;
@@ -18,25 +24,65 @@ const E_C: usize = 16;
 const E_D: usize = 20;
 const E_E: usize = 24;
 const E_STEP: usize = 28;
+const BATCH: u32 = 16; //         slots one reservation takes
+
+/**
+ * Reserve slots for this instance; the first sequence number. A batch when other instances are attached (one atomic
+ * add per batch instead of per event); one slot at a time when this instance is alone (nothing to pad at the end).
+ */
+function reserve(): u32 {
+  const n: u32 = lockingOn() ? BATCH : 1;
+  const head = <u32>atomic.add<u64>(RING_HEAD, <u64>n);
+  store<u32>(instBase() + IN_RING_END, head + n);
+  return head;
+}
 
 /** Append one event: kind, EVF_* flags and the five fields its EVL_* layout names. */
 // @ts-ignore: decorator
 @inline export function emit(kind: u32, flags: u32, a: u32, b: u32, c: u32, d: u32, e: u32): void {
-  const head = atomic.add<u32>(RING_HEAD, 1);
-  if (head == 0xffffffff) atomic.add<u32>(RING_HEAD_HI, 1);
-  const slot = <usize>RING_BASE + <usize>(head & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
-  atomic.store<u32>(slot, head - 1, E_SEQ); // invalid while written (a reader expects exactly `head`)
+  const ib = instBase();
+  let seq = load<u32>(ib + IN_RING_NEXT);
+  if (seq == load<u32>(ib + IN_RING_END)) seq = reserve();
+  store<u32>(ib + IN_RING_NEXT, seq + 1);
+  const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
+  atomic.store<u32>(slot, seq - 1, E_SEQ); // invalid while written (a reader expects exactly `seq`)
   store<u32>(slot, kind | (flags << 16), E_KIND);
   store<u32>(slot, a, E_A);
   store<u32>(slot, b, E_B);
   store<u32>(slot, c, E_C);
   store<u32>(slot, d, E_D);
   store<u32>(slot, e, E_E);
-  store<u32>(slot, load<u32>(H_STEP), E_STEP);
-  atomic.store<u32>(slot, head, E_SEQ);
+  store<u32>(slot, instStep(), E_STEP);
+  atomic.store<u32>(slot, seq, E_SEQ);
   counterBump(kind);
   const cf = load<u8>(<usize>H_COUNT_SLOT + (kind & (MAX_COUNTERS - 1)));
   if (cf != NO_COUNT) countAdd(kind, cf == 0 ? a : cf == 1 ? b : cf == 2 ? c : cf == 3 ? d : e);
+}
+
+/** The call ends: publish the rest of the reservation as empty entries (kind 0) and drop it. */
+export function eventsPad(): void {
+  const ib = instBase();
+  const end = load<u32>(ib + IN_RING_END);
+  for (let seq = load<u32>(ib + IN_RING_NEXT); seq != end; seq++) {
+    const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
+    atomic.store<u32>(slot, seq - 1, E_SEQ);
+    store<u32>(slot, 0, E_KIND);
+    atomic.store<u32>(slot, seq, E_SEQ);
+  }
+  store<u32>(ib + IN_RING_NEXT, 0);
+  store<u32>(ib + IN_RING_END, 0);
+}
+
+/** Add the counters of the instance block at `b` into the header's, and clear them (it detaches or was reaped). */
+export function countersFold(b: usize): void {
+  for (let k: u32 = 0; k < MAX_COUNTERS; k++) {
+    const c = load<u64>(b + IN_COUNTERS + (<usize>k << 3)), s = load<u64>(b + IN_COUNT_SUMS + (<usize>k << 3));
+    if (c != 0) atomic.add<u64>(<usize>H_COUNTERS + (<usize>k << 3), c);
+    if (s != 0) atomic.add<u64>(<usize>H_COUNT_SUMS + (<usize>k << 3), s);
+  }
+  memory.fill(b + IN_COUNTERS, 0, <usize>MAX_COUNTERS * 16);
+  const st = load<u32>(b + IN_STEP);
+  for (;;) { const h = atomic.load<u32>(H_STEPS); if (h >= st || atomic.cmpxchg<u32>(H_STEPS, h, st) == h) break; }
 }
 
 const NO_COUNT: u32 = 5;
@@ -96,14 +142,14 @@ export function eventLayout(kind: u32): u32 {
   return 0;
 }
 
-/** Count one more of a counter (an event kind, or CTR_REASON_BASE + reason). */
+/** Count one more of a counter (an event kind, or CTR_REASON_BASE + reason): this instance's. */
 export function counterBump(index: u32): void {
-  const at = <usize>H_COUNTERS + (<usize>index << 3);
+  const at = instBase() + IN_COUNTERS + (<usize>(index & (MAX_COUNTERS - 1)) << 3);
   store<u64>(at, load<u64>(at) + 1);
 }
 
 /** Add to a kind's sum (emit adds every `count` field itself; folio.split/merge add the pages restructured). */
 export function countAdd(kind: u32, n: u32): void {
-  const at = <usize>H_COUNT_SUMS + (<usize>kind << 3);
+  const at = instBase() + IN_COUNT_SUMS + (<usize>(kind & (MAX_COUNTERS - 1)) << 3);
   store<u64>(at, load<u64>(at) + <u64>n);
 }

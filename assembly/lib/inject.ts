@@ -8,8 +8,10 @@ export function injectArm(kind: u32, count: u32): void {
 /** Consume one armed fault of `kind`: true when it fires now. */
 export function injectTake(kind: u32): bool {
   const at = <usize>H_INJECT + (<usize>kind << 2);
-  const n = load<u32>(at);
-  if (n == 0) return false;
-  store<u32>(at, n - 1);
-  return true;
+  for (;;) { // threads may race for the last one
+    const n = atomic.load<u32>(at);
+    if (n == 0) return false;
+    if (atomic.cmpxchg<u32>(at, n, n - 1) == n) return true;
+  }
+  return false; // (not reached)
 }

@@ -9,11 +9,13 @@
 //     bits 16-31  present entries, when the page is a page-table page (lib/pagetable.ts)
 //   free block: +0 next u32, +4 prev u32 (the free list of its order, head in H_FREE_HEADS)
 //
-// Callers hold the simulator lock.
+// Threads share it through a leaf lock (H_ALLOC_LOCK, mm/sync.ts): held for the list operations only; zeroing a
+// block happens outside it.
 import {
   H_FREE_HEADS, H_HEAP_TOP, H_PAGES_USED, H_PAGES_PEAK, H_FAIL_ALLOC, HEAP_BASE, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE,
-  PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, WASM_PAGE_SHIFT, MAX_WASM_PAGES,
+  PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, WASM_PAGE_SHIFT, MAX_WASM_PAGES, H_ALLOC_LOCK,
 } from "../abi/layout";
+import { leafLock, leafUnlock } from "./sync";
 import { DEBUG } from "../lib/debug";
 
 // @ts-ignore: decorator
@@ -74,6 +76,15 @@ export function pageAllocRaw(order: u32): u32 {
 
 function pageAllocMaybeZero(order: u32, zero: bool): u32 {
   if (order > <u32>MAX_ORDER) return 0;
+  leafLock(H_ALLOC_LOCK);
+  const addr = allocLocked(order);
+  leafUnlock(H_ALLOC_LOCK);
+  if (addr != 0 && zero) memory.fill(addr, 0, <usize>PAGE_SIZE << order);
+  return addr;
+}
+
+/** The allocation itself, under the allocator lock (blocks past the old heap top are zero already). */
+function allocLocked(order: u32): u32 {
   const fail = load<u32>(H_FAIL_ALLOC);
   if (fail != 0) {
     store<u32>(H_FAIL_ALLOC, fail - 1);
@@ -89,7 +100,6 @@ function pageAllocMaybeZero(order: u32, zero: bool): u32 {
     }
     store<u8>(pagemapEntry(addr), <u8>(PAGEMAP_USED | order));
     store<u16>(pagemapEntry(addr), 0, 2);
-    if (zero) memory.fill(addr, 0, <usize>PAGE_SIZE << order);
     account(order, 1);
     return addr;
   }
@@ -118,6 +128,12 @@ function pageAllocMaybeZero(order: u32, zero: bool): u32 {
 
 /** Return a block to the heap, merging it with its free buddy as long as possible. */
 export function pageFree(addr: u32, order: u32): void {
+  leafLock(H_ALLOC_LOCK);
+  freeLocked(addr, order);
+  leafUnlock(H_ALLOC_LOCK);
+}
+
+function freeLocked(addr: u32, order: u32): void {
   if (DEBUG) assert(load<u8>(pagemapEntry(addr)) == <u8>(PAGEMAP_USED | order), "pageFree: not an allocated block");
   store<u32>(pagemapEntry(addr), 0);
   account(order, -1);

@@ -1,7 +1,9 @@
 // This instance's block of linear memory (INSTANCE_BASE + slot * INSTANCE_SIZE): out-values of the last query,
 // iterator frames, the footprint of the last atomic step, and an op record for operations that run to the end in
 // one call. Only the block's address is a Wasm global (globals are per instance, i.e. per thread).
-import { INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP } from "../abi/layout";
+import {
+  INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP, IN_CALL, IN_RUNNING_OP, IN_STEP, IN_OP_SEQ, H_STEPS, H_LIVE,
+} from "../abi/layout";
 
 let base: usize = 0;
 let slotId: u32 = 0xffffffff;
@@ -11,7 +13,10 @@ export function instanceClaim(): bool {
   for (let s: u32 = 0; s < <u32>MAX_INSTANCES; s++) {
     const b = <usize>INSTANCE_BASE + <usize>s * INSTANCE_SIZE;
     if (atomic.cmpxchg<u32>(b + IN_STATE, 0, 1) == 0) {
-      memory.fill(b, 0, IN_STATE);
+      memory.fill(b, 0, IN_STATE); // (a previous occupant's counters were folded into the header when it left)
+      memory.fill(b + IN_STATE + 4, 0, INSTANCE_SIZE - IN_STATE - 4);
+      store<u32>(b + IN_STEP, atomic.load<u32>(H_STEPS));
+      atomic.add<u32>(H_LIVE, 1);
       base = b;
       slotId = s;
       return true;
@@ -20,9 +25,38 @@ export function instanceClaim(): bool {
   return false;
 }
 
+/** Mark this instance inside (true) or outside a call: IN_CALL is odd inside. Others read it to wait for calls to end. */
+// @ts-ignore: decorator
+@inline export function callMark(inside: bool): void {
+  const c = load<u32>(base + IN_CALL);
+  if (((c & 1) != 0) != inside) atomic.store<u32>(base + IN_CALL, c + 1);
+}
+// @ts-ignore: decorator
+@inline export function inCall(): bool { return (load<u32>(base + IN_CALL) & 1) != 0; }
+/** The op this instance is running now (0: none): a waiter tells a running holder from a paused one by it. */
+// @ts-ignore: decorator
+@inline export function setRunningOp(id: u32): void { store<u32>(base + IN_RUNNING_OP, id); } // (read racily by waiters)
+/** This instance's step counter (the mutating calls it performed): events carry it. */
+// @ts-ignore: decorator
+@inline export function instStep(): u32 { return load<u32>(base + IN_STEP); }
+// @ts-ignore: decorator
+@inline export function instStepAdd(d: i32): void { store<u32>(base + IN_STEP, load<u32>(base + IN_STEP) + <u32>d); }
+/** A fresh op id, unique across instances: (slot + 1) << 24 | this instance's sequence (never 0). */
+export function opIdNew(): u32 {
+  let seq = (load<u32>(base + IN_OP_SEQ) + 1) & 0xffffff;
+  if (seq == 0) seq = 1;
+  store<u32>(base + IN_OP_SEQ, seq);
+  return ((slotId + 1) << 24) | seq;
+}
+
+/** The block of the instance in `slot`. */
+// @ts-ignore: decorator
+@inline export function instBlock(slot: u32): usize { return <usize>INSTANCE_BASE + <usize>slot * INSTANCE_SIZE; }
+
 /** Give the slot back (a detaching instance). */
 export function instanceRelease(): void {
   if (base == 0) return;
+  atomic.sub<u32>(H_LIVE, 1);
   atomic.store<u32>(base + IN_STATE, 0);
   base = 0;
   slotId = 0xffffffff;

@@ -4,8 +4,9 @@
 // wraps: a slot whose generation reaches OBJ_GEN_MAX is retired, so an old handle can never name a newer object.
 import {
   OBJ_TABLE, OBJ_SLOT_SIZE, OBJ_MAX, OBJ_INDEX_BITS, OBJ_GEN_MAX, OS_TYPE, OS_FLAGS, OS_PTR, OS_NEXT, OS_GEN,
-  H_OBJ_FREE, H_OBJ_NEXT, H_OBJ_LIVE,
+  H_OBJ_FREE, H_OBJ_NEXT, H_OBJ_LIVE, H_OBJ_LOCK,
 } from "../abi/layout";
+import { leafLock, leafUnlock } from "./sync";
 
 export const OBJ_T_FREE: u32 = 0;
 export const OBJ_T_BITMAP: u32 = 1;
@@ -26,6 +27,13 @@ export const OBJ_T_OP: u32 = 6;
 
 /** Allocate a slot for an object of `type` at ptr; its handle, or 0 when the table is full. */
 export function objNew(type: u32, ptr: u32): u32 {
+  leafLock(H_OBJ_LOCK);
+  const h = objNewLocked(type, ptr);
+  leafUnlock(H_OBJ_LOCK);
+  return h;
+}
+
+function objNewLocked(type: u32, ptr: u32): u32 {
   let idx = load<u32>(H_OBJ_FREE);
   if (idx != 0) {
     store<u32>(H_OBJ_FREE, load<u32>(objSlot(idx), OS_NEXT));
@@ -58,6 +66,7 @@ export function objGet(handle: u32, type: u32): u32 {
 
 /** Release the slot of a live handle; the generation stays, so the old handle no longer matches. */
 export function objFree(handle: u32): void {
+  leafLock(H_OBJ_LOCK);
   const idx = objIndex(handle);
   const s = objSlot(idx);
   store<u8>(s, <u8>OBJ_T_FREE, OS_TYPE);
@@ -67,6 +76,7 @@ export function objFree(handle: u32): void {
     store<u32>(H_OBJ_FREE, idx);
   }
   store<u32>(H_OBJ_LIVE, load<u32>(H_OBJ_LIVE) - 1);
+  leafUnlock(H_OBJ_LOCK);
 }
 
 /** Highest slot index ever used + 1 (walks over the table stop here). */

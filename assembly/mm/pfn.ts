@@ -7,9 +7,10 @@
 //   stack page: +0 next page u32, +4 count u32, +8 u32[STACK_CAP] pfns
 import {
   PFN_NEXT_SMALL, PFN_NEXT_2M, PFN_NEXT_1G, PFN_STACK_SMALL, PFN_STACK_2M, PFN_STACK_1G,
-  PFN_USED_SMALL, PFN_USED_2M, PFN_USED_1G, PFN_LIMIT_SMALL, PFN_LIMIT_2M, PFN_LIMIT_1G, PFN_LEAKED,
+  PFN_USED_SMALL, PFN_USED_2M, PFN_USED_1G, PFN_LIMIT_SMALL, PFN_LIMIT_2M, PFN_LIMIT_1G, PFN_LEAKED, H_PFN_LOCK,
 } from "../abi/layout";
 import { pageAlloc, pageFree } from "./alloc";
+import { leafLock, leafUnlock } from "./sync";
 
 export const PFN_BASE_SMALL: u32 = 0x100;
 export const PFN_BASE_2M: u32 = 0x10000000;
@@ -33,7 +34,7 @@ export function pfnPoolInit(): void {
 }
 
 /** Count one frame that can never be returned (a TDX removal failure, or nowhere to remember a free one). */
-export function pfnLeak(n: u32): void { store<u32>(PFN_LEAKED, load<u32>(PFN_LEAKED) + n); }
+export function pfnLeak(n: u32): void { atomic.add<u32>(PFN_LEAKED, n); }
 
 function pushPfn(stackHead: usize, pfn: u32): void {
   let top = load<u32>(stackHead);
@@ -64,6 +65,13 @@ function popPfn(stackHead: usize): u32 {
 
 /** Allocate one frame of `order` (0, 9 or 18); its pfn, or 0 when the pool is exhausted. */
 export function pfnAlloc(order: u32): u32 {
+  leafLock(H_PFN_LOCK);
+  const pfn = pfnAllocLocked(order);
+  leafUnlock(H_PFN_LOCK);
+  return pfn;
+}
+
+function pfnAllocLocked(order: u32): u32 {
   const isSmall = order == 0;
   const is2m = order == 9;
   const stack: usize = isSmall ? PFN_STACK_SMALL : is2m ? PFN_STACK_2M : PFN_STACK_1G;
@@ -88,6 +96,8 @@ export function pfnFree(pfn: u32, order: u32): void {
   const isSmall = order == 0;
   const is2m = order == 9;
   const usedAt: usize = isSmall ? PFN_USED_SMALL : is2m ? PFN_USED_2M : PFN_USED_1G;
+  leafLock(H_PFN_LOCK);
   store<u32>(usedAt, load<u32>(usedAt) - 1);
   pushPfn(isSmall ? PFN_STACK_SMALL : is2m ? PFN_STACK_2M : PFN_STACK_1G, pfn);
+  leafUnlock(H_PFN_LOCK);
 }

@@ -15,10 +15,10 @@ import {
   OPK_IOMMU_BIND, OPK_IOMMU_UNBIND, OPK_DMA, STEP_RUN, ST_MORE, ST_DONE, ST_BLOCKED, RESULT_PAUSED, RESULT_BLOCKED,
   STOP_NEVER, STOP_ONE, STOP_PROBE, GUEST_RETRY, HOST_RETRY, STEP_LOCK,
 } from "../abi/ops";
-import { H_OP_SEQ } from "../abi/layout";
 import { EV_OP_STEP } from "../abi/events";
+import { H_DEAD } from "../abi/layout";
 import { OUT_OP, OUT_STEP, OUT_STATUS, OUT_RESULT, OUT_ERR_INDEX, OUT_LEVEL, OUT_VALUE } from "../abi/consts";
-import { EBADF, EBUSY, EAGAIN, EFAULT, ENOMEM, ENOSPC } from "../abi/errno";
+import { EBADF, EBUSY, EAGAIN, EFAULT, ENOMEM, ENOSPC, EOWNERDEAD } from "../abi/errno";
 import {
   OP_KIND, OP_STEP, OP_ID, OP_HANDLE, OP_LAST, OP_OBJ, OP_OBJ2, OP_H0, OP_H1, OP_LIST, OP_LIST_ORDER, OP_INLINE,
   OP_LIST_INLINE, OP_RECORD_SIZE, opFlags, OP_ERR_INDEX, OP_SNAP, OP_END, opKind, opStep, opResult, opFinish, opDone, opListRelease,
@@ -26,7 +26,10 @@ import {
 import { emit } from "../lib/events";
 import { pageAllocRaw, pageFree } from "../mm/alloc";
 import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP, objNew, objGet, objFree } from "../mm/objects";
-import { instOpRecord, out, setThreadMode } from "../mm/instance";
+import { instOpRecord, out, setThreadMode, setRunningOp, opIdNew } from "../mm/instance";
+import { releaseHeld, LW_TRY, LW_MUST } from "../mm/sync";
+import { notifierLockAll } from "../gmem/notifier";
+import { pagesLock } from "../gmem/lock";
 import { convertV2Step, CF_V4 } from "../gmem/convert";
 import { convertV4Step } from "../gmem/convert_v4";
 import { punchStep } from "../gmem/truncate";
@@ -121,11 +124,20 @@ function release(op: u32): void {
 
 /** The op's id: the invalidate lock's owner while it holds it, and the op.step events' id. */
 function assignId(op: u32): void {
-  if (load<u32>(op, OP_ID) != 0) return;
-  let id = (load<u32>(H_OP_SEQ) + 1) & 0x7fffffff;
-  if (id == 0) id = 1;
-  store<u32>(H_OP_SEQ, id);
-  store<u32>(op, id, OP_ID);
+  if (load<u32>(op, OP_ID) == 0) store<u32>(op, opIdNew(), OP_ID);
+}
+
+/**
+ * A conversion's or punch's steps after the lock step call into every consumer and change the folios: take every
+ * consumer's lock and the page lock up front, in order (gmem/notifier.ts notifierLockAll). false: the machine is
+ * dead (a holder died), or, in the explorer, a lock is held (never: no step holds them across steps there).
+ */
+function lockConsumers(op: u32, thread: bool): bool {
+  const gi = load<u32>(op, OP_OBJ);
+  const how = thread ? LW_TRY : LW_MUST;
+  if (notifierLockAll(gi, how) && pagesLock(gi, how)) return true;
+  releaseHeld();
+  return false;
 }
 
 /**
@@ -142,7 +154,7 @@ export function opRun(op: u32, stop: u32): i32 {
     if (heap == 0) { opFinish(op, -ENOMEM); return finished(op); }
     op = heap;
   }
-  if (stop != STOP_PROBE) assignId(op);
+  if (stop != STOP_PROBE) { assignId(op); setRunningOp(load<u32>(op, OP_ID)); }
   // the op's objects may have gone between calls (never within one: no step frees another op's object)
   if (!resolve(op)) { opFinish(op, -EBADF); return finished(op); }
   for (;;) {
@@ -152,10 +164,18 @@ export function opRun(op: u32, stop: u32): i32 {
     }
     const step = opStep(op);
     if (thread) declareReach(op, step);
+    const k = opKind(op);
+    if ((k == OPK_CONVERT || k == OPK_PUNCH) && step != STEP_LOCK && !lockConsumers(op, thread)) {
+      if (thread) { out(OUT_STATUS, ST_BLOCKED); return keep(op, true); }
+      opFinish(op, -EOWNERDEAD);
+      return finished(op);
+    }
     const st = dispatch(op, false);
+    releaseHeld(); // the step's locks: its end is where the kernel lets other threads in
     if (st == ST_BLOCKED) {
       if (thread) { out(OUT_STATUS, ST_BLOCKED); return keep(op, true); }
-      opFinish(op, legacyBlocked(opKind(op)));
+      // a call that cannot wait gets what the kernel gives such a caller; one whose wait found the holder dead, that
+      opFinish(op, atomic.load<u32>(H_DEAD) != 0 ? -EOWNERDEAD : legacyBlocked(opKind(op)));
       return finished(op);
     }
     store<u32>(op, step, OP_LAST);

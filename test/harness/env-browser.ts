@@ -4,16 +4,28 @@ import type { SharedSimulator } from "../../bindings/index";
 export const runtime = "browser";
 
 export function spawnWorker<T>(shared: SharedSimulator, job: unknown): Promise<T> {
+  const h = startWorker<T>(shared, job);
+  return h.done.finally(() => h.terminate());
+}
+
+/** A worker running `job`: its first progress message, its result, and a way to kill it at any moment. */
+export function startWorker<T>(shared: SharedSimulator, job: unknown): WorkerHandle<T> {
   const w = new Worker(new URL("./worker-browser.js", import.meta.url), { type: "module" });
-  return new Promise((resolve, reject) => {
-    w.onmessage = (ev: MessageEvent<{ ok: boolean; value?: T; error?: string }>) => {
+  let first!: (m: unknown) => void;
+  const firstP = new Promise<unknown>((r) => { first = r; });
+  const done = new Promise<T>((resolve, reject) => {
+    w.onmessage = (ev: MessageEvent<{ ok?: boolean; value?: T; error?: string; progress?: unknown }>) => {
+      if ("progress" in ev.data) { first(ev.data.progress); return; }
       if (ev.data.ok) resolve(ev.data.value as T); else reject(new Error(ev.data.error));
-      w.terminate();
     };
     w.onerror = (ev) => reject(new Error(ev.message));
-    w.postMessage({ shared, job });
   });
+  done.catch(() => {});
+  w.postMessage({ shared, job });
+  return { first: firstP, done, terminate: async () => { w.terminate(); } };
 }
+
+export interface WorkerHandle<T> { first: Promise<unknown>; done: Promise<T>; terminate(): Promise<void> }
 
 export async function readText(rel: string): Promise<string> {
   const r = await fetch("/" + rel);

@@ -9,15 +9,27 @@ import type { SharedSimulator } from "../../bindings/index";
 export const runtime = "node";
 
 export function spawnWorker<T>(shared: SharedSimulator, job: unknown): Promise<T> {
+  const h = startWorker<T>(shared, job);
+  return h.done.finally(() => h.terminate());
+}
+
+/** A worker running `job`: its first progress message, its result, and a way to kill it at any moment. */
+export function startWorker<T>(shared: SharedSimulator, job: unknown): WorkerHandle<T> {
   const w = new Worker(new URL("./worker-node.mjs", import.meta.url), { workerData: { shared, job } });
-  return new Promise((resolve, reject) => {
-    w.once("message", (m: { ok: boolean; value?: T; error?: string }) => {
+  let first!: (m: unknown) => void;
+  const firstP = new Promise<unknown>((r) => { first = r; });
+  const done = new Promise<T>((resolve, reject) => {
+    w.on("message", (m: { ok?: boolean; value?: T; error?: string; progress?: unknown }) => {
+      if ("progress" in m) { first(m.progress); return; }
       if (m.ok) resolve(m.value as T); else reject(new Error(m.error));
-      void w.terminate();
     });
     w.once("error", reject);
   });
+  done.catch(() => {});
+  return { first: firstP, done, terminate: async () => { await w.terminate(); } };
 }
+
+export interface WorkerHandle<T> { first: Promise<unknown>; done: Promise<T>; terminate(): Promise<void> }
 
 export async function readText(rel: string): Promise<string> {
   return readFileSync(rel, "utf8");

@@ -3,6 +3,9 @@ declare module "gmemsim-test-env" {
   import type { SharedSimulator } from "../../bindings/index";
   export const runtime: "node" | "browser";
   export function spawnWorker<T>(shared: SharedSimulator, job: unknown): Promise<T>;
+  /** A worker running `job`: `first` is its first progress message ({ attached: instanceId }), `done` its result;
+   *  terminate() kills it wherever it is (as a tab closing or worker.terminate() would). */
+  export function startWorker<T>(shared: SharedSimulator, job: unknown): { first: Promise<unknown>; done: Promise<T>; terminate(): Promise<void> };
   export function readText(rel: string): Promise<string>;
   /** Node: a path `name` in a fresh directory under os.tmpdir(), written with `text` when given. Browser: null. */
   export function tempFile(name: string, text?: string): string | null;

@@ -1,5 +1,6 @@
 // Work a test hands to a worker attached to the same simulator memory. Runs in Node workers and Web Workers.
 import { createSimulatorSync, type SharedSimulator } from "../../bindings/index";
+import { mixedOps, convertLoop, type MixedJob, type LoopJob } from "./stress";
 
 export type Job =
   | { kind: "info" }
@@ -7,11 +8,21 @@ export type Job =
   | { kind: "bitmap-read"; handle: number; indices: number[] }
   | { kind: "pt-map"; handle: number; gfns: number[]; pfnBase: number }
   | { kind: "gmem-split"; handle: number; index: number }
-  | { kind: "hammer"; handle: number; start: number; end: number; rounds: number };
+  | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
+  | MixedJob
+  | LoopJob;
 
-export function runJob(shared: SharedSimulator, job: Job): unknown {
+/** Run `job` on a new instance attached to the shared memory; `post` sends progress to the parent (first: attached). */
+export function runJob(shared: SharedSimulator, job: Job, post: (m: unknown) => void = () => {}): unknown {
   const sim = createSimulatorSync(shared.module, { memory: shared.memory, debug: shared.flavor === "debug" });
+  post({ attached: sim.instanceId });
+  try { return jobOn(sim, job, post); } finally { if (!sim.failure) sim.detach(); }
+}
+
+function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: unknown) => void): unknown {
   switch (job.kind) {
+    case "mixed": return mixedOps(sim, job);
+    case "loop-convert": return convertLoop(sim, job, post);
     case "info":
       return { instanceId: sim.instanceId, stats: sim.memoryStats() };
     case "bitmap-assign": {

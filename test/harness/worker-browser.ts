@@ -1,9 +1,10 @@
 import { runJob } from "./jobs";
 
 self.onmessage = (ev: MessageEvent) => {
+  const post = (m: unknown) => (self as unknown as Worker).postMessage(m);
   try {
-    (self as unknown as Worker).postMessage({ ok: true, value: runJob(ev.data.shared, ev.data.job) });
+    post({ ok: true, value: runJob(ev.data.shared, ev.data.job, (m) => post({ progress: m })) });
   } catch (e) {
-    (self as unknown as Worker).postMessage({ ok: false, error: `${(e as Error).name}: ${(e as Error).message}` });
+    post({ ok: false, error: `${(e as Error).name}: ${(e as Error).message}` });
   }
 };

@@ -369,6 +369,7 @@ export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: 
         e instanceof RangeError || e instanceof SyntaxError || e instanceof ReferenceError ||
         typeof code !== "string" || code === "" || code === "EINVARIANT";
       recent.push(`${n} ${name} ${show(e)}`);
+      if (TRACE && e instanceof WebAssembly.RuntimeError) console.log("TRAP", n, name, show(e), (e as Error).stack?.split("\n").slice(0, 8).join(" | "));
       if (wrong) {
         // one line per method and kind of failure, with the first call that showed it and how often it did
         const key = `${name}: ${show(e).slice(0, 120)}`;
