@@ -1,4 +1,9 @@
-// gmemsim: an executable model of guest_memfd private<->shared conversion. Public entry point.
+/**
+ * An executable model of Linux guest_memfd private/shared conversion with KVM's page tables and the IOMMU. Start
+ * with {@link createSimulator} (or {@link createSimulatorSync}); errors are {@link GmemError},
+ * {@link InvariantError} and {@link EnvironmentError}, each with a stable `.code`.
+ * @module gmemsim
+ */
 export {
   createSimulator, createSimulatorSync, restoreSimulator, Simulator, Bitmap, PageTable, Gmem, Vm, Iommu, coreBytes,
   compileCore, type SimulatorOptions, type SharedSimulator, type FolioInfo, type FolioState, type MemoryStats,
@@ -10,3 +15,8 @@ export { GmemError, InvariantError, EnvironmentError, ERRNO, errnoName } from ".
 export { canShareMemory } from "./core";
 export * as abi from "./abi";
 export * as layout from "../assembly/abi/layout";
+// types the signatures above mention
+export type { CoreBytes, CoreFlavor } from "./core";
+export type { SimContext, ObjectKind } from "./context";
+export type { SeptState } from "./objects/vm";
+export type { Namer } from "./events";
