@@ -46,7 +46,7 @@ const ROWS: Row[] = [
   { what: "options before the file", args: ["--format", "json", "-"], stdin: OK, code: 0, out: /^\{"name":"cli"/ },
   { what: "an expectation fails: 1", args: ["run", "-"], stdin: FAILS, code: 1, out: /FAILED at step 1 \(convert\)\n {2}expected: EINVAL\n {2}got: {6}0/ },
   // usage: 2
-  { what: "unknown command", args: ["frobnicate"], code: 2, err: /unknown command "frobnicate"/ },
+  { what: "unknown command", args: ["frobnicate"], code: 2, err: /unknown command "frobnicate" \(commands: run, bench, demo, serve; nor is it a file/ },
   { what: "unknown option", args: ["run", "--frob"], code: 2, err: /gmemsim run: Unknown option '--frob' \(see gmemsim run --help\)/ },
   { what: "unknown short option", args: ["run", "-x"], code: 2, err: /Unknown option '-x'/ },
   { what: "an option without its value", args: ["run", "-", "--trace"], stdin: OK, code: 2, err: /--trace/ },
@@ -100,9 +100,13 @@ test("cli: every convention of the table holds", async () => {
   }
 });
 
-test("cli: input is capped in size and must be UTF-8", () => {
-  const zero = runCli(["run", "/dev/zero"]);
-  if (zero === null) return;
+test("cli: a path without .json runs without `run`; input is capped in size and must be UTF-8", () => {
+  const plain = tempFile("scenario", OK);
+  if (plain === null) return;
+  const p = runCli([plain])!;
+  assert.is(p.code, 0, p.stderr);
+  assert.match(p.stdout, /PASS: 2 steps/);
+  const zero = runCli(["run", "/dev/zero"])!;
   assert.is(zero.code, 2);
   assert.match(zero.stderr, /larger than 128 MiB, the most a scenario file may hold/);
   const bad = runShell("printf '{\"format\":1,\"name\":\"\\xff\"}' | node bin/gmemsim.js run -")!;

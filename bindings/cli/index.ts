@@ -1,6 +1,7 @@
 // The gmemsim command. Each command is a module (run.ts, bench.ts, ...) exporting `command`; COMMANDS lists them,
 // one line each, loaded only when used. This file picks the command, turns errors into exit statuses, and prints
 // the top-level help and version. Node only (the library itself runs anywhere).
+import { existsSync } from "node:fs";
 import { ScenarioFormatError } from "../scenario/parse";
 import { EnvironmentError } from "../errors";
 import { CliError, EXIT, parseCommandArgs, type Command } from "./command";
@@ -44,8 +45,8 @@ function pick(argv: string[]): { entry?: Entry; args: string[]; top?: "help" | "
   if (first === "-v" || first === "--version") return { top: "version", args: [] };
   const entry = COMMANDS.find((c) => c.name === first);
   if (entry !== undefined) return { entry, args: argv.slice(1) };
-  // a file or an option of run: `gmemsim x.json`, `gmemsim - < x.json`, `gmemsim --format json`
-  if (first === "-" || first.startsWith("-") || /\.json$/i.test(first)) return { entry: COMMANDS[0], args: argv };
+  // a file or an option of run: `gmemsim x.json`, `gmemsim - < x.json`, `gmemsim --format json`, `gmemsim ./scn`
+  if (first.startsWith("-") || /\.json$/i.test(first) || first.includes("/") || existsSync(first)) return { entry: COMMANDS[0], args: argv };
   return { unknown: first, args: [] };
 }
 
@@ -55,7 +56,7 @@ async function main(argv: string[], io: Io): Promise<number> {
   if (p.top === "version") { io.out(`gmemsim ${VERSION}\n`); return EXIT.OK; }
   if (p.entry === undefined) {
     io.err(`gmemsim: unknown command ${JSON.stringify(p.unknown)} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; ` +
-      "a scenario file ends in .json; see gmemsim --help)\n");
+      "nor is it a file; see gmemsim --help)\n");
     return EXIT.USAGE;
   }
   const { command } = await p.entry.load();
