@@ -143,7 +143,13 @@ let passed = 0, failed = 0;
 const report = [];
 function account(name, res, text) {
   const fatal = /FATAL/.test(text);
-  if (!res || fatal || res.total === 0) { failed += 1 + (res ? res.total - res.passed : 0); passed += res ? res.passed : 0; report.push(`${name}: did not finish`); return; }
+  if (!res || fatal || res.total === 0) {
+    failed += 1 + (res ? res.total - res.passed : 0);
+    passed += res ? res.passed : 0;
+    const why = /FATAL.*/.exec(text)?.[0] ?? (res ? "" : "no summary");
+    report.push(`${name}: did not finish${why ? ` (${why.slice(0, 200)})` : ""}`);
+    return;
+  }
   passed += res.passed;
   failed += res.total - res.passed;
   report.push(`${name}: ${res.passed}/${res.total}`);

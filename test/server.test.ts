@@ -48,12 +48,13 @@ test(`server: gmemsim serve serves the published files only, checks Host, stream
   const dir = setup.stdout;
   const child = cp.spawn(process.execPath, [`${dir}/bin/gmemsim.js`, "serve", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const port = await new Promise<number>((resolve, reject) => {
       let out = "";
       child.stdout!.on("data", (d: Buffer) => { out += d; const m = /http:\/\/127\.0\.0\.1:(\d+)\//.exec(out); if (m) resolve(+m[1]); });
       child.once("exit", (c) => reject(new Error(`gmemsim serve exited ${c} from a path with a space`)));
-      setTimeout(() => reject(new Error("no port within 10 s")), 10000);
-    });
+      timer = setTimeout(() => reject(new Error("no port within 10 s")), 10000);
+    }).finally(() => clearTimeout(timer));
     const cases: [string, string | undefined, number][] = [
       ["/dist/index.js", undefined, 200], ["/examples/browser/index.html", undefined, 200], ["/package.json", undefined, 200],
       ["/README.md", undefined, 200], ["/LICENSE", undefined, 200], ["/examples/", undefined, 404],

@@ -3,7 +3,8 @@
 // given (`gmemsim serve`: the package's published files; the test runner: its bundles and fixtures), never a dot
 // path (.git, .env) and never through a symbolic link that leads outside them; it answers only requests whose Host
 // is localhost or an IP address (a DNS name pointing at it, as in DNS rebinding, gets 421), streams files rather
-// than reading them whole, and answers 503 beyond a number of requests in flight.
+// than reading them whole, answers 503 beyond a number of requests in flight, and drops a response whose reader has
+// read nothing for a while (so stalled readers cannot hold the slots for good).
 import http from "node:http";
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -37,6 +38,9 @@ export interface ServeOptions {
   /** requests answered at once; more get 503 (default 32) */
   maxInFlight?: number;
 }
+
+/** How long a response may make no progress (its reader reads nothing) before it is dropped. */
+const IDLE_MS = 20_000;
 
 /** Is the Host header one a browser sends for this server (not a DNS name someone pointed at it)? */
 export function hostAllowed(header: string | undefined, listenHost: string): boolean {
@@ -114,6 +118,8 @@ export async function serve(opts: ServeOptions): Promise<http.Server> {
       return;
     }
     inFlight++;
+    // a reader that stops reading holds its slot until the connection has been idle this long
+    res.setTimeout(IDLE_MS, () => res.destroy());
     answer(req, res).catch(() => { if (!res.headersSent) send(res, 500, "internal error"); else res.destroy(); })
       .finally(() => { inFlight--; });
   });
