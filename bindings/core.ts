@@ -1,7 +1,8 @@
 // Compile once, instantiate over one shared WebAssembly.Memory. No top-level await anywhere: the async path
 // caches a promise of the compiled module, the sync path takes a module or bytes (hash-wasm's two-tier init).
+// Only the release core is embedded here; the debug core lives in its own entry (bindings/debug.ts, the package's
+// `gmemsim/debug`), which hands its bytes over with provideDebugCore(), so the default bundle never carries it.
 import releaseBytes from "../build/release.wasm";
-import debugBytes from "../build/debug.wasm";
 import { INITIAL_WASM_PAGES, MAX_WASM_PAGES, LAYOUT_VERSION } from "../assembly/abi/layout";
 import { EnvironmentError } from "./errors";
 
@@ -99,9 +100,23 @@ export interface CoreExports {
 
 export type CoreFlavor = "release" | "debug";
 
-/** The embedded core bytes (release: -O3 --noAssert; debug: asserts kept). */
+let debugBytes: Uint8Array<ArrayBuffer> | undefined;
+
+/** @internal Called by the `gmemsim/debug` entry: the debug core's bytes, for `{ debug: true }`. */
+export function provideDebugCore(bytes: Uint8Array<ArrayBuffer>): void {
+  debugBytes = bytes;
+}
+
+/**
+ * The embedded core bytes (release: -O3 --noAssert; debug: asserts kept). The debug core is there once the
+ * `gmemsim/debug` entry has been imported; before that, asking for it is an EnvironmentError (ENOENT).
+ */
 export function coreBytes(flavor: CoreFlavor = "release"): Uint8Array<ArrayBuffer> {
-  return flavor === "debug" ? debugBytes : releaseBytes;
+  if (flavor !== "debug") return releaseBytes;
+  if (debugBytes === undefined) {
+    throw new EnvironmentError("ENOENT", "the debug core is not loaded: import from 'gmemsim/debug' to use { debug: true }");
+  }
+  return debugBytes;
 }
 
 const compiled: Partial<Record<CoreFlavor, Promise<WebAssembly.Module>>> = {};
@@ -124,10 +139,13 @@ export function compileCoreSync(flavor: CoreFlavor = "release"): WebAssembly.Mod
   return new WebAssembly.Module(coreBytes(flavor));
 }
 
+/** Bytes of a core: an ArrayBuffer or a view of one (what the DOM calls a BufferSource). */
+export type CoreBytes = ArrayBuffer | ArrayBufferView;
+
 /** Compile bytes a caller gave: an EnvironmentError (EINVAL) when they are not a WebAssembly module. */
-export function compileBytes(bytes: BufferSource): WebAssembly.Module {
+export function compileBytes(bytes: CoreBytes): WebAssembly.Module {
   requireWasmThreads();
-  try { return new WebAssembly.Module(bytes); }
+  try { return new WebAssembly.Module(bytes as ArrayBuffer); }
   catch (e) { throw new EnvironmentError("EINVAL", `not a gmemsim core: ${(e as Error).message}`); }
 }
 

@@ -19,7 +19,7 @@ export interface SimEvent {
   [field: string]: string | number | boolean;
 }
 
-type Namer = (kind: "gmem" | "vm" | "iommu", index: number) => string;
+export type Namer = (kind: "gmem" | "vm" | "iommu", index: number) => string;
 
 /** One field's value as SCENARIOS.md writes it. */
 function fieldValue(code: number, raw: number, name: Namer): string | number {

@@ -4,7 +4,7 @@
 import * as L from "../assembly/abi/layout";
 import {
   compileCore, compileCoreSync, compileBytes, createMemory, instantiateCore, canShareMemory, coreBytes,
-  type CoreExports, type CoreFlavor,
+  type CoreExports, type CoreFlavor, type CoreBytes,
 } from "./core";
 import { GmemError, EnvironmentError, ERRNO, check, einval } from "./errors";
 import { EVENT_NAMES, GMEM_FLAG, IOMMU_MODE, INJECT, DEBUG_HOOK, SAFEGUARD, REASON_NAMES } from "./abi";
@@ -270,7 +270,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
 }
 
 /** Bytes or a compiled module, as opposed to an options object. */
-function isCoreSource(x: unknown): x is WebAssembly.Module | BufferSource {
+function isCoreSource(x: unknown): x is WebAssembly.Module | CoreBytes {
   return x instanceof WebAssembly.Module || x instanceof ArrayBuffer || ArrayBuffer.isView(x) ||
     (typeof SharedArrayBuffer !== "undefined" && x instanceof SharedArrayBuffer);
 }
@@ -281,14 +281,14 @@ function isCoreSource(x: unknown): x is WebAssembly.Module | BufferSource {
  * that memory: the way a worker joins a simulator.
  */
 export function createSimulatorSync(options?: SimulatorOptions): Simulator;
-export function createSimulatorSync(moduleOrBytes: WebAssembly.Module | BufferSource | undefined,
+export function createSimulatorSync(moduleOrBytes: WebAssembly.Module | CoreBytes | undefined,
                                     options?: SimulatorOptions): Simulator;
-export function createSimulatorSync(first?: WebAssembly.Module | BufferSource | SimulatorOptions,
+export function createSimulatorSync(first?: WebAssembly.Module | CoreBytes | SimulatorOptions,
                                     options: SimulatorOptions = {}): Simulator {
-  let moduleOrBytes: WebAssembly.Module | BufferSource | undefined;
+  let moduleOrBytes: WebAssembly.Module | CoreBytes | undefined;
   if (first === undefined || isCoreSource(first)) moduleOrBytes = first;
   else if (arguments.length < 2) options = first as SimulatorOptions;
-  else moduleOrBytes = first as BufferSource; // options given too: `first` must be a core, compileBytes says EINVAL
+  else moduleOrBytes = first as CoreBytes; // options given too: `first` must be a core, compileBytes says EINVAL
   options = optsOf("sim.create", options);
   const flavor: CoreFlavor = options.debug ? "debug" : "release";
   const module = moduleOrBytes instanceof WebAssembly.Module ? moduleOrBytes

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // Regenerate the benchmark table in README.md (between the bench markers) from bench/results.json.
+import { build } from "esbuild";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const rep = JSON.parse(readFileSync(join(root, "bench/results.json"), "utf8"));
-const { markdownTable } = await import(join(root, "dist/bench-report.js"));
+// bench/report.ts, bundled in memory (the package does not ship it as a module of its own)
+const bundled = await build({ entryPoints: [join(root, "bench/report.ts")], bundle: true, format: "esm", write: false,
+  logLevel: "warning", loader: { ".wasm": "empty" } });
+const { markdownTable } = await import("data:text/javascript;base64," + Buffer.from(bundled.outputFiles[0].text).toString("base64"));
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const begin = "<!-- bench:begin -->", end = "<!-- bench:end -->";
 const i = readme.indexOf(begin), j = readme.indexOf(end);

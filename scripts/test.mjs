@@ -8,8 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { fileURLToPath } from "node:url";
-import { serve } from "./serve.mjs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 process.chdir(root);
@@ -106,7 +105,11 @@ try {
 globalThis.__uvuDone = true;
 </script>`);
   const { chromium } = await import("playwright-core");
-  const server = await serve(root);
+  // the command's file server (bindings/cli/server.ts), serving the test bundles and what the tests fetch
+  const serverJs = join(out, "server.mjs");
+  await build({ ...common, sourcemap: false, platform: "node", entryPoints: ["bindings/cli/server.ts"], outfile: serverJs });
+  const { serve } = await import(pathToFileURL(resolve(serverJs)).href);
+  const server = await serve({ root, port: 0, allow: [`${out}/browser/`, "dist/", "build/", "examples/", "test/", "package.json", "scenario.schema.json"] });
   const port = server.address().port;
   const userDir = mkdtempSync(join(tmpdir(), "gmemsim-chromium-"));
   const ctx = await chromium.launchPersistentContext(userDir, {
@@ -140,13 +143,20 @@ let passed = 0, failed = 0;
 const report = [];
 function account(name, res, text) {
   const fatal = /FATAL/.test(text);
-  if (!res || fatal || res.total === 0) { failed += 1 + (res ? res.total - res.passed : 0); passed += res ? res.passed : 0; report.push(`${name}: did not finish`); return; }
+  if (!res || fatal || res.total === 0) {
+    failed += 1 + (res ? res.total - res.passed : 0);
+    passed += res ? res.passed : 0;
+    const why = /FATAL.*/.exec(text)?.[0] ?? (res ? "" : "no summary");
+    report.push(`${name}: did not finish${why ? ` (${why.slice(0, 200)})` : ""}`);
+    return;
+  }
   passed += res.passed;
   failed += res.total - res.passed;
   report.push(`${name}: ${res.passed}/${res.total}`);
 }
 // The house: types (tsc, noUnusedLocals), no unused import in the core, no import cycle and no oversized file
-// (../shared/tools/import-cycles.mjs, next to the repository as in CI). Each is one test.
+// (../shared/tools/import-cycles.mjs, next to the repository as in CI), the generated docs current, the packed
+// package sound for its users (scripts/check-package.mjs). Each is one test.
 if (!args.has("--browser-only") && !filter) {
   const checks = [
     ["typecheck", [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.check.json"]],
@@ -154,6 +164,8 @@ if (!args.has("--browser-only") && !filter) {
   ];
   const cycles = resolve(root, "../shared/tools/import-cycles.mjs");
   if (existsSync(cycles)) checks.push(["import cycles, file size", [cycles, "--max-lines", "400", "assembly", "bindings"]]);
+  checks.push(["docs current (npm run docs)", ["scripts/docs.mjs", "--check"]]);
+  checks.push(["package: publint, attw, consumers (npm run check:package)", ["scripts/check-package.mjs"]]);
   for (const [name, cmd] of checks) {
     const r = spawnSync(process.execPath, cmd, { encoding: "utf8" });
     const ok = r.status === 0;

@@ -1,7 +1,7 @@
 // `gmemsim run FILE.json` as SCENARIOS.md defines it: exit 0 when every expectation held; 1 when one failed
 // (naming the step index, the op, what was expected and what happened); 2 when the file is malformed (naming the
-// step index and the field, running nothing). `--format json` prints JSON, `--trace OUT.json` writes the steps
-// with their events. In a browser page there is no command to run: there only the parser half is checked.
+// step index and the field, running nothing). `--format json` prints JSON, `--trace OUT.json` writes the run as
+// a scenario that replays it. In a browser page there is no command to run: there only the parser half is checked.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseScenario, ScenarioFormatError } from "../bindings/scenario/parse";
@@ -142,40 +142,44 @@ test(`cli: a passing scenario exits 0; --format json parses; --trace writes step
   assert.is(rep.steps.length, 10);
   assert.ok(rep.steps.every((s) => s.ok));
 
+  // the trace is a scenario: the steps as they ran, each action followed by a check of its events
   const out = tempFile("trace.json")!;
   const t = runCli(["run", "-", "--trace", out], PASSING)!;
   assert.is(t.code, 0, t.stderr);
-  const trace = JSON.parse(await readText(out)) as {
-    format: number; ok: boolean; steps: { index: number; op: string; events: { kind: string; gmem?: string; vm?: string }[] }[];
-  };
-  assert.is(trace.format, 1);
-  assert.is(trace.ok, true);
-  assert.equal(trace.steps.map((s) => s.op), ["gmem.create", "vm.create", "vm.bind", "convert", "guest.access", "convert",
-    "check.events", "convert", "check.attr", "check.invariants"]);
-  const conv = trace.steps[5];
-  assert.ok(conv.events.length > 0, "the conversion's events are in the trace");
-  const kinds = conv.events.map((e) => e.kind);
+  const text = await readText(out);
+  const trace = parseScenario(text);
+  const raw = JSON.parse(text) as { steps: { op: string; expect?: unknown; sequence?: { kind: string; gmem?: string; vm?: string }[] }[] };
+  assert.equal(raw.steps.filter((s) => s.op !== "check.events" && s.op !== "check.stats").map((s) => s.op),
+    ["gmem.create", "vm.create", "vm.bind", "convert", "guest.access", "convert", "convert", "check.attr", "check.invariants"]);
+  const afterConvert = raw.steps[raw.steps.findIndex((s, i) => s.op === "convert" && i > 6) + 1];
+  assert.is(afterConvert.op, "check.events");
+  const kinds = afterConvert.sequence!.map((e) => e.kind);
   for (const k of ["gmem.lock", "kvm.invalidate_begin", "kvm.zap", "gmem.set_attr", "kvm.invalidate_end", "gmem.unlock"]) {
-    assert.ok(kinds.includes(k), `trace step 5 has ${k}: ${kinds.join(", ")}`);
+    assert.ok(kinds.includes(k), `the second conversion's events hold ${k}: ${kinds.join(", ")}`);
   }
-  assert.ok(conv.events.some((e) => e.gmem === "g"), "events name objects by their scenario id");
-  assert.ok(trace.steps[4].events.some((e) => e.kind === "guest.fault" && e.vm === "vm"));
-  assert.equal(trace.steps[7].events.filter((e) => e.kind === "gmem.set_attr"), [], "a refused conversion changes nothing");
+  assert.ok(afterConvert.sequence!.some((e) => e.gmem === "g"), "events name objects by their scenario id");
+  assert.is(raw.steps.find((s) => s.op === "guest.access")!.expect, "mapped", "the result it produced is its expect");
+  assert.is(raw.steps[raw.steps.length - 1].op, "check.stats", "the trace ends with every counter");
+  assert.ok(trace.steps.length > 10);
+  const replay = runCli(["run", out])!;
+  assert.is(replay.code, 0, replay.stdout + replay.stderr);
 
-  // a failing scenario's trace records the failure too
+  // a failing scenario's trace ends at the failing step, written as the scenario had it: the replay fails there too
   const out2 = tempFile("trace-fail.json")!;
   const f = runCli(["run", "-", "--trace", out2], FAILING)!;
   assert.is(f.code, 1);
-  const tf = JSON.parse(await readText(out2)) as { ok: boolean; steps: { index: number; ok: boolean; expected?: string; got?: string }[] };
-  assert.is(tf.ok, false);
-  assert.equal(tf.steps.map((s) => s.ok), [true, true, false]);
-  assert.match(String(tf.steps[2].expected), /EINVAL/);
+  const tf = JSON.parse(await readText(out2)) as { steps: { op: string; expect?: unknown }[] };
+  assert.equal(tf.steps[tf.steps.length - 1], { op: "convert", gmem: "g", offset: "0x1000", size: "4K", to: "private", expect: "EINVAL" });
+  const rf = runCli(["run", out2])!;
+  assert.is(rf.code, 1);
+  assert.match(rf.stdout, /expected:\s+EINVAL/);
+  assert.match(rf.stdout, /got:\s+0\b/);
 });
 
-test(`cli: a file that does not exist, or a bad option, is exit 2 (${runtime})`, () => {
+test(`cli: a file that cannot be read is exit 3, a bad option exit 2 (${runtime})`, () => {
   const r = runCli(["run", "/nonexistent/gmemsim/scenario.json"]);
   if (r === null) return;
-  assert.is(r.code, 2);
+  assert.is(r.code, 3);
   assert.match(r.stderr, /cannot read/);
   const o = runCli(["run", "-", "--format", "yaml"], PASSING)!;
   assert.is(o.code, 2);

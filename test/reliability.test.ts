@@ -2,7 +2,7 @@
 // newer object. Every failure of the public API must be an Error with a string `.code`, returned in bounded time:
 // corrupted snapshots, memories that hold no (or a half-initialised) gmemsim layout, handles forged past 2^32,
 // names that are not strings, memories and modules that cannot hold the core, a slot reused 70,000 times. Also the
-// loopback test server (scripts/serve.mjs): a malformed percent-encoding is a 400 and it keeps serving. Runs in
+// loopback file server (gmemsim serve): a malformed percent-encoding is a 400 and it keeps serving. Runs in
 // Node and in the browser (Node-only parts are guarded by `runtime`).
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -342,12 +342,12 @@ test("reliability: <kind>.count is the sum of the count field of that kind's eve
 
 // ---- 7. the test server -----------------------------------------------------------------------------------------
 
-/** Node: run `node scripts/serve.mjs 0` (it prints its port); its origin and how to stop it. */
+/** Node: run `gmemsim serve --port 0` (it prints its port); its origin and how to stop it. */
 async function startServer(): Promise<{ origin: string; stop: () => void }> {
   const cpName = ["node", "child_process"].join(":"); // computed: only Node loads it, the bundles never do
   const cp = (await import(cpName)) as typeof import("node:child_process");
   const proc = (globalThis as unknown as { process: { execPath: string; cwd(): string } }).process;
-  const child = cp.spawn(proc.execPath, [`${proc.cwd()}/scripts/serve.mjs`, "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = cp.spawn(proc.execPath, [`${proc.cwd()}/bin/gmemsim.js`, "serve", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const port = await new Promise<number>((resolve, reject) => {
@@ -357,8 +357,8 @@ async function startServer(): Promise<{ origin: string; stop: () => void }> {
         const m = /127\.0\.0\.1:(\d+)/.exec(out);
         if (m) resolve(Number(m[1]));
       });
-      child.once("exit", (code: number | null) => reject(new Error(`scripts/serve.mjs exited (${code}) before serving`)));
-      timer = setTimeout(() => reject(new Error("scripts/serve.mjs printed no port within 10 s")), 10000);
+      child.once("exit", (code: number | null) => reject(new Error(`gmemsim serve exited (${code}) before serving`)));
+      timer = setTimeout(() => reject(new Error("gmemsim serve printed no port within 10 s")), 10000);
     });
     return { origin: `http://127.0.0.1:${port}`, stop: () => { child.kill(); } };
   } catch (e) {
@@ -370,7 +370,7 @@ async function startServer(): Promise<{ origin: string; stop: () => void }> {
 }
 
 test(`reliability: the test server answers a malformed percent-encoding with 400 and keeps serving (${runtime})`, async () => {
-  // the browser's page is served by scripts/serve.mjs itself (scripts/test.mjs); Node starts one
+  // the browser's page is served by the same server code (scripts/test.mjs); Node starts `gmemsim serve`
   const server = runtime === "node" ? await startServer() : { origin: "", stop: () => {} };
   try {
     for (const bad of ["/%E0%A4%A", "/%", "/%zz/package.json", "/test/%C0%AF"]) {

@@ -171,7 +171,7 @@ test("scenario: expect lists in steps, pause points, resume with pause", () => {
 });
 
 /** [what, file, section, thread, step, field] */
-const BAD_CONC: [string, unknown, "steps" | "threads" | "finally" | null, string | null, number | null, string][] = [
+export const BAD_CONC: [string, unknown, "steps" | "threads" | "finally" | null, string | null, number | null, string][] = [
   // the shape of threads
   ["5 threads", conc({ a: [cv()], b: [mp()], c: [mp()], d: [mp()], e: [mp()] }), "threads", null, null, "threads"],
   ["1 thread", conc({ conv: [cv()] }), "threads", null, null, "threads"],

@@ -9,7 +9,7 @@ import { failure, PRE, file, conv, ga } from "./scenario-parse/helpers";
 
 const v4file = (...steps: unknown[]) => ({ ...file(...steps), config: { protocol: "v4" } });
 
-const BAD: [string, unknown, number | null, string][] = [
+export const BAD: [string, unknown, number | null, string][] = [
   // the file
   ["truncated JSON", '{"format": 1, "steps": [{"op": "vm.create", "id": "vm"}', null, "json"],
   ["empty text", "", null, "json"],

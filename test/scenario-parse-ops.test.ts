@@ -159,7 +159,7 @@ test("scenario: defaults, comments, a BOM, and a failed create that does not def
       { op: "convert", gmem: "g", offset: 0, size: 4096, to: "private", pause: "after-execute", as: "p", expect: "ENOMEM" },
       { op: "convert", gmem: "g", offset: 0, size: 4096, to: "private", pause: "after-should-proceed", as: "p" },
       { op: "resume", id: "p" },
-      { op: "check.stats", expect_total: 1 },
+      { op: "check.stats", "gmem.lock": 1 },
     ],
   }));
   assert.is(s.name, "");
@@ -170,7 +170,7 @@ test("scenario: defaults, comments, a BOM, and a failed create that does not def
   assert.equal(g.flags, []);
   const st = s.steps[5];
   assert.ok(st.op === "check.stats");
-  assert.equal({ ...st.counters }, { expect_total: 1 });
+  assert.equal({ ...st.counters }, { "gmem.lock": 1 });
 });
 
 test("scenario: parseSize", () => {

@@ -57,7 +57,7 @@ export function runCheck(sim: Simulator, s: Step, objs: Objects, lastEvents: Sim
     case "check.stats": {
       const c = sim.counters();
       for (const [name, want] of Object.entries(s.counters)) {
-        if (!(name in c)) throw new StepFailure(`counter ${name} = ${want}`, `no counter named ${name} (known: ${Object.keys(c).join(", ")})`);
+        if (!Object.prototype.hasOwnProperty.call(c, name)) throw new StepFailure(`counter ${name} = ${want}`, `no counter named ${name} (known: ${Object.keys(c).join(", ")})`);
         if (c[name] !== want) throw new StepFailure(`${name} = ${want}`, `${name} = ${c[name]}`);
       }
       return;

@@ -39,7 +39,12 @@ export function tempFile(_name: string, _text?: string): string | null {
 }
 
 /** A page cannot run the gmemsim command: callers then check only the scenario parser. */
-export function runCli(_args: string[], _stdin?: string): { code: number; stdout: string; stderr: string } | null {
+export function runCli(_args: string[], _stdin?: string, _env?: Record<string, string>): { code: number; stdout: string; stderr: string } | null {
+  return null;
+}
+
+/** Nor a shell. */
+export function runShell(_command: string, _env?: Record<string, string>): { code: number; stdout: string; stderr: string } | null {
   return null;
 }
 

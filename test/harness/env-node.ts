@@ -56,19 +56,20 @@ export function tempFile(name: string, text?: string): string | null {
 }
 
 /**
- * Run `node bin/gmemsim.js ...args` from the repository root (the tests run there). `stdin` is the child's
- * standard input; when given, an argument "-" is replaced by a temporary file holding it (the command reads
- * scenario files by name).
+ * Run `node bin/gmemsim.js ...args` from the repository root (the tests run there), `stdin` as its standard input
+ * ("-" reads it), with `env` added to the environment.
  */
-export function runCli(args: string[], stdin?: string): { code: number; stdout: string; stderr: string } | null {
-  let argv = args;
-  if (stdin !== undefined && args.includes("-")) {
-    const p = tempFile("stdin.json", stdin)!;
-    argv = args.map((a) => (a === "-" ? p : a));
-  }
-  const r = spawnSync(process.execPath, [join(process.cwd(), "bin", "gmemsim.js"), ...argv], {
-    cwd: process.cwd(), input: stdin ?? "", encoding: "utf8", timeout: 60000,
+export function runCli(args: string[], stdin?: string, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } | null {
+  const r = spawnSync(process.execPath, [join(process.cwd(), "bin", "gmemsim.js"), ...args], {
+    cwd: process.cwd(), input: stdin ?? "", encoding: "utf8", timeout: 60000, env: { ...process.env, ...env },
   });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Run a bash command line from the repository root: its exit status and output. */
+export function runShell(command: string, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } | null {
+  const r = spawnSync("bash", ["-c", command], { cwd: process.cwd(), encoding: "utf8", timeout: 120000, env: { ...process.env, ...env } });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

@@ -10,10 +10,12 @@ declare module "gmemsim-test-env" {
   /** Node: a path `name` in a fresh directory under os.tmpdir(), written with `text` when given. Browser: null. */
   export function tempFile(name: string, text?: string): string | null;
   /**
-   * Node: run `node bin/gmemsim.js ...args` from the repository root and collect its exit code and output; with
-   * `stdin`, an argument "-" names a temporary file holding it. Browser: null (no command to run).
+   * Node: run `node bin/gmemsim.js ...args` from the repository root with `stdin` as its standard input and `env`
+   * added to its environment; its exit code and output. Browser: null (no command to run).
    */
-  export function runCli(args: string[], stdin?: string): { code: number; stdout: string; stderr: string } | null;
+  export function runCli(args: string[], stdin?: string, env?: Record<string, string>): { code: number; stdout: string; stderr: string } | null;
+  /** Node: run a bash command line from the repository root. Browser: null. */
+  export function runShell(command: string, env?: Record<string, string>): { code: number; stdout: string; stderr: string } | null;
   /**
    * Node: write a fuzz failure's scenario to .test-out/fuzz-failures/`name` (created when missing) and return the
    * path. Browser: null (nothing is written; the test prints the scenario instead).

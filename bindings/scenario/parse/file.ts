@@ -6,11 +6,13 @@ import {
 } from "../types";
 import { ScenarioFormatError } from "./error";
 import { isObj, own, show, list, suggest, NOTES, type Obj } from "./helpers";
-import { locateJsonError, keysInOrder, lineColumn } from "./json";
+import { locateJsonError, keysInOrder, lineColumn, deeperThan, duplicateKey, MAX_DEPTH, type DuplicateKey } from "./json";
 import { readStep } from "./steps";
 import { crossCheck } from "./cross";
+import { SPECS } from "./specs";
 
-const TOP_FIELDS = ["format", "name", "description", "config", "steps", "threads", "finally"];
+// "$schema": the JSON Schema an editor validates the file with (scenario.schema.json of the package); not read
+const TOP_FIELDS = ["$schema", "format", "name", "description", "config", "steps", "threads", "finally"];
 const CONFIG_FIELDS = ["arch", "protocol", "invariants", "disable"];
 const MIN_THREADS = 2;
 const MAX_THREADS = 4;
@@ -95,6 +97,7 @@ function validate(doc: unknown, threadNamesWritten?: string[]): Scenario {
     if (typeof doc.name !== "string") throw top("name", `${show(doc.name)} is not a string`);
     name = doc.name;
   }
+  if (own(doc, "$schema") && typeof doc.$schema !== "string") throw top("$schema", `${show(doc.$schema)} is not a string (a schema's path or URL)`);
   if (own(doc, "description") && typeof doc.description !== "string") {
     throw top("description", `${show(doc.description)} is not a string`);
   }
@@ -140,6 +143,8 @@ function threadNames(body: string, doc: unknown): string[] | undefined {
 export function parseScenario(text: string): Scenario {
   if (typeof text !== "string") throw top("json", `scenario text must be a string, not ${typeof text}`);
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const deep = deeperThan(body, MAX_DEPTH);
+  if (deep >= 0) throw top("json", `nested deeper than ${MAX_DEPTH} lists and objects at ${lineColumn(body, deep)}`);
   let doc: unknown;
   try {
     doc = JSON.parse(body);
@@ -148,5 +153,31 @@ export function parseScenario(text: string): Scenario {
     if (at !== null) throw top("json", `not valid JSON at ${lineColumn(body, at.pos)}: ${at.what}`);
     throw top("json", `not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const dup = duplicateKey(body, (path) => path.length === 1 && path[0] === "threads"); // readThreads names those
+  if (dup !== null) throw duplicateError(dup, body, doc);
   return validate(doc, threadNames(body, doc));
+}
+
+/** A key written twice, reported at its step (or top-level field) like any other fault in that place. */
+function duplicateError(d: DuplicateKey, body: string, doc: unknown): ScenarioFormatError {
+  const detail = `${JSON.stringify(d.key)} is written twice in one object (at ${lineColumn(body, d.at)}); ` +
+    "JSON would keep only the last one";
+  const [first, second, third] = d.path;
+  const stepOf = (list: unknown, i: unknown): { op: string | null } => {
+    const s = Array.isArray(list) && typeof i === "number" ? list[i] : undefined;
+    return { op: isObj(s) && typeof s.op === "string" && own(SPECS, s.op) ? s.op : null };
+  };
+  const d0 = isObj(doc) ? doc : {};
+  if ((first === "steps" || first === "finally") && typeof second === "number") {
+    const field = d.path.length === 2 ? d.key : String(third);
+    return new ScenarioFormatError(second, field, detail, stepOf(d0[first], second).op, { section: first });
+  }
+  if (first === "threads" && typeof second === "string" && typeof third === "number") {
+    const list = isObj(d0.threads) ? d0.threads[second] : undefined;
+    const field = d.path.length === 3 ? d.key : String(d.path[3]);
+    return new ScenarioFormatError(third, field, detail, stepOf(list, third).op, { section: "threads", thread: second });
+  }
+  if (d.path.length === 0) return top(d.key, detail);
+  if (first === "config" && d.path.length === 1) return top(`config.${d.key}`, detail);
+  return top(d.path.filter((p) => typeof p === "string").join("."), detail);
 }

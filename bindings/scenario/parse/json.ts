@@ -12,8 +12,10 @@ type Path = readonly (string | number)[];
  * Scan `t`; calls `onKey(path of the object, key)` for every key in text order. Returns the first syntax error or
  * null; throws (a RangeError) when nested too deep for the scan.
  */
-function scan(t: string, onKey?: (path: Path, key: string) => void): JsonStop | null {
+function scan(t: string, onKey?: (path: Path, key: string, at: number, object: number) => void,
+              onEnd?: (object: number) => void): JsonStop | null {
   let i = 0;
+  let objects = 0; // objects opened so far: the number of the current one tells two objects at one path apart
   const path: (string | number)[] = [];
   const stop = (what: string): never => {
     throw new JsonStop(i, i >= t.length ? "unexpected end of input" : what);
@@ -45,16 +47,17 @@ function scan(t: string, onKey?: (path: Path, key: string) => void): JsonStop | 
     if (i >= t.length) stop("");
     const c = t[i];
     if (c === "{") {
+      const object = objects++;
       i++;
       ws();
-      if (t[i] === "}") { i++; return; }
+      if (t[i] === "}") { i++; onEnd?.(object); return; }
       for (;;) {
         ws();
         if (t[i] !== '"') stop("expected a property name (a string in double quotes)");
         const start = i;
         str();
         const key = onKey === undefined ? "" : (JSON.parse(t.slice(start, i)) as string);
-        onKey?.(path, key);
+        onKey?.(path, key, start, object);
         ws();
         if (t[i] !== ":") stop("expected ':' after a property name");
         i++;
@@ -62,7 +65,7 @@ function scan(t: string, onKey?: (path: Path, key: string) => void): JsonStop | 
         value();
         path.pop();
         ws();
-        if (t[i] === "}") { i++; return; }
+        if (t[i] === "}") { i++; onEnd?.(object); return; }
         if (t[i] !== ",") stop("expected ',' or '}' after a property value");
         i++;
         ws();
@@ -141,4 +144,52 @@ export function lineColumn(text: string, pos: number): string {
     if (text[i] === "\n") { line++; col = 1; } else col++;
   }
   return `line ${line} column ${col} (position ${pos})`;
+}
+
+/** The deepest nesting of lists and objects a scenario may have (a real one nests 6 deep). */
+export const MAX_DEPTH = 64;
+
+/**
+ * The offset of the first '[' or '{' that opens a level deeper than `max` (strings skipped), or -1. A linear scan
+ * without recursion: text nested 10^5 deep is refused here, before anything recursive looks at it.
+ */
+export function deeperThan(t: string, max: number): number {
+  let depth = 0;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c === 0x22) { // skip the string
+      for (i++; i < t.length && t.charCodeAt(i) !== 0x22; i++) if (t.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return i;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return -1;
+}
+
+/** A key written twice in one object: the object's path, the key, and where its second writing starts. */
+export interface DuplicateKey { path: Path; key: string; at: number }
+
+class Found {
+  constructor(readonly dup: DuplicateKey) {}
+}
+
+/**
+ * The first key written twice in one object of `t` (JSON.parse silently keeps the last one), or null. Text that
+ * JSON.parse accepted and deeperThan() passed; objects at `skip` paths are left to the caller.
+ */
+export function duplicateKey(t: string, skip: (path: Path) => boolean = () => false): DuplicateKey | null {
+  const open = new Map<number, Set<string>>(); // the keys of each object being scanned (at most the depth of them)
+  try {
+    scan(t, (path, key, at, object) => {
+      if (skip(path)) return;
+      let keys = open.get(object);
+      if (keys === undefined) open.set(object, (keys = new Set()));
+      if (keys.has(key)) throw new Found({ path: [...path], key, at });
+      keys.add(key);
+    }, (object) => open.delete(object));
+  } catch (e) {
+    if (e instanceof Found) return e.dup;
+    throw e;
+  }
+  return null;
 }

@@ -71,7 +71,7 @@ export class StepReader {
   int(f: string, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
     const v = this.get(f);
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max || Object.is(v, -0)) {
-      this.fail(f, `${show(v)} is not an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "2^53-1" : max}]`);
+      this.fail(f, `${show(v)} is not an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? "2^53-1" : max === 0xffffffff ? "2^32-1" : max}]`);
     }
     return v;
   }

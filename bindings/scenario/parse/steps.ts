@@ -9,6 +9,10 @@ import { ScenarioFormatError } from "./error";
 import { isObj, own, show, list, suggest, NOTES } from "./helpers";
 import { StepReader, type StepWhere } from "./reader";
 import { SPECS, OPS, ALL_PAUSE_POINTS, threadForbids, THREAD_FORBIDDEN_FIELDS } from "./specs";
+import { COUNTER_SET } from "./counters";
+
+/** The largest inject count: the core keeps it in 32 bits. */
+export const MAX_INJECT_COUNT = 0xffffffff;
 
 export type { StepWhere } from "./reader";
 
@@ -142,7 +146,7 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig, wh
     }
     case "inject": {
       const fault = r.oneOf("fault", FAULTS);
-      const count = r.has("count") ? r.int("count", 1) : 1;
+      const count = r.has("count") ? r.int("count", 1, MAX_INJECT_COUNT) : 1;
       return { op, ...base, fault, count, ...expect() };
     }
     case "resume": {
@@ -181,6 +185,9 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig, wh
       const counters: Record<string, number> = Object.create(null);
       for (const k of Object.keys(raw)) {
         if (k === "op" || k === "expect" || NOTES.has(k)) continue;
+        if (!COUNTER_SET.has(k)) {
+          r.fail(k, `unknown counter (a counter is an event kind, "<kind>.count" or "iommu.invalidate.<reason>")${suggest(k, COUNTER_SET)}`);
+        }
         const v = raw[k];
         if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || Object.is(v, -0)) {
           r.fail(k, `${show(v)} is not a counter value (an integer in [0, 2^53-1])`);
