@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 3;
+export const LAYOUT_VERSION: u32 = 4;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -83,6 +83,10 @@ export const H_ARCH: u32 = HEADER_BASE + 56; //          u32 ARCH_* of abi/const
 export const H_SAFEGUARDS_OFF: u32 = HEADER_BASE + 60; // u32 SG_* bits: safeguards switched off (config.disable)
 export const H_CORRUPT: u32 = HEADER_BASE + 64; //       u32 the armed debug hook (DBG_*), debug builds only
 export const H_OP_SEQ: u32 = HEADER_BASE + 68; //        u32 op records ever started (a thread-free op id)
+// the change seqcount views read (api/bracket.ts): +1 as a step starts, +1 as it ends, so it is odd while a step
+// runs and a lock-free reader that sees the same even value before and after its reads saw no step (seqcount_t)
+export const H_CHANGES: u32 = HEADER_BASE + 72; //       u32
+export const H_CHANGE_WAITERS: u32 = HEADER_BASE + 76; // u32 readers asleep on H_CHANGES: a step's end wakes them
 // allocator: one doubly linked free list per order
 export const MAX_ORDER: u32 = 19; //                     2^19 pages = 2 GiB
 export const H_FREE_HEADS: u32 = HEADER_BASE + 96; //    u32[MAX_ORDER + 1]
@@ -151,3 +155,7 @@ export const IN_STATE: u32 = IN_HELD + 8 + HELD_MAX * 8; // u32: 0 free slot, 1 
 export const IN_VIOL: u32 = IN_STATE + 4; //              violations found in this step: u32 count, u32 where, u32[8] codes
 export const IN_VIOL_SIZE: u32 = 40;
 export const IN_OP: u32 = INSTANCE_SIZE - PAGE_SIZE; //   this instance's own op record (ops that run through in one call)
+// records of this instance's last view query (api/view.ts: u32[4] each), between the violations and the op record
+export const IN_VIEW: u32 = (IN_VIOL + IN_VIOL_SIZE + 15) & ~15;
+export const VIEW_RECORD_SIZE: u32 = 16;
+export const VIEW_RECORDS: u32 = (IN_OP - IN_VIEW) / VIEW_RECORD_SIZE;

@@ -1,7 +1,13 @@
 // The one bracket every mutating export uses: take the simulator lock (or give up with -EBUSY on a thread that may
-// not block), start a step (step counter, footprint, violations), [validate, call], then with the checker on run
-// every invariant, and unlock. Post-conditions of operations (check/post.ts) run inside the call.
-import { H_STEP } from "../abi/layout";
+// not block), start a step (change seqcount, step counter, footprint, violations), [validate, call], then with the
+// checker on run every invariant, end the step, and unlock. Post-conditions of operations (check/post.ts) run inside
+// the call.
+//
+// The change seqcount H_CHANGES is the writer side of a seqcount_t (include/linux/seqlock.h): write_seqcount_begin
+// as the step starts, write_seqcount_end as it ends. Views read the model without the lock (api/view.ts) and keep a
+// read only when the count was the same even value before and after it (read_seqcount_begin / _retry). A reader
+// asleep on the count (Atomics.waitAsync, H_CHANGE_WAITERS > 0) is woken at the end of the step.
+import { H_STEP, H_CHANGES, H_CHANGE_WAITERS } from "../abi/layout";
 import { simLock, simUnlock } from "../mm/sync";
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
@@ -11,11 +17,18 @@ import { checkAll } from "../check/state";
 /** Begin a step; false when the lock could not be taken (the export returns -EBUSY). */
 export function enter(): bool {
   if (!simLock()) return false;
+  atomic.add<u32>(H_CHANGES, 1); // odd: a step runs
   violationsReset();
   fpReset();
   iterReset();
   store<u32>(H_STEP, load<u32>(H_STEP) + 1);
   return true;
+}
+
+/** The step's changes are complete: even again, and wake the readers that sleep on the count. */
+function changesDone(): void {
+  atomic.add<u32>(H_CHANGES, 1);
+  if (atomic.load<u32>(H_CHANGE_WAITERS) != 0) atomic.notify(H_CHANGES);
 }
 
 /**
@@ -25,13 +38,18 @@ export function enter(): bool {
  */
 export function leave(r: i32, protocol: bool = true): i32 {
   if (protocol && checksOn()) checkAll();
+  changesDone();
   simUnlock();
   return r;
 }
 
-/** A step that only looked (a probe): no checks, and the step counter is given back. */
+/**
+ * A step that only looked (a probe): no checks, and the step counter is given back. So is the change count: a
+ * probe changes nothing a view reads, and a reader that overlapped it sees an odd count and reads again.
+ */
 export function leaveQuiet(r: i32): i32 {
   store<u32>(H_STEP, load<u32>(H_STEP) - 1);
+  atomic.sub<u32>(H_CHANGES, 1);
   simUnlock();
   return r;
 }

@@ -7,7 +7,8 @@ export type Job =
   | { kind: "bitmap-read"; handle: number; indices: number[] }
   | { kind: "pt-map"; handle: number; gfns: number[]; pfnBase: number }
   | { kind: "gmem-split"; handle: number; index: number }
-  | { kind: "hammer"; handle: number; start: number; end: number; rounds: number };
+  | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
+  | { kind: "convert-loop"; gmem: number; offset: number; size: number; ms: number };
 
 export function runJob(shared: SharedSimulator, job: Job): unknown {
   const sim = createSimulatorSync(shared.module, { memory: shared.memory, debug: shared.flavor === "debug" });
@@ -42,6 +43,18 @@ export function runJob(shared: SharedSimulator, job: Job): unknown {
       }
       bm.assign(job.start, job.end, true);
       return { instanceId: sim.instanceId };
+    }
+    case "convert-loop": {
+      // convert one range to shared and back for `ms` milliseconds: every conversion is one step under the lock
+      const g = sim.openGmem(job.gmem);
+      const until = Date.now() + job.ms;
+      let rounds = 0;
+      while (Date.now() < until) {
+        g.convert(job.offset, job.size, "shared");
+        g.convert(job.offset, job.size, "private");
+        rounds++;
+      }
+      return { rounds };
     }
   }
 }
