@@ -9,5 +9,11 @@ export {
 export { EventReader, EVENT_NAMES, decodeEvent } from "./events";
 export { GmemError, InvariantError, EnvironmentError, ERRNO, errnoName } from "./errors";
 export { canShareMemory } from "./core";
+export { runScenario, type RunScenarioOptions } from "./scenario/embed";
+export type { RunReport, StepOutcome } from "./scenario/run";
+export type { FinalState } from "./scenario/final";
+export { parseScenario, validateScenario, ScenarioFormatError } from "./scenario/parse";
+export { toChromeTrace, type ChromeTrace, type TraceEvent } from "./trace/chrome";
+export { PHASES, eventClass, type Phase, type EventClass } from "./trace/phases";
 export * as abi from "./abi";
 export * as layout from "../assembly/abi/layout";
