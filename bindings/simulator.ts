@@ -77,9 +77,10 @@ export class Simulator extends SimContext {
   get changeCount(): number { return changeCount(this); }
 
   /**
-   * Run `read` (queries such as objects(), Vm.mappings(), Gmem.folios()) as a lock-free reader of a model another
-   * thread may be changing: its result when no step overlapped it, else another try; undefined after `tries`
-   * overlapped tries. Never waits, never takes the simulator lock.
+   * Run `read` (queries such as objects(), Vm.mappings(), Gmem.folios()) as a reader of a model another thread
+   * may be changing: its result when no step overlapped it, else another try; after `tries` overlapped tries, one
+   * more with writers asked to stay out (a worker parks at its next step, 10 ms at most; this thread spins at most
+   * 1 ms for the step that runs now); undefined when that overlapped a step too. Never takes the simulator lock.
    */
   readConsistent<T>(read: () => T, tries = 3): T | undefined { return readConsistent(this, read, tries); }
 

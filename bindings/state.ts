@@ -42,7 +42,8 @@ export interface IommuArea { iova: number; pages: number; index: number; gmem: s
 
 /** A live object of the model, as a view lists them. `index` is how events name it ("#index" without a name). */
 export type ModelObject =
-  | { kind: "gmem"; handle: number; index: number; name: string; pages: number; hugeOrder: number; protocol: "v2" | "v4" }
+  | { kind: "gmem"; handle: number; index: number; name: string; pages: number; hugeOrder: number; protocol: "v2" | "v4";
+      mmap: boolean }
   | { kind: "vm"; handle: number; index: number; name: string; memslots: number; dead: boolean }
   | { kind: "iommu"; handle: number; index: number; name: string; mode: "pin" | "gmem"; gmemIndex: number | null }
   | { kind: "bitmap"; handle: number; index: number; name: string; pages: number }
@@ -59,10 +60,41 @@ export function changeCount(sim: SimContext): number {
   return Atomics.load(sim.u32, L.H_CHANGES >>> 2);
 }
 
+/** Spin at most this long (ms) for a running step to end, in a held read. */
+const HOLD_SPIN_MS = 1;
+
+/**
+ * One read with writers asked to stay out (H_VIEW_HOLD): wait at most HOLD_SPIN_MS for the step that runs now to
+ * end (a writer that may block then parks at its next step's start, VIEW_HOLD_WAIT_NS at most), read, let them go.
+ */
+function readHeld<T>(sim: SimContext, read: () => T): T | undefined {
+  const i32 = new Int32Array(sim.memory.buffer, 0, (L.HEADER_BASE + L.HEADER_SIZE) >>> 2);
+  const hold = L.H_VIEW_HOLD >>> 2, changes = L.H_CHANGES >>> 2;
+  Atomics.add(i32, hold, 1);
+  try {
+    const t0 = Date.now();
+    let c = Atomics.load(i32, changes);
+    while ((c & 1) !== 0 && Date.now() - t0 <= HOLD_SPIN_MS) c = Atomics.load(i32, changes);
+    if ((c & 1) !== 0) return undefined;
+    let r: T;
+    try { r = read(); }
+    catch (e) {
+      if (Atomics.load(i32, changes) !== c) return undefined;
+      throw e;
+    }
+    return Atomics.load(i32, changes) === c ? r : undefined;
+  } finally {
+    Atomics.sub(i32, hold, 1);
+    Atomics.notify(i32, hold);
+  }
+}
+
 /**
  * Run `read` as a lock-free reader: keep its result when the change count was the same even value before and
- * after it (no step overlapped), else try again, at most `tries` times; undefined when every try overlapped a
- * step. Never waits. An error `read` throws counts as torn too when a step overlapped it.
+ * after it (no step overlapped), else try again, at most `tries` times, then once more with writers asked to stay
+ * out (read_seqbegin_or_lock's second pass, with the writer waiting instead of the reader: this thread spins at
+ * most a millisecond for a running step to end); undefined when that overlapped a step too. An error `read` throws
+ * counts as torn too when a step overlapped it.
  */
 export function readConsistent<T>(sim: SimContext, read: () => T, tries = 3): T | undefined {
   for (let i = 0; i < tries; i++) {
@@ -76,7 +108,7 @@ export function readConsistent<T>(sim: SimContext, read: () => T, tries = 3): T 
     }
     if (changeCount(sim) === c1) return r;
   }
-  return undefined;
+  return readHeld(sim, read);
 }
 
 /**
@@ -111,7 +143,7 @@ export function listObjects(sim: SimContext): ModelObject[] {
     const name = kind === "gmem" || kind === "vm" || kind === "iommu" ? sim.nameOf(kind, index) : `#${index}`;
     switch (kind) {
       case "gmem": return { kind, handle, index, name, pages: a, hugeOrder: b & 0xff,
-        protocol: ((b >>> 8) & C.GMEM_GEN_V4) !== 0 ? "v4" : "v2" } as ModelObject;
+        protocol: ((b >>> 8) & C.GMEM_GEN_V4) !== 0 ? "v4" : "v2", mmap: ((b >>> 8) & C.GMEM_FLAG_MMAP) !== 0 } as ModelObject;
       case "vm": return { kind, handle, index, name, memslots: a, dead: (b & 1) !== 0 } as ModelObject;
       case "iommu": return { kind, handle, index, name, mode: a === C.IOMMU_MODE_GMEM ? "gmem" : "pin",
         gmemIndex: b === 0 ? null : b } as ModelObject;

@@ -2,6 +2,7 @@
 // Build everything a user or a test needs, from the sources:
 //   build/{debug,release}.wasm (+ .wat)   the AssemblyScript core, both asconfig targets
 //   dist/index.js                          the binding with both cores embedded (esbuild, ESM, es2022/node20)
+//   dist/view.js                           gmemsim/view: <gmem-view>, on top of ./index.js
 //   dist/cli.js                            the gmemsim command
 //   dist/types/**.d.ts                     declarations (tsc)
 // Usage: node scripts/build.mjs [--no-types]
@@ -51,6 +52,15 @@ const wat = readFileSync("build/release.wat", "utf8");
 if (/__new|__alloc/.test(wat)) throw new Error("release core contains managed allocation (__new/__alloc)");
 
 await build({ ...esbuildCommon, entryPoints: { index: "bindings/index.ts" }, outdir: "dist", platform: "neutral" });
+// gmemsim/view imports the package entry as "../index": dist/view.js loads ./index.js rather than a second copy of
+// the binding and its cores, so a page's simulator and its view share one set of classes
+const viewSharesBinding = {
+  name: "gmemsim-view-shares-the-binding",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/index$/ }, (a) => (/bindings[\\/]view[\\/]/.test(a.importer) ? { path: "./index.js", external: true } : undefined));
+  },
+};
+await build({ ...esbuildCommon, entryPoints: { view: "bindings/view/index.ts" }, outdir: "dist", platform: "neutral", plugins: [viewSharesBinding] });
 await build({ ...esbuildCommon, entryPoints: { "bench-report": "bench/report.ts" }, outdir: "dist", platform: "neutral" });
 await build({
   ...esbuildCommon, entryPoints: { cli: "bindings/cli.ts" }, outdir: "dist", platform: "node",
@@ -63,5 +73,6 @@ if (!args.has("--no-types")) {
   if (tsc.status !== 0) throw new Error("tsc failed");
   mkdirSync("dist", { recursive: true });
   writeFileSync("dist/index.d.ts", 'export * from "./types/bindings/index";\n');
+  writeFileSync("dist/view.d.ts", 'export * from "./types/bindings/view/index";\n');
 }
-console.log(`build: core (debug + release), dist/index.js, dist/cli.js${args.has("--no-types") ? "" : ", types"} in ${Date.now() - t0} ms`);
+console.log(`build: core (debug + release), dist/index.js, dist/view.js, dist/cli.js${args.has("--no-types") ? "" : ", types"} in ${Date.now() - t0} ms`);

@@ -129,8 +129,8 @@ test("state: objects, memslots and areas name what the model holds", () => {
   const { sim, vm, io } = seedModel();
   const objs = sim.objects();
   assert.equal(objs.map((o) => [o.kind, o.name]), [["gmem", "g"], ["vm", "vm"], ["iommu", "io"]]);
-  const go = objs[0] as { pages: number; hugeOrder: number; protocol: string };
-  assert.equal([go.pages, go.hugeOrder, go.protocol], [2048, 9, "v2"]);
+  const go = objs[0] as { pages: number; hugeOrder: number; protocol: string; mmap: boolean };
+  assert.equal([go.pages, go.hugeOrder, go.protocol, go.mmap], [2048, 9, "v2", true]);
   assert.equal((objs[2] as { gmemIndex: number }).gmemIndex, objs[0].index);
   assert.equal(vm.memslots(), [{ slot: 0, gfn: 0, pages: 2048, index: 0, gmem: "g", gmemIndex: objs[0].index }]);
   assert.equal(io.areas().map((a) => [a.secure, a.iova, a.pages, a.index, a.gmem]),

@@ -87,6 +87,8 @@ export const H_OP_SEQ: u32 = HEADER_BASE + 68; //        u32 op records ever sta
 // runs and a lock-free reader that sees the same even value before and after its reads saw no step (seqcount_t)
 export const H_CHANGES: u32 = HEADER_BASE + 72; //       u32
 export const H_CHANGE_WAITERS: u32 = HEADER_BASE + 76; // u32 readers asleep on H_CHANGES: a step's end wakes them
+export const H_VIEW_HOLD: u32 = HEADER_BASE + 80; //     i32 readers asking writers to stay out while they read
+export const VIEW_HOLD_WAIT_NS: u32 = 10000000; //       the longest a writer that may block waits for them (10 ms)
 // allocator: one doubly linked free list per order
 export const MAX_ORDER: u32 = 19; //                     2^19 pages = 2 GiB
 export const H_FREE_HEADS: u32 = HEADER_BASE + 96; //    u32[MAX_ORDER + 1]

@@ -6,9 +6,12 @@
 // The change seqcount H_CHANGES is the writer side of a seqcount_t (include/linux/seqlock.h): write_seqcount_begin
 // as the step starts, write_seqcount_end as it ends. Views read the model without the lock (api/view.ts) and keep a
 // read only when the count was the same even value before and after it (read_seqcount_begin / _retry). A reader
-// asleep on the count (Atomics.waitAsync, H_CHANGE_WAITERS > 0) is woken at the end of the step.
-import { H_STEP, H_CHANGES, H_CHANGE_WAITERS } from "../abi/layout";
-import { simLock, simUnlock } from "../mm/sync";
+// asleep on the count (Atomics.waitAsync, H_CHANGE_WAITERS > 0) is woken at the end of the step. A reader that a
+// busy writer keeps tearing asks writers to stay out (H_VIEW_HOLD > 0) for one read: the second, locked pass of
+// read_seqbegin_or_lock, except that here the writer waits (a bounded time, and only where it may block), never
+// the reader.
+import { H_STEP, H_CHANGES, H_CHANGE_WAITERS, H_VIEW_HOLD, VIEW_HOLD_WAIT_NS } from "../abi/layout";
+import { simLock, simUnlock, agentMayBlock } from "../mm/sync";
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
@@ -16,6 +19,8 @@ import { checkAll } from "../check/state";
 
 /** Begin a step; false when the lock could not be taken (the export returns -EBUSY). */
 export function enter(): bool {
+  const hold = atomic.load<i32>(H_VIEW_HOLD);
+  if (hold != 0 && agentMayBlock()) atomic.wait<i32>(H_VIEW_HOLD, hold, <i64>VIEW_HOLD_WAIT_NS);
   if (!simLock()) return false;
   atomic.add<u32>(H_CHANGES, 1); // odd: a step runs
   violationsReset();

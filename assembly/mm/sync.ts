@@ -8,6 +8,8 @@ import { H_SIM_LOCK } from "../abi/layout";
 // Per instance (Wasm globals are thread-local): whether this agent may block in atomic.wait.
 let mayBlock: bool = true;
 export function setMayBlock(v: bool): void { mayBlock = v; }
+/** May this agent block in atomic.wait? */
+export function agentMayBlock(): bool { return mayBlock; }
 
 const SPIN_TRIES: i32 = 2000;
 

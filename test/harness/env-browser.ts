@@ -41,3 +41,9 @@ export async function importDist(): Promise<typeof import("../../bindings/index"
   const url = "/dist/" + "index.js"; // computed: the test bundle must not inline it
   return import(/* webpackIgnore: true */ url);
 }
+
+/** The published gmemsim/view bundle dist/view.js (it loads ./index.js beside it). */
+export async function importDistView(): Promise<typeof import("../../bindings/view/index")> {
+  const url = "/dist/" + "view.js";
+  return import(/* webpackIgnore: true */ url);
+}

@@ -78,3 +78,10 @@ export async function importDist(): Promise<typeof import("../../bindings/index"
   const { resolve } = await import("node:path");
   return import(pathToFileURL(resolve("dist/index.js")).href);
 }
+
+/** The published gmemsim/view bundle dist/view.js, as a user imports it. */
+export async function importDistView(): Promise<typeof import("../../bindings/view/index")> {
+  const { pathToFileURL } = await import("node:url");
+  const { resolve } = await import("node:path");
+  return import(pathToFileURL(resolve("dist/view.js")).href);
+}

@@ -18,4 +18,6 @@ declare module "gmemsim-test-env" {
   export function writeFailure(name: string, text: string): string | null;
   /** The published bundle dist/index.js, imported as a user would (Node: file URL; browser: from the server). */
   export function importDist(): Promise<typeof import("../../bindings/index")>;
+  /** The published gmemsim/view bundle dist/view.js (it imports ./index.js beside it). */
+  export function importDistView(): Promise<typeof import("../../bindings/view/index")>;
 }
