@@ -3,12 +3,13 @@
 //   build/{debug,release}.wasm (+ .wat)   the AssemblyScript core, both asconfig targets
 //   dist/index.js                          the binding with both cores embedded (esbuild, ESM, es2022/node20)
 //   dist/view.js                           gmemsim/view: <gmem-view>, on top of ./index.js
+//   dist/examples.json                     examples/*.json by name, for the playground (playground/index.html)
 //   dist/cli.js                            the gmemsim command
 //   dist/types/**.d.ts                     declarations (tsc)
 // Usage: node scripts/build.mjs [--no-types]
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -66,6 +67,12 @@ await build({
   ...esbuildCommon, entryPoints: { cli: "bindings/cli.ts" }, outdir: "dist", platform: "node",
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
+
+// the playground's list of examples (playground/index.html loads it; the loopback server has no directory listing)
+const examples = {};
+for (const f of readdirSync("examples").filter((x) => x.endsWith(".json")).sort()) examples[f] = readFileSync(join("examples", f), "utf8");
+mkdirSync("dist", { recursive: true });
+writeFileSync("dist/examples.json", JSON.stringify(examples) + "\n");
 
 if (!args.has("--no-types")) {
   const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"],
