@@ -5,6 +5,7 @@ import { GmemError } from "./errors";
 import { parseScenario, ScenarioFormatError } from "./scenario/parse";
 import { runScenario, allSteps, type RunReport, type StepOutcome } from "./scenario/run";
 import { SEED_SCENARIO } from "./scenario/seed";
+import { writeChromeTrace } from "./trace/file";
 import { runBench, setLoader, setMachine, type BenchReport } from "../bench/main";
 import { chartSvg, markdownTable } from "../bench/report";
 import { createRequire } from "node:module";
@@ -13,7 +14,7 @@ import { cpus } from "node:os";
 const HELP = `gmemsim - an executable model of guest_memfd private/shared conversion
 
 usage:
-  gmemsim [run] [FILE.json] [--trace OUT.json] [--format text|json] [--debug-core]
+  gmemsim [run] [FILE.json] [--trace OUT.json] [--chrome-trace OUT.json] [--format text|json] [--debug-core]
         run a scenario (default: the seed's private->shared flow with a gmem-bound IOMMU, built in)
         exit 0: every expectation held, 1: one failed, 2: the file is malformed
   gmemsim bench [--quick] [--json OUT] [--svg OUT] [--filter NAME]
@@ -122,10 +123,11 @@ function printReport(rep: RunReport, scnSteps: { raw: unknown }[]): void {
 
 /** gmemsim run: 0 every expectation held, 1 one failed, 2 malformed. */
 function run(args: string[]): number {
-  let file: string | undefined, trace: string | undefined, format = "text", debugCore = false;
+  let file: string | undefined, trace: string | undefined, chromeTrace: string | undefined, format = "text", debugCore = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--trace") trace = args[++i];
+    else if (a === "--chrome-trace") chromeTrace = args[++i];
     else if (a === "--format") format = args[++i];
     else if (a === "--debug-core") debugCore = true;
     else if (a.startsWith("--")) { process.stderr.write(`gmemsim run: unknown option ${a}\n`); return 2; }
@@ -134,6 +136,7 @@ function run(args: string[]): number {
   }
   if (format !== "text" && format !== "json") { process.stderr.write(`gmemsim run: --format text|json\n`); return 2; }
   if (trace === undefined && args.includes("--trace")) { process.stderr.write(`gmemsim run: --trace needs a file\n`); return 2; }
+  if (chromeTrace === undefined && args.includes("--chrome-trace")) { process.stderr.write(`gmemsim run: --chrome-trace needs a file\n`); return 2; }
   let text: string;
   try { text = file === undefined ? SEED_SCENARIO : readFileSync(file, "utf8"); }
   catch (e) { process.stderr.write(`gmemsim run: cannot read ${file}: ${(e as Error).message}\n`); return 2; }
@@ -160,6 +163,7 @@ function run(args: string[]): number {
     };
     writeFileSync(trace, JSON.stringify(doc, null, 1) + "\n");
   }
+  if (chromeTrace !== undefined) writeChromeTrace(chromeTrace, rep);
   if (format === "json") process.stdout.write(JSON.stringify(rep) + "\n");
   else printReport(rep, allSteps(scn));
   return rep.ok ? 0 : 1;

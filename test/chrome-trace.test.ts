@@ -9,6 +9,7 @@ import files from "gmemsim-test-scenarios";
 import { runScenario, toChromeTrace, type RunReport } from "../bindings/index";
 import { conversionPhases } from "../bindings/trace/phases";
 import { parseTrace, type Slice, type ParsedTrace } from "./harness/trace-events";
+import { runCli, tempFile, readText } from "gmemsim-test-env";
 
 const json = (name: string): Record<string, unknown> => JSON.parse(files[name]);
 async function traced(scn: unknown): Promise<{ rep: RunReport; tr: ParsedTrace }> {
@@ -115,6 +116,19 @@ test("chrome trace: phases inferred from event order agree with what a paused co
     }
   }
   assert.ok(compared >= 20, `${compared} conversions compared`);
+});
+
+test("chrome trace: `gmemsim run --chrome-trace` writes the same trace (Node)", async () => {
+  const out = tempFile("trace.json");
+  if (out === null) return; // a page runs no command
+  const r = runCli(["run", "examples/seed-to-private-snp.json", "--chrome-trace", out]);
+  assert.is(r!.code, 0, r!.stderr);
+  const written = JSON.parse(await readText(out));
+  const rep = await runScenario(json("examples/seed-to-private-snp.json"));
+  assert.equal(written, JSON.parse(JSON.stringify(toChromeTrace(rep))));
+  assert.ok(parseTrace(written).byName.has("SNP firmware (RMP)"));
+  const bad = runCli(["run", "examples/seed-to-private-snp.json", "--chrome-trace"]);
+  assert.is(bad!.code, 2, "--chrome-trace needs a file");
 });
 
 test.run();
