@@ -4,7 +4,7 @@
 // then; and a page's reads of a model a worker keeps converting are never torn.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createSimulator, createSimulatorSync, abi, type MappingRun, type Simulator, type Gmem } from "../bindings/index";
+import { createSimulator, createSimulatorSync, abi, layout, type MappingRun, type Simulator, type Gmem } from "../bindings/index";
 import { STOP_PROBE, RESULT_PAUSED } from "../assembly/abi/ops";
 import { spawnWorker, runtime } from "gmemsim-test-env";
 
@@ -138,6 +138,16 @@ test("state: objects, memslots and areas name what the model holds", () => {
   vm.destroy();
   assert.equal(sim.objects().map((o) => o.kind), ["gmem", "iommu"]);
   try { vm.memslots(); assert.unreachable(); } catch (e) { assert.is((e as { code: string }).code, "EBADF"); }
+});
+
+test("state: object kinds and view tables are named from the ABI (assembly/abi/consts.ts)", () => {
+  assert.equal([...abi.OBJ_KIND_NAMES], ["free", "bitmap", "pagetable", "gmem", "vm", "iommu", "op"]);
+  assert.equal(Object.keys(abi.VIEW_TABLE), ["pt", "kvm-private", "kvm-shared", "iommu-secure", "iommu-nonsecure", "host"]);
+  const sim = createSimulatorSync();
+  const bm = sim.createBitmap(100), pt = sim.createPageTable();
+  assert.equal(sim.objects().map((o) => [o.kind, o.handle]), [["bitmap", bm.handle], ["pagetable", pt.handle]]);
+  // the view's records fit where the layout puts them: between the violations and the op record
+  assert.ok(layout.VIEW_RECORDS >= 64 && layout.IN_VIEW + layout.VIEW_RECORDS * layout.VIEW_RECORD_SIZE <= layout.IN_OP);
 });
 
 test("state: bad ranges and grains are EINVAL, stale handles EBADF", () => {
