@@ -39,6 +39,9 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     // the copy was taken under the lock and with this instance attached: neither belongs in the image
     dv.setUint32(HEADER + nlen + L.H_SIM_LOCK, 0, true);
     outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
+    // nor do the views reading this memory (asleep on the change count, or holding writers off)
+    dv.setUint32(HEADER + nlen + L.H_CHANGE_WAITERS, 0, true);
+    dv.setUint32(HEADER + nlen + L.H_VIEW_HOLD, 0, true);
     dv.setUint32(24, hash(outp.subarray(HEADER)), true);
     return outp;
   } finally {

@@ -4,7 +4,7 @@
 // then; and a page's reads of a model a worker keeps converting are never torn.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createSimulator, createSimulatorSync, abi, layout, type MappingRun, type Simulator, type Gmem } from "../bindings/index";
+import { createSimulator, createSimulatorSync, restoreSimulator, abi, layout, type MappingRun, type Simulator, type Gmem } from "../bindings/index";
 import { STOP_PROBE, RESULT_PAUSED } from "../assembly/abi/ops";
 import { spawnWorker, runtime } from "gmemsim-test-env";
 
@@ -176,6 +176,20 @@ test("state: the change count moves by two per step, never for a query or a prob
   assert.is(sim.changeCount, c0 + 2);
   try { g.convert(1, 4096, "shared"); } catch { /* EINVAL: a failed step is still a step */ }
   assert.is(sim.changeCount, c0 + 4);
+});
+
+test("state: a snapshot keeps the change count but no view's hold on writers nor its sleepers", () => {
+  const sim = createSimulatorSync();
+  sim.createBitmap(10);
+  const i32 = new Int32Array(sim.memory.buffer, 0, (layout.HEADER_BASE + layout.HEADER_SIZE) >> 2);
+  Atomics.store(i32, layout.H_VIEW_HOLD >> 2, 1);
+  Atomics.store(i32, layout.H_CHANGE_WAITERS >> 2, 2);
+  const snap = sim.snapshot();
+  Atomics.store(i32, layout.H_VIEW_HOLD >> 2, 0);
+  const r = restoreSimulator(snap);
+  const j = new Int32Array(r.memory.buffer, 0, (layout.HEADER_BASE + layout.HEADER_SIZE) >> 2);
+  assert.equal([Atomics.load(j, layout.H_VIEW_HOLD >> 2), Atomics.load(j, layout.H_CHANGE_WAITERS >> 2)], [0, 0]);
+  assert.is(r.changeCount, sim.changeCount);
 });
 
 /** Whether a shareability reading is one the worker's loop can leave: [0, 64) all private or all shared. */
