@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulator, createSimulatorSync, type Simulator } from "../bindings/index";
 import { buildFrame, segAt, GmemView, PALETTES, type Frame } from "../bindings/view/index";
-import { spawnWorker, runtime, importDist, importDistView } from "gmemsim-test-env";
+import { spawnWorker, runtime, importDist, importDistView, runNode } from "gmemsim-test-env";
 
 const MiB = 2 ** 20;
 
@@ -68,6 +68,15 @@ test("view: gmemsim/view imports in any runtime and shares the binding of gmemsi
     assert.ok(el.frame!.sections.length === 1, "the bundle's view draws a simulator of the bundle");
   } finally { el.remove(); }
 });
+
+if (runtime === "node") {
+  test("view element: in a page that is not cross-origin isolated, .simulator draws and redraws (Chromium, from Node)", () => {
+    const r = runNode("test/harness/unisolated-page.mjs")!;
+    assert.is(r.code, 0, r.stderr);
+    const seen = JSON.parse(r.stdout.trim().split("\n").pop()!) as { isolated: boolean; draws: string[]; share: string; errors: string[] };
+    assert.equal(seen, { isolated: false, draws: ["private", "shared,private"], share: "EPERM", errors: [] });
+  });
+}
 
 // ---- the element, in a page -----------------------------------------------------------------------------------
 function drawn(el: GmemView, timeout = 3000): Promise<void> {
@@ -139,6 +148,8 @@ if (runtime === "browser") {
       el.simulator = sim;
       await drawn(el);
       assert.is(el.tabIndex, 0, "focusable");
+      try { el.simulator = {} as Simulator; assert.unreachable("took a non-simulator"); } catch (e) { assert.is((e as { code: string }).code, "EINVAL"); }
+      assert.is(el.simulator, sim, "a refused value leaves the simulator in place");
       el.focus();
       const key = (k: string) => el.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true }));
       key("+");

@@ -88,6 +88,9 @@ export class GmemView extends Base {
   /** The simulator shown (one of this thread). */
   get simulator(): Simulator | null { return this.#sim; }
   set simulator(sim: Simulator | null) {
+    if (sim !== null && (typeof sim !== "object" || typeof (sim as Simulator).changeCount !== "number")) {
+      throw Object.assign(new TypeError("<gmem-view>.simulator takes a Simulator (createSimulator) or null"), { code: "EINVAL" });
+    }
     this.#release();
     this.#use(sim, false);
   }
@@ -214,7 +217,9 @@ export class GmemView extends Base {
     Atomics.add(i32, waiters, 1);
     this.#waiting = true;
     const woke = () => { Atomics.sub(i32!, waiters, 1); this.#waiting = false; this.#wake(); };
-    const r = waitAsync(i32, L.H_CHANGES >>> 2, c | 0, 10000);
+    let r: { async: boolean; value: Promise<string> | string };
+    try { r = waitAsync(i32, L.H_CHANGES >>> 2, c | 0, 10000); }
+    catch { Atomics.sub(i32, waiters, 1); this.#waiting = false; this.#pollNext(); return; } // (an engine's refusal)
     if (r.async) void (r.value as Promise<string>).then(woke); else woke();
   }
   #pollNext(): void {

@@ -47,3 +47,8 @@ export async function importDistView(): Promise<typeof import("../../bindings/vi
   const url = "/dist/" + "view.js";
   return import(/* webpackIgnore: true */ url);
 }
+
+/** A page runs no Node program. */
+export function runNode(_file: string, _args?: string[]): { code: number; stdout: string; stderr: string } | null {
+  return null;
+}
