@@ -5,6 +5,7 @@
 import { now, type BenchReport, type CaseFn, type CaseResult, type Log } from "./util";
 import { convert4kRandom, convert2m, convert1g, convert1t } from "./cases/convert";
 import { faultsAndMaps, pinVsGmem, bindingOverhead, memoryUse, tdBoot, modelledCost } from "./cases/machine";
+import { exploreSchedules } from "./cases/explore";
 
 export type { BenchReport, CaseResult } from "./util";
 export { setLoader } from "./cases/machine";
@@ -22,6 +23,7 @@ export const CASES: { name: string; quickSeconds: number; fullSeconds: number; f
   { name: "memory", quickSeconds: 1, fullSeconds: 1, fn: memoryUse },
   { name: "td-boot", quickSeconds: 1, fullSeconds: 1, fn: tdBoot },
   { name: "modelled-cost", quickSeconds: 1, fullSeconds: 1, fn: modelledCost },
+  { name: "explore-schedules", quickSeconds: 3, fullSeconds: 5, fn: exploreSchedules },
 ];
 
 export interface BenchOptions { quick: boolean; filter?: string; log: Log; progress: (line: string) => void }
@@ -82,6 +84,9 @@ function extraSummary(r: CaseResult): string | undefined {
       const e = x as Record<string, { perConversionUs: number }>;
       return `modelled us per conversion: sw ${e.sw.perConversionUs}, tdx ${e.tdx.perConversionUs}, snp ${e.snp.perConversionUs}`;
     }
+    case "explore-schedules":
+      return `${n(x.schedules)} schedules (every interleaving the locks allow: ${n(x.allInterleavingsTheLocksAllow)}, ` +
+        `${x.reductionVsLocks}x fewer; naive interleavings ${n(x.naiveInterleavings)}, ${n(x.reductionVsNaive)}x fewer)`;
     case "binding-overhead": {
       const ns = x.nsPerCall as Record<string, number>;
       return Object.entries(ns).map(([k, v]) => `${k} ${v} ns`).join(", ");

@@ -9,6 +9,7 @@ import { writeChromeTrace } from "./trace/file";
 import { runBench, setLoader, setMachine, type BenchReport } from "../bench/main";
 import { chartSvg, markdownTable } from "../bench/report";
 import { createRequire } from "node:module";
+import { exploreCommand } from "./explore/cli";
 import { cpus } from "node:os";
 
 const HELP = `gmemsim - an executable model of guest_memfd private/shared conversion
@@ -17,6 +18,9 @@ usage:
   gmemsim [run] [FILE.json] [--trace OUT.json] [--chrome-trace OUT.json] [--format text|json] [--debug-core]
         run a scenario (default: the seed's private->shared flow with a gmem-bound IOMMU, built in)
         exit 0: every expectation held, 1: one failed, 2: the file is malformed
+  gmemsim explore FILE.json [--max-schedules N] [--seed S] [--shard I/N] [--out DIR] [--format text|json]
+        every interleaving of the scenario's threads, invariants after every atomic step (explore --help)
+        exit 0: every schedule held, 1: a schedule broke an invariant or an expectation, 2: malformed
   gmemsim bench [--quick] [--json OUT] [--svg OUT] [--filter NAME]
         conversion-throughput benchmark: ratios against the reference model and the memory floor
   gmemsim demo [--json]     build the model's structures and print what they cost
@@ -211,6 +215,7 @@ function main(argv: string[]): number {
   if (cmd === "--version") { process.stdout.write("gmemsim 0.1.0\n"); return 0; }
   if (cmd === "run") return run(argv.slice(1));
   if (cmd === "bench") return bench(argv.slice(1));
+  if (cmd === "explore") return exploreCommand(argv.slice(1));
   if (cmd.endsWith(".json") || cmd.startsWith("--")) return run(argv);
   if (cmd !== "demo") { process.stderr.write(`gmemsim: unknown command '${cmd}'\n${HELP}`); return 2; }
   const sim = createSimulatorSync();

@@ -30,7 +30,7 @@ function fieldValue(code: number, raw: number, name: Namer): string | number {
     case EV.EF_LEVEL: return LEVEL_NAMES[raw] ?? String(raw);
     case EV.EF_REASON: return REASON_NAMES[raw] ?? String(raw);
     case EV.EF_OP: return OP_NAMES[raw] ?? String(raw);
-    case EV.EF_STEP: return STEP_NAMES[raw] ?? String(raw);
+    case EV.EF_NAME: return STEP_NAMES[raw] ?? String(raw);
     default: return raw >>> 0;
   }
 }

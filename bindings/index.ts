@@ -15,5 +15,9 @@ export type { FinalState } from "./scenario/final";
 export { parseScenario, validateScenario, ScenarioFormatError } from "./scenario/parse";
 export { toChromeTrace, type ChromeTrace, type TraceEvent } from "./trace/chrome";
 export { PHASES, eventClass, type Phase, type EventClass } from "./trace/phases";
+export {
+  explore, exploreSync, Exploration, type ExploreOptions, type ExploreReport, type ScheduleStep, type ScheduleEnd,
+  type Violation, type StepResults,
+} from "./explore/index";
 export * as abi from "./abi";
 export * as layout from "../assembly/abi/layout";

@@ -67,7 +67,10 @@ test("abi: every event kind has a layout and its fields have names", () => {
   abi.EVENT_NAMES.forEach((name, k) => {
     if (!name) return;
     assert.type(abi.EVENT_LAYOUTS[k], "number", name);
-    for (const f of eventFields(name)) assert.ok(f && !f.includes("undefined"), `${name}: ${f}`);
+    for (const f of eventFields(name)) {
+      assert.ok(f && !f.includes("undefined"), `${name}: ${f}`);
+      assert.ok(!["kind", "step", "seq"].includes(f), `${name}: field ${f} would hide the event's own ${f}`);
+    }
   });
 });
 

@@ -68,7 +68,7 @@ export const EF_TO: u32 = 12; //         folio order
 export const EF_ORDER: u32 = 13;
 export const EF_REASON: u32 = 14; //     REASON_* of abi/consts.ts -> "to-private", ...
 export const EF_OP: u32 = 15; //         OPK_* of abi/ops.ts -> "convert", ...
-export const EF_STEP: u32 = 16; //       STEP_* of abi/ops.ts -> "lock", ...
+export const EF_NAME: u32 = 16; //       STEP_* of abi/ops.ts -> "lock", ... (an atomic step's name)
 export const EF_ID: u32 = 17; //         an operation's id
 // flag-derived fields
 export const EFF_SHARED: u32 = 1; //     "shared": flags & EVF_SHARED
@@ -124,4 +124,4 @@ export const EVL_ARCH_SEPT_ACCEPT: u32 = EVL_ARCH_SEPT_REMOVE;
 export const EVL_ARCH_SEPT_BLOCK: u32 = EVL_ARCH_SEPT_REMOVE;
 export const EVL_ARCH_SEPT_TRACK: u32 = EF_VM;
 export const EVL_KVM_RANGE_ADD: u32 = EVL_KVM_INVALIDATE_BEGIN;
-export const EVL_OP_STEP: u32 = EF_ID | (EF_OP << EVL_B) | (EF_STEP << EVL_C);
+export const EVL_OP_STEP: u32 = EF_ID | (EF_OP << EVL_B) | (EF_NAME << EVL_C);

@@ -8,6 +8,7 @@ import { folioAlloc, folioOrder, folioPfn, folioUptodate, folioMarkUptodate } fr
 import { freeBlock } from "./split";
 import { contentZero } from "./content";
 import { gmemSplitBlock } from "./restructure";
+import { fpTouch, RES_FILEMAP, RES_CONTENT, FP_WRITE } from "../lib/footprint";
 
 /**
  * The folio for index, allocated on first use; with HugeTLB, a huge block that has any shared index is split at
@@ -15,6 +16,7 @@ import { gmemSplitBlock } from "./restructure";
  */
 export function gmemGetFolio(gi: u32, index: u32): i32 {
   if (folioOrder(gi, index) >= 0) return 0;
+  fpTouch(gmemIndex(gi), RES_FILEMAP, FP_WRITE);
   const r = folioAlloc(gi, index);
   if (r < 0) return r;
   const shift = blockShift(gi);
@@ -30,6 +32,8 @@ export function gmemGetFolio(gi: u32, index: u32): i32 {
 /** Zero the folio holding index if it is not uptodate yet (folio_zero_user / clear_highpage), then mark it. */
 export function gmemPrepareFolio(gi: u32, index: u32): void {
   if (folioUptodate(gi, index)) return;
+  fpTouch(gmemIndex(gi), RES_FILEMAP, FP_WRITE);
+  fpTouch(gmemIndex(gi), RES_CONTENT, FP_WRITE);
   const o = folioOrder(gi, index);
   const n: u32 = <u32>1 << <u32>(o < 0 ? 0 : o);
   const first = index & ~(n - 1);

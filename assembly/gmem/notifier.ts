@@ -16,6 +16,8 @@ import {
 } from "../abi/consts";
 import { safeguard } from "../lib/machine";
 import { DEBUG } from "../lib/debug";
+import { fpTouch, RES_LOCK, FP_WRITE } from "../lib/footprint";
+import { inThreadMode } from "../mm/instance";
 
 const NR_CLASS: usize = 0;
 const NR_OPS: usize = 4;
@@ -91,8 +93,19 @@ function callbackOf(r: usize, cb: u32): u32 {
   return load<u32>(opsAt(ops, cb));
 }
 
+/** The step reaches every consumer on gi's list (all of them, or only the IOMMUs): the explorer's footprint. */
+export function notifierTouchAll(gi: u32, kvmToo: bool): void {
+  if (!inThreadMode()) return;
+  for (let i: u32 = 0, n = load<u32>(gi, GI_NNOTIFIER); i < n; i++) {
+    const r = recAt(gi, i);
+    if (!kvmToo && load<u32>(r, NR_CLASS) == NOTIFIER_KVM) continue;
+    fpTouch(load<u32>(r, NR_OWNER_INDEX), RES_LOCK, FP_WRITE);
+  }
+}
+
 /** invalidate_begin on every consumer for index range [start, end) (KVM: mmu_invalidate_begin; IOMMU: block). */
 export function notifierBegin(gi: u32, start: u32, end: u32, reason: u32): void {
+  notifierTouchAll(gi, true);
   for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
     for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
       const r = recAt(gi, i);
@@ -108,6 +121,7 @@ export function notifierBegin(gi: u32, start: u32, end: u32, reason: u32): void 
  * `reason`. The first error (-ENOMEM from a demotion) stops the walk and is returned.
  */
 export function notifierInvalidate(gi: u32, start: u32, end: u32, reason: u32, filter: u32): i32 {
+  notifierTouchAll(gi, true);
   for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
     if (cls == NOTIFIER_IOMMU && !safeguard(SG_IOMMU_CALLBACK)) continue;
     for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
@@ -124,6 +138,7 @@ export function notifierInvalidate(gi: u32, start: u32, end: u32, reason: u32, f
 
 /** invalidate_end on every consumer (KVM: mmu_invalidate_end; IOMMU: unblock, seq++). */
 export function notifierEnd(gi: u32, start: u32, end: u32, reason: u32): void {
+  notifierTouchAll(gi, true);
   for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
     for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
       const r = recAt(gi, i);
@@ -139,6 +154,7 @@ export function notifierEnd(gi: u32, start: u32, end: u32, reason: u32): void {
  * mapping larger than `level` may stay over it (I15, I10): KVM demotes (TDX) or zaps, IOMMUs smash their entries.
  */
 export function notifierRestructure(gi: u32, first: u32, n: u32, level: u32): void {
+  notifierTouchAll(gi, true);
   for (let cls: u32 = NOTIFIER_KVM; cls <= NOTIFIER_IOMMU; cls++) {
     for (let i: u32 = 0; i < load<u32>(gi, GI_NNOTIFIER); i++) {
       const r = recAt(gi, i);

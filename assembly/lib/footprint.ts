@@ -25,10 +25,20 @@ export function fpTouch(obj: u32, sub: u32, mode: u32): void {
     const p = b + 8 + (<usize>i << 3);
     if (load<u32>(p) == res) { store<u32>(p, load<u32>(p, 4) | mode, 4); return; }
   }
-  if (n >= <u32>FOOTPRINT_MAX) { store<u32>(b + 8, RES_ALL); store<u32>(b + 12, FP_WRITE); store<u32>(b, 1); return; }
+  if (n == 1 && load<u32>(b + 8) == RES_ALL) return; // already everything
+  if (n >= <u32>FOOTPRINT_MAX) { fpTouchAll(); return; }
   store<u32>(b + 8 + (<usize>n << 3), res);
   store<u32>(b + 12 + (<usize>n << 3), mode);
   store<u32>(b, n + 1);
+}
+
+/** The step reaches everything (creating, binding or destroying objects). */
+export function fpTouchAll(): void {
+  if (!inThreadMode()) return;
+  const b = instBase() + IN_FOOTPRINT;
+  store<u32>(b + 8, RES_ALL);
+  store<u32>(b + 12, FP_WRITE);
+  store<u32>(b, 1);
 }
 
 export function fpReset(): void { store<u32>(instBase() + IN_FOOTPRINT, 0); }

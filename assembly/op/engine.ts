@@ -34,6 +34,7 @@ import { faultStep, faultLevel, faultValue } from "../kvm/fault";
 import { mapStep } from "../iommu/map";
 import { convertSnapshot, convertSnapshotRelease, convertPostConditions } from "../check/post";
 import { singleStep } from "./single";
+import { declareReach } from "./reach";
 
 /** A fresh record for an op of `kind` in this instance's own record (moved to the heap only if it must persist). */
 export function opBegin(kind: u32): u32 {
@@ -150,6 +151,7 @@ export function opRun(op: u32, stop: u32): i32 {
       return st == ST_BLOCKED ? RESULT_BLOCKED : RESULT_PAUSED;
     }
     const step = opStep(op);
+    if (thread) declareReach(op, step);
     const st = dispatch(op, false);
     if (st == ST_BLOCKED) {
       if (thread) { out(OUT_STATUS, ST_BLOCKED); return keep(op, true); }

@@ -250,7 +250,14 @@ export interface InjectStep extends ActionBase {
  * Extension: continue the operation a step paused under the name `id`. With `pause` (a pause point of that op) it
  * stops there again and `id` stays paused, to be resumed later.
  */
-export interface ResumeStep extends ActionBase<AccessResult> { op: "resume"; id: string; pause?: PausePoint }
+export interface ResumeStep extends ActionBase<AccessResult> {
+  op: "resume";
+  id: string;
+  pause?: PausePoint;
+  /** a resumed guest.access / host.access: the level it must end up using and the value its read must return */
+  level?: Level;
+  value?: number;
+}
 
 export interface CheckAttrStep extends StepBase {
   op: "check.attr";

@@ -43,7 +43,7 @@ export const SPECS: { readonly [K in StepOp]: OpSpec } = {
   "iommu.unmap": { fields: ["iommu", "iova", "size", "secure"] },
   dma: { fields: ["iommu", "iova", "secure", "write", "value"], results: DMA_RESULTS },
   inject: { fields: ["fault", "count"] },
-  resume: { fields: ["id", "pause"], results: ALL_RESULTS, errorOffset: true },
+  resume: { fields: ["id", "pause", "level", "value"], results: ALL_RESULTS, errorOffset: true },
   "check.attr": { fields: ["gmem", "offset", "size", "is"], check: true },
   "check.folio": { fields: ["gmem", "offset", "order", "refcount", "pincount", "mapcount", "uptodate"], check: true },
   "check.spte": { fields: ["vm", "gpa", "table", "present", "level"], check: true },

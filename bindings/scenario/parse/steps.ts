@@ -148,7 +148,11 @@ export function readStep(raw: unknown, index: number, config: ScenarioConfig, wh
     case "resume": {
       // which op's pause points apply is known only across steps (crossCheck)
       const id = r.name("id");
-      return { op, ...base, id, ...opt("pause", r.optOneOf("pause", ALL_PAUSE_POINTS)), expect: r.expect<AccessResult>() };
+      const level = r.optOneOf("level", LEVELS), value = r.content("value");
+      return {
+        op, ...base, id, ...opt("pause", r.optOneOf("pause", ALL_PAUSE_POINTS)), ...opt("level", level), ...opt("value", value),
+        expect: r.expect<AccessResult>(),
+      };
     }
     case "check.attr":
       return { op, ...base, gmem: r.name("gmem"), offset: r.size("offset"), size: r.size("size"), is: r.oneOf("is", ATTR_STATES) };
