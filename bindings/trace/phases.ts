@@ -87,7 +87,7 @@ export function conversionPhases(events: SimEvent[], protocol: "v2" | "v4", op =
   if (steps.length > 0) {
     let from = 0;
     for (const at of steps) {
-      const phase = STEP_PHASE[String(events[at].step)] ?? null;
+      const phase = STEP_PHASE[String(events[at].name)] ?? null; // op.step names its step in `name`
       for (let i = from; i < at; i++) out[i] = phase;
       from = at + 1;
     }
