@@ -1,5 +1,6 @@
-// The playground (served with COOP/COEP by `node scripts/serve.mjs`, which `gmemsim serve` replaces): pick or
-// paste a scenario, run it with runScenario on a simulator a <gmem-view> shows, then scrub through the steps. The
+// The playground (served with COOP/COEP by `node scripts/serve.mjs`, which `gmemsim serve` replaces): pick, load or
+// paste a scenario (a counterexample of `gmemsim explore` too: its paused ops and resumes are listed by the names
+// that say their thread), run it with runScenario on a simulator a <gmem-view> shows, then scrub through the steps. The
 // model is deterministic, so going back to step k is a replay of the scenario's first k + 1 steps on a fresh
 // simulator (a snapshot per step would cost megabytes each). The Chrome trace of the run is a download away.
 import { runScenario, createSimulatorSync, toChromeTrace } from "../dist/index.js";
@@ -28,7 +29,11 @@ function showSteps(report) {
     const tr = document.createElement("tr");
     tr.dataset.k = String(k);
     if (!s.ok) tr.className = "fail";
-    for (const c of [place(s), s.op, s.ok ? String(s.result) : `${s.result} (expected ${s.expected})`]) {
+    // a paused op and its resumes say which op (an explorer counterexample names them thread.k) and where they stop
+    const a = s.args ?? {};
+    const who = a.as !== undefined ? ` as ${a.as}` : s.op === "resume" ? ` ${a.id}` : "";
+    const op = `${s.op}${who}${a.pause !== undefined ? ` \u2192 ${a.pause}` : ""}`;
+    for (const c of [place(s), op, s.ok ? String(s.result) : `${s.result} (expected ${s.expected})`]) {
       const td = document.createElement("td");
       td.textContent = c;
       tr.appendChild(td);
@@ -121,6 +126,10 @@ async function main() {
   load();
   $("load").addEventListener("click", load);
   $("example").addEventListener("change", load);
+  $("file").addEventListener("change", async () => {
+    const f = $("file").files?.[0];
+    if (f) $("scenario").value = await f.text(); // e.g. a counterexample gmemsim explore wrote
+  });
   $("run").addEventListener("click", run);
   $("scrub").addEventListener("input", () => goTo(Number($("scrub").value)));
   $("prev").addEventListener("click", () => goTo(state.at - 1));

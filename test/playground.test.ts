@@ -51,6 +51,13 @@ if (runtime === "browser") {
       assert.is(link.hidden, false);
       const trace = parseTrace(await (await fetch(link.href)).text());
       assert.ok(trace.byName.has("TDX module (S-EPT)") && trace.byName.has("gmem g"));
+      // a scenario with a paused op (as an explorer counterexample has them): the list says which op stops where
+      $<HTMLSelectElement>("example").value = "fault-race.json";
+      $("load").click();
+      $("run").click();
+      await until(() => w().__playgroundRuns === 2, "the second run finished");
+      const ops = Array.from($<HTMLTableElement>("steps").tBodies[0].rows).map((r) => r.cells[1].textContent);
+      assert.ok(ops.some((o) => /^convert as \S+ \u2192 after-/.test(o!)) && ops.some((o) => /^resume \S+/.test(o!)), ops.join(" | "));
     } finally { frame.remove(); }
   });
 }
