@@ -9,3 +9,4 @@ export * from "./api/iommu";
 export * from "./api/op";
 export * from "./api/debug";
 export * from "./api/bench";
+export * from "./api/view";

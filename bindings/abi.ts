@@ -121,6 +121,10 @@ export const SAFEGUARD: Readonly<Record<string, number>> = named(C as Mod, "SG_"
 export const INJECT: Readonly<Record<string, number>> = named(C as Mod, "INJ_", ["INJ_KINDS"]);
 export const SEPT_STATE_NAMES: readonly string[] = byValue(named(C as Mod, "SEPT_"));
 export const DEBUG_HOOK: Readonly<Record<string, number>> = named(C as Mod, "DBG_");
+/** OBJ_T_* -> object kind ("gmem", "vm", "iommu", "bitmap", "pagetable", ...). */
+export const OBJ_KIND_NAMES: readonly string[] = byValue(named(C as Mod, "OBJ_T_"));
+/** VIEW_TABLE_* by name: the tables a lock-free leaf query walks ("kvm-private", "iommu-secure", "host", ...). */
+export const VIEW_TABLE: Readonly<Record<string, number>> = named(C as Mod, "VIEW_TABLE_");
 
 /** An invariant's name: 'I1' .. 'I20', 'PT' for the page tables' own structure. */
 export function invariantName(code: number): string {

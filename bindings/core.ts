@@ -93,6 +93,12 @@ export interface CoreExports {
   op_set_thread(h: number, thread: number): number;
   op_footprint(): number;
   sim_debug_corrupt(inv: number, h: number, index: number): number;
+  view_objects(from: number): number;
+  view_memslots(h: number): number;
+  view_areas(h: number, from: number): number;
+  view_leaves(table: number, h: number, start: number, end: number, grain: number): number;
+  view_folios(h: number, start: number, end: number, grain: number): number;
+  view_shareability(h: number, start: number, end: number, grain: number): number;
   bench_block(bytes: number): number;
   bench_fill(n: number, v: number): number;
   bench_noop(a: number): number;

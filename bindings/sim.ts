@@ -11,3 +11,4 @@ export { Gmem, type FolioInfo, type FolioState, type HostAccess } from "./object
 export { Vm } from "./objects/vm";
 export { Iommu, type DmaResult } from "./objects/iommu";
 export type { SimEvent } from "./events";
+export type { MappingRun, FolioRun, ShareRun, Memslot, IommuArea, ModelObject, RangeOptions } from "./state";

@@ -17,6 +17,7 @@ import { Gmem } from "./objects/gmem";
 import { Vm } from "./objects/vm";
 import { Iommu } from "./objects/iommu";
 import * as C from "../assembly/abi/consts";
+import { changeCount, readConsistent, listObjects, type ModelObject } from "./state";
 import { GMEM_GEN_V4, GMEM_FLAG_HUGETLB_2M, GMEM_FLAG_HUGETLB_1G, CTR_REASON_BASE } from "../assembly/abi/consts";
 import { STOP_NEVER } from "../assembly/abi/ops";
 
@@ -75,6 +76,23 @@ export class Simulator extends SimContext {
     REASON_NAMES.forEach((reason, i) => { outp[`iommu.invalidate.${reason}`] = sum(CTR_REASON_BASE + i); });
     return outp;
   }
+
+  /**
+   * The change seqcount (in the shared memory): it moves with every step that may change the model (even between
+   * steps, odd while one runs), so a view redraws only when it moved. Lock-free; any thread.
+   */
+  get changeCount(): number { return changeCount(this); }
+
+  /**
+   * Run `read` (queries such as objects(), Vm.mappings(), Gmem.folios()) as a reader of a model another thread
+   * may be changing: its result when no step overlapped it, else another try; after `tries` overlapped tries, one
+   * more with writers asked to stay out (a worker parks at its next step, 10 ms at most; this thread spins at most
+   * 1 ms for the step that runs now); undefined when that overlapped a step too. Never takes the simulator lock.
+   */
+  readConsistent<T>(read: () => T, tries = 3): T | undefined { return readConsistent(this, read, tries); }
+
+  /** Every live guest_memfd, VM, IOMMU, bitmap and page table, with its name (lock-free). */
+  objects(): ModelObject[] { return listObjects(this); }
 
   /** Run every invariant now; throws InvariantError naming the broken ones. */
   checkInvariants(): void {

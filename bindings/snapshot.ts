@@ -41,6 +41,9 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     dv.setUint32(HEADER + nlen + L.H_FREEZE, 0, true);
     foldCounters(dv, HEADER + nlen);
     outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
+    // nor do the views reading this memory (asleep on the change count, or holding writers off)
+    dv.setUint32(HEADER + nlen + L.H_CHANGE_WAITERS, 0, true);
+    dv.setUint32(HEADER + nlen + L.H_VIEW_HOLD, 0, true);
     dv.setUint32(24, hash(outp.subarray(HEADER)), true);
     return outp;
   } finally {
@@ -48,13 +51,15 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
   }
 }
 
-/** Add every attached instance's counters (IN_COUNTERS, IN_COUNT_SUMS) into the header's, in the image at `base`. */
+/** Add every attached instance's counters (IN_COUNTERS, IN_COUNT_SUMS, IN_SEQ) into the header's, in the image at `base`. */
 function foldCounters(dv: DataView, base: number): void {
   for (let s = 0; s < L.MAX_INSTANCES; s++) {
     const b = base + L.INSTANCE_BASE + s * L.INSTANCE_SIZE;
     if (dv.getUint32(b + L.IN_STATE, true) === 0) continue;
     const steps = base + L.H_STEPS, st = dv.getUint32(b + L.IN_STEP, true);
     if (st > dv.getUint32(steps, true)) dv.setUint32(steps, st, true);
+    const done = base + L.H_CALLS_DONE; // (the change count views read: bindings/state.ts)
+    dv.setUint32(done, (dv.getUint32(done, true) + (dv.getUint32(b + L.IN_SEQ, true) >>> 1)) >>> 0, true);
     for (let k = 0; k < 2 * L.MAX_COUNTERS; k++) {
       const from = b + L.IN_COUNTERS + k * 8, to = base + L.H_COUNTERS + k * 8;
       dv.setBigUint64(to, dv.getBigUint64(to, true) + dv.getBigUint64(from, true), true);

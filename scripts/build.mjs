@@ -3,6 +3,8 @@
 //   core     build/{debug,release}.wasm (+ .wat)   the AssemblyScript core, both asconfig targets
 //   bundle   dist/index.js     the binding with the release core embedded (esbuild, ESM, es2022/node20/chrome120)
 //            dist/debug.js     `gmemsim/debug`: the same API, plus the debug core (asserts kept)
+//            dist/view.js      `gmemsim/view`: <gmem-view> (the binding it uses is the chunk index.js uses)
+//            dist/examples.json  examples/*.json by name, for the playground (the server has no directory listing)
 //            dist/cli.js       the gmemsim command (its commands load as chunks when used)
 //            dist/chunks/      code the three share (one copy of the binding: `gmemsim` and `gmemsim/debug` agree)
 //            dist/*.d.ts, dist/types/   declarations (tsc, then scripts/dts.mjs makes them valid under node16)
@@ -105,17 +107,21 @@ await stage("core", ["assembly", "asconfig.json", "scripts/build.mjs"], [version
 
 const types = !args.has("--no-types");
 await stage(types ? "bundle" : "bundle-no-types",
-  ["bindings", "bench", "test/reference", "assembly/abi", ...CORES, "package.json", "tsconfig.json", "tsconfig.types.json",
-    "scripts/build.mjs", "scripts/dts.mjs"],
+  ["bindings", "bench", "test/reference", "assembly/abi", "examples", ...CORES, "package.json", "tsconfig.json",
+    "tsconfig.types.json", "scripts/build.mjs", "scripts/dts.mjs"],
   [version("esbuild"), version("typescript")],
-  ["dist/index.js", "dist/debug.js", "dist/cli.js", "scenario.schema.json", ...(types ? ["dist/index.d.ts"] : [])],
+  ["dist/index.js", "dist/debug.js", "dist/view.js", "dist/cli.js", "dist/examples.json", "scenario.schema.json",
+    ...(types ? ["dist/index.d.ts", "dist/view.d.ts"] : [])],
   async () => {
     rmSync("dist", { recursive: true, force: true });
     await build({
       ...esbuildCommon, platform: "neutral", splitting: true, outdir: "dist", chunkNames: "chunks/[name]-[hash]",
-      entryPoints: { index: "bindings/index.ts", debug: "bindings/debug.ts", cli: "bindings/cli/index.ts" },
+      entryPoints: { index: "bindings/index.ts", debug: "bindings/debug.ts", view: "bindings/view/index.ts", cli: "bindings/cli/index.ts" },
       external: ["node:*", "@assemblyscript/loader"], mainFields: ["module", "main"],
     });
+    const examples = {};
+    for (const f of readdirSync("examples").filter((x) => x.endsWith(".json")).sort()) examples[f] = readFileSync(join("examples", f), "utf8");
+    writeFileSync("dist/examples.json", JSON.stringify(examples) + "\n");
     const { scenarioSchema } = await loadModule("bindings/scenario/schema.ts");
     const schema = JSON.stringify(scenarioSchema(), null, 1) + "\n";
     if (!existsSync("scenario.schema.json") || readFileSync("scenario.schema.json", "utf8") !== schema) {
@@ -127,9 +133,10 @@ await stage(types ? "bundle" : "bundle-no-types",
       const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.types.json",
         "--outDir", tmp], { stdio: "inherit" });
       if (tsc.status !== 0) throw new Error("tsc failed");
-      fixDeclarations(tmp, "dist/types", ["bindings/index.d.ts", "bindings/debug.d.ts"]);
+      fixDeclarations(tmp, "dist/types", ["bindings/index.d.ts", "bindings/debug.d.ts", "bindings/view/index.d.ts"]);
       writeFileSync("dist/index.d.ts", 'export * from "./types/bindings/index.js";\n');
       writeFileSync("dist/debug.d.ts", 'export * from "./types/bindings/debug.js";\n');
+      writeFileSync("dist/view.d.ts", 'export * from "./types/bindings/view/index.js";\n');
     }
   });
 // the no-types bundle and the full one write the same dist/: only the last one built stays valid

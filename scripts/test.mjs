@@ -109,7 +109,7 @@ globalThis.__uvuDone = true;
   const serverJs = join(out, "server.mjs");
   await build({ ...common, sourcemap: false, platform: "node", entryPoints: ["bindings/cli/server.ts"], outfile: serverJs });
   const { serve } = await import(pathToFileURL(resolve(serverJs)).href);
-  const server = await serve({ root, port: 0, allow: [`${out}/browser/`, "dist/", "build/", "examples/", "test/", "package.json", "scenario.schema.json"] });
+  const server = await serve({ root, port: 0, allow: [`${out}/browser/`, "dist/", "build/", "examples/", "test/", "playground/", "package.json", "scenario.schema.json"] });
   const port = server.address().port;
   const userDir = mkdtempSync(join(tmpdir(), "gmemsim-chromium-"));
   const ctx = await chromium.launchPersistentContext(userDir, {

@@ -7,6 +7,15 @@ export const ARCH_SW: u32 = 0;
 export const ARCH_TDX: u32 = 1;
 export const ARCH_SNP: u32 = 2;
 
+// ---- object kinds: the type byte of an object-table slot (mm/objects.ts) -----------------------------------------------
+export const OBJ_T_FREE: u32 = 0;
+export const OBJ_T_BITMAP: u32 = 1;
+export const OBJ_T_PAGETABLE: u32 = 2;
+export const OBJ_T_GMEM: u32 = 3;
+export const OBJ_T_VM: u32 = 4;
+export const OBJ_T_IOMMU: u32 = 5;
+export const OBJ_T_OP: u32 = 6;
+
 // ---- guest_memfd creation flags (the scenario's names) ------------------------------------------------------------
 export const GMEM_FLAG_MMAP: u32 = 1;
 export const GMEM_FLAG_INIT_SHARED: u32 = 2;
@@ -129,3 +138,21 @@ export const PT_INFO_STATE: u32 = 1;
 
 // H_DEAD (abi/layout.ts): 1 + the slot of the instance that died inside a call, | DEAD_TRAP when a call trapped
 export const DEAD_TRAP: u32 = 0x100;
+
+// ---- lock-free view queries (api/view.ts) ---------------------------------------------------------------------------
+// The table a view_leaves call walks: VIEW_TABLE_<NAME> -> "<name>" (a standalone page table, a VM's private or
+// shared table in gfns, an IOMMU domain's secure or non-secure table in iova pages, a guest_memfd's host PTEs in
+// page indices).
+export const VIEW_TABLE_PT: u32 = 0;
+export const VIEW_TABLE_KVM_PRIVATE: u32 = 1;
+export const VIEW_TABLE_KVM_SHARED: u32 = 2;
+export const VIEW_TABLE_IOMMU_SECURE: u32 = 3;
+export const VIEW_TABLE_IOMMU_NONSECURE: u32 = 4;
+export const VIEW_TABLE_HOST: u32 = 5;
+// info slots (at OUT_INFO) after a view query that fills records (IN_VIEW of abi/layout.ts)
+export const VIEW_INFO_NEXT: u32 = 0; //                 where a call for the rest of the range starts
+export const VIEW_INFO_MORE: u32 = 1; //                 1: the records filled up before the range ended
+// record word 3 of view_leaves: level | state << 8; of view_folios: state | order << 8 | VIEW_FOLIO_* flags
+export const VIEW_FOLIO_UPTODATE: u32 = 0x10000;
+// record word 0 of view_memslots: slot << 16 | gmem index; of view_areas: secure << 16 | gmem index
+export const VIEW_ID_SHIFT: u32 = 16;

@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 4;
+export const LAYOUT_VERSION: u32 = 5;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -40,7 +40,7 @@ export const OBJ_MAX: u32 = 4096;
 export const OBJ_TABLE_SIZE: u32 = OBJ_MAX * OBJ_SLOT_SIZE;
 
 export const INSTANCE_BASE: u32 = OBJ_TABLE + OBJ_TABLE_SIZE;
-export const INSTANCE_SIZE: u32 = 8192;
+export const INSTANCE_SIZE: u32 = 16384;
 export const MAX_INSTANCES: u32 = 64;
 export const INSTANCES_SIZE: u32 = INSTANCE_SIZE * MAX_INSTANCES;
 
@@ -126,6 +126,14 @@ export const CACHE_LINE: u32 = 64;
 export const RING_HEAD: u32 = (H_HOOKS + HOOKS_MAX * 4 + CACHE_LINE - 1) & ~(CACHE_LINE - 1); // u32 slots ever reserved (low word; slot = head % RING_SIZE)
 export const RING_HEAD_HI: u32 = RING_HEAD + 4; //       u32 laps of the low word
 export const RING_HEAD_END: u32 = RING_HEAD + CACHE_LINE; // (the rest of the line stays empty)
+// what views read without a lock (api/view.ts, bindings/state.ts): a reader sees whether anything changed by every
+// attached instance's call counter (IN_CALL, odd inside a call: a per-thread seqcount) plus what detached ones left
+// (H_CALLS_DONE); H_CHANGES is only a word to sleep on, moved at the end of a call when a reader sleeps there
+export const H_CHANGES: u32 = RING_HEAD_END; //          u32 bumped + notified at a call's end while H_CHANGE_WAITERS > 0
+export const H_CHANGE_WAITERS: u32 = H_CHANGES + 4; //   u32 readers asleep on H_CHANGES
+export const H_VIEW_HOLD: u32 = H_CHANGES + 8; //        i32 readers asking writers to stay out while they read
+export const H_CALLS_DONE: u32 = H_CHANGES + 12; //      u32 calls of instances that detached (their IN_CALL / 2)
+export const VIEW_HOLD_WAIT_NS: u32 = 10000000; //       the longest a writer that may block waits for them (10 ms)
 // counters: one u64 per event kind, then extra counters (CTR_*), and per-kind sums of the `count` field
 export const MAX_COUNTERS: u32 = 128;
 export const H_COUNTERS: u32 = HEADER_BASE + 1024; //    u64[MAX_COUNTERS]
@@ -166,8 +174,14 @@ export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating ca
 export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
 export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next ring slot this instance reserved (events/lib)
 export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the reservation
-export const IN_COUNTERS: u32 = (IN_RING_END + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
+export const IN_SEQ: u32 = IN_RING_END + 4; //            u32 this instance's seqcount for views: odd inside a call that may
+//                                                          change state (a probe gives its count back), bindings/state.ts
+export const IN_COUNTERS: u32 = (IN_SEQ + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
 //                                                          H_COUNTERS when it detaches), then u64[MAX_COUNTERS] sums
 export const IN_COUNT_SUMS: u32 = IN_COUNTERS + MAX_COUNTERS * 8;
-export const IN_END: u32 = IN_COUNT_SUMS + MAX_COUNTERS * 8; // must not pass IN_OP
+// records of this instance's last view query (api/view.ts: u32[4] each), up to the op record
+export const IN_VIEW: u32 = (IN_COUNT_SUMS + MAX_COUNTERS * 8 + 15) & ~15;
+export const VIEW_RECORD_SIZE: u32 = 16;
 export const IN_OP: u32 = INSTANCE_SIZE - PAGE_SIZE; //   this instance's own op record (ops that run through in one call)
+export const VIEW_RECORDS: u32 = (IN_OP - IN_VIEW) / VIEW_RECORD_SIZE;
+export const IN_END: u32 = IN_VIEW + VIEW_RECORDS * VIEW_RECORD_SIZE; // = IN_OP: every field ends before the op record

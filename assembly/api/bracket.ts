@@ -10,12 +10,22 @@
 // A call: [stop the world,] mark this instance inside a call, start a step (counter, footprint, violations);
 // [validate, run]; release the step's locks, pad the event reservation, run the invariant checker (on a quiescent
 // machine), leave. A machine marked dead (an instance died inside a call) answers every call with -EOWNERDEAD.
-import { H_FREEZE, H_DEAD, H_LIVE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL, INSTANCE_BASE } from "../abi/layout";
+//
+// Views read the model without any lock (api/view.ts, bindings/state.ts). Each instance has its own seqcount_t
+// (IN_SEQ; include/linux/seqlock.h): odd inside a call, given back by a call that only looked (a probe); a reader
+// keeps a read only when every attached instance's count was the same even value before and after it. A reader asleep until something changes
+// (Atomics.waitAsync on H_CHANGES, H_CHANGE_WAITERS > 0) is woken at the end of a call. A reader that busy writers
+// keep tearing asks them to stay out (H_VIEW_HOLD > 0) for one read: a writer that may block waits at the start of
+// its next call, a bounded time (read_seqbegin_or_lock's locked pass, with the writer waiting, never the reader).
+import {
+  H_FREEZE, H_DEAD, H_LIVE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL, INSTANCE_BASE, H_CHANGES,
+  H_CHANGE_WAITERS, H_VIEW_HOLD, VIEW_HOLD_WAIT_NS,
+} from "../abi/layout";
 import { EBUSY, EOWNERDEAD, ENOTRECOVERABLE } from "../abi/errno";
 import { DEAD_TRAP } from "../abi/consts";
 import { canBlock, releaseHeld, setLocking } from "../mm/sync";
 import { clockMs } from "../mm/clock";
-import { instBase, instSlot, callMark, instStepAdd, setRunningOp } from "../mm/instance";
+import { instBase, instSlot, callMark, seqMark, seqGiveBack, instStepAdd, setRunningOp } from "../mm/instance";
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
@@ -79,6 +89,8 @@ export function worldStart(): void {
 
 export function enter(stopWorld: bool = true): i32 {
   if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+  const hold = atomic.load<i32>(H_VIEW_HOLD);
+  if (hold != 0 && canBlock()) atomic.wait<i32>(H_VIEW_HOLD, hold, <i64>VIEW_HOLD_WAIT_NS);
   if (atomic.load<u32>(instBase() + IN_STATE) != 1) return -EOWNERDEAD; // this instance was reaped: a zombie
   if (stopWorld) {
     const r = worldStop();
@@ -95,6 +107,7 @@ export function enter(stopWorld: bool = true): i32 {
       if (!backoff(H_FREEZE, f, t0)) return -EBUSY;
     }
   }
+  seqMark(true);
   world = stopWorld;
   setLocking(atomic.load<u32>(H_LIVE) > 1);
   violationsReset();
@@ -111,6 +124,13 @@ function finish(): void {
   setRunningOp(0);
 }
 
+/** After leaving a call: wake the readers asleep until something changes (a view), if any. */
+function wakeReaders(): void {
+  if (atomic.load<u32>(H_CHANGE_WAITERS) == 0) return;
+  atomic.add<u32>(H_CHANGES, 1);
+  atomic.notify(H_CHANGES);
+}
+
 /**
  * End a call: with the checker on, every invariant, on a quiescent machine (a data-plane call stops the world for
  * it once its own step is over); pass r through. `protocol` false: an export on the data structures alone (a
@@ -121,12 +141,16 @@ export function leave(r: i32, protocol: bool = true): i32 {
   finish();
   if (world) {
     if (protocol && checksOn()) checkAll();
+    seqMark(false);
     callMark(false);
     world = false;
     worldStart();
+    wakeReaders();
     return r;
   }
+  seqMark(false);
   callMark(false);
+  wakeReaders();
   if (protocol && checksOn() && worldStop() == 0) {
     checkAll();
     worldStart();
@@ -138,6 +162,7 @@ export function leave(r: i32, protocol: bool = true): i32 {
 export function leaveQuiet(r: i32): i32 {
   instStepAdd(-1);
   finish();
+  seqGiveBack();
   callMark(false);
   if (world) { world = false; worldStart(); }
   return r;
@@ -154,6 +179,7 @@ export function trapped(): void {
   releaseHeld();
   eventsPad();
   setRunningOp(0);
+  seqMark(false);
   callMark(false);
   world = false;
   worldStart();

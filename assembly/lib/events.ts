@@ -10,7 +10,7 @@
 //   +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of abi/events.ts.
 import {
   RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT,
-  IN_RING_END, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS,
+  IN_RING_END, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
 } from "../abi/layout";
 import * as EV from "../abi/events";
 import { instBase, instStep } from "../mm/instance";
@@ -81,6 +81,7 @@ export function countersFold(b: usize): void {
     if (s != 0) atomic.add<u64>(<usize>H_COUNT_SUMS + (<usize>k << 3), s);
   }
   memory.fill(b + IN_COUNTERS, 0, <usize>MAX_COUNTERS * 16);
+  atomic.add<u32>(H_CALLS_DONE, load<u32>(b + IN_SEQ) >> 1); // (views count calls: bindings/state.ts)
   const st = load<u32>(b + IN_STEP);
   for (;;) { const h = atomic.load<u32>(H_STEPS); if (h >= st || atomic.cmpxchg<u32>(H_STEPS, h, st) == h) break; }
 }

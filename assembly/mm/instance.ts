@@ -2,7 +2,7 @@
 // iterator frames, the footprint of the last atomic step, and an op record for operations that run to the end in
 // one call. Only the block's address is a Wasm global (globals are per instance, i.e. per thread).
 import {
-  INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP, IN_CALL, IN_RUNNING_OP, IN_STEP, IN_OP_SEQ, H_STEPS, H_LIVE,
+  INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP, IN_CALL, IN_RUNNING_OP, IN_STEP, IN_OP_SEQ, IN_SEQ, H_STEPS, H_LIVE,
 } from "../abi/layout";
 
 let base: usize = 0;
@@ -30,6 +30,18 @@ export function instanceClaim(): bool {
 @inline export function callMark(inside: bool): void {
   const c = load<u32>(base + IN_CALL);
   if (((c & 1) != 0) != inside) atomic.store<u32>(base + IN_CALL, c + 1);
+}
+/** Views' seqcount (IN_SEQ): odd from a call's start until its changes are done. */
+// @ts-ignore: decorator
+@inline export function seqMark(inside: bool): void {
+  const c = load<u32>(base + IN_SEQ);
+  if (((c & 1) != 0) != inside) atomic.store<u32>(base + IN_SEQ, c + 1);
+}
+/** A call that changed nothing (a probe): the count goes back to the even value it had, readers keep their reads. */
+// @ts-ignore: decorator
+@inline export function seqGiveBack(): void {
+  const c = load<u32>(base + IN_SEQ);
+  if ((c & 1) != 0) atomic.store<u32>(base + IN_SEQ, c - 1);
 }
 // @ts-ignore: decorator
 @inline export function inCall(): bool { return (load<u32>(base + IN_CALL) & 1) != 0; }

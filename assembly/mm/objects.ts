@@ -8,13 +8,9 @@ import {
 } from "../abi/layout";
 import { leafLock, leafUnlock } from "./sync";
 
-export const OBJ_T_FREE: u32 = 0;
-export const OBJ_T_BITMAP: u32 = 1;
-export const OBJ_T_PAGETABLE: u32 = 2;
-export const OBJ_T_GMEM: u32 = 3;
-export const OBJ_T_VM: u32 = 4;
-export const OBJ_T_IOMMU: u32 = 5;
-export const OBJ_T_OP: u32 = 6;
+// the kinds are ABI (views list objects by kind): defined in abi/consts.ts
+import { OBJ_T_FREE } from "../abi/consts";
+export { OBJ_T_FREE, OBJ_T_BITMAP, OBJ_T_PAGETABLE, OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP } from "../abi/consts";
 
 // @ts-ignore: decorator
 @inline export function objSlot(idx: u32): usize { return <usize>OBJ_TABLE + <usize>idx * OBJ_SLOT_SIZE; }

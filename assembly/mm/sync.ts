@@ -46,6 +46,8 @@ export function setLocking(on: bool): void { locking = on || DEBUG; }
 export function setMayBlock(v: bool): void { mayBlock = v; }
 // @ts-ignore: decorator
 @inline export function canBlock(): bool { return mayBlock; }
+/** May this agent block in atomic.wait? (the view exports ask) */
+export function agentMayBlock(): bool { return mayBlock; }
 
 const SPIN: i32 = 4000; //                 tries before sleeping (or giving up, when this thread may not sleep)
 const NAP_NS: i64 = 200000; //             one sleep: 0.2 ms (a timeout, so unlock needs no wake-up)

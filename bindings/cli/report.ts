@@ -1,16 +1,9 @@
 // What `gmemsim run` prints, step by step as the run goes (a long run shows progress and never builds its whole
 // output as one string): the text report, or the JSON report (the RunReport of runScenario, its steps streamed).
-// In both, an event's `step` is the index of the step that emitted it (the core's own op counter says nothing to a
-// reader of the scenario).
 import type { SimEvent } from "../events";
 import type { Scenario, Step } from "../scenario/types";
 import type { RunReport, StepOutcome } from "../scenario/run";
 import { safeText, type Io, type Paint } from "./io";
-
-/** The outcome with each event's `step` set to the step's index. */
-export function indexedOutcome(o: StepOutcome): StepOutcome {
-  return { ...o, events: o.events.map((e) => ({ ...e, step: o.index })) };
-}
 
 const HIDDEN_ARGS = new Set(["op", "expect", "comment", "note", "sequence", "absent"]);
 
@@ -98,12 +91,12 @@ export class JsonReport {
   }
 
   step(_step: Step, s: StepOutcome): void {
-    this.io.outJson((this.first ? "" : ",") + JSON.stringify(indexedOutcome(s)));
+    this.io.outJson((this.first ? "" : ",") + JSON.stringify(s));
     this.first = false;
   }
 
   end(rep: RunReport, _total?: number): void {
-    const failure = rep.failure === undefined ? "" : `,"failure":${JSON.stringify(indexedOutcome(rep.failure))}`;
+    const failure = rep.failure === undefined ? "" : `,"failure":${JSON.stringify(rep.failure)}`;
     this.io.outJson(`],"ok":${rep.ok}${failure},"stats":${JSON.stringify(rep.stats)},"final":${JSON.stringify(rep.final)}}\n`);
   }
 }

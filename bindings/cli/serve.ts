@@ -32,9 +32,9 @@ export const command: Command = {
   name: "serve",
   usage: "[--port N] [--host ADDRESS]",
   description: "Serve the package's published files (dist/, examples/, docs/, ...) with COOP/COEP headers, so pages are\n" +
-    "cross-origin isolated and can hand the simulator's shared memory to workers; e.g. open\n" +
-    "http://127.0.0.1:8080/examples/browser/index.html. Loopback only unless --host says otherwise; requests must\n" +
-    "name localhost or an IP address as their Host. Runs until interrupted (Ctrl-C).\n" +
+    "cross-origin isolated and can hand the simulator's shared memory to workers; e.g. open the playground,\n" +
+    "http://127.0.0.1:8080/playground/ (run an example, watch it in <gmem-view>, scrub, download its trace).\n" +
+    "Loopback only unless --host says otherwise; requests must name localhost or an IP address as their Host. Runs until interrupted (Ctrl-C).\n" +
     "Exit status: 0 stopped by a signal, 2 bad usage, 3 the address cannot be used (a busy port, a port below 1024).",
   options: {
     port: { type: "string", short: "p", value: "N", help: "the port (default 8080; 0 picks a free one)" },

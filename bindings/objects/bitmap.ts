@@ -3,6 +3,7 @@
 import * as R from "../../assembly/abi/records";
 import { GmemError, ERRNO, check, einval, isErr } from "../errors";
 import { u32, type SimContext } from "../context";
+import { shareRuns, type ShareRun, type RangeOptions } from "../state";
 
 /** A run of equal shareability: [start, end) page indices. */
 export interface Run { start: number; end: number; shared: boolean }
@@ -69,6 +70,13 @@ export abstract class BitmapReader {
       i = e;
     }
     return runs;
+  }
+  /**
+   * Shareability over [start, end) as runs with their shared-page count, lock-free; with a grain > 1 one count per
+   * bucket of that many pages (neighbouring uniform buckets merged), for a view zoomed out.
+   */
+  shareability(start = 0, end = this.npages, opts?: RangeOptions): ShareRun[] {
+    return shareRuns(this.sim, this.handle, start, end, opts);
   }
   /** Shared indices in the 2 MiB (order 9) or 1 GiB (order 18) block holding index, O(1). */
   blockShared(index: number, order: 9 | 18): number {

@@ -9,6 +9,7 @@ import { CONTENT_MODE } from "../abi";
 import { u32, f64, optsOf, u32value, type SimContext, type Protocol } from "../context";
 import { convertError, pausedOp, stopFor, type PausedOp } from "../ops";
 import { BitmapReader } from "./bitmap";
+import { folioRuns, mappingRuns, type FolioRun, type MappingRun, type RangeOptions } from "../state";
 
 /** Folio states of `Gmem.folio()`. */
 export type FolioState = "absent" | "huge" | "small";
@@ -67,6 +68,14 @@ export class Gmem extends BitmapReader {
       refcount: o(C.FOLIO_INFO_REF), pincount: o(C.FOLIO_INFO_PIN), mapcount: o(C.FOLIO_INFO_MAP),
       uptodate: (o(C.FOLIO_INFO_FLAGS) & C.FOLIO_UPTODATE) !== 0, index: o(C.FOLIO_INFO_INDEX),
     };
+  }
+  /** The folio layout over page indices [start, end) as runs (lock-free). */
+  folios(start = 0, end = this.npages, opts?: RangeOptions): FolioRun[] {
+    return folioRuns(this.sim, this.handle, start, end, opts);
+  }
+  /** The host PTEs of the guest_memfd's mmap over page indices [start, end) as runs (4 KiB leaves; lock-free). */
+  hostMappings(start = 0, end = this.npages, opts?: RangeOptions): MappingRun[] {
+    return mappingRuns(this.sim, "gmem.hostMappings", C.VIEW_TABLE_HOST, this.handle, start, end, opts);
   }
   /** Allocate the folio for index if there is none (the whole huge block with HugeTLB). */
   allocFolio(index: number): void {

@@ -6,6 +6,7 @@ import { DMA_RESULTS, LEVEL_NAMES } from "../abi";
 import { u32, f64, optsOf, u32value, type SimContext } from "../context";
 import { pausedOp, stopFor, type PausedOp } from "../ops";
 import { Gmem } from "./gmem";
+import { listAreas, mappingRuns, type IommuArea, type MappingRun, type RangeOptions } from "../state";
 
 export type DmaResult = { result: "ok" | "io-fault" | "machine-check"; value?: number };
 
@@ -70,6 +71,14 @@ export class Iommu {
       areas: o(C.IO_INFO_AREAS), machineChecks: o(C.IO_INFO_MACHINE_CHECKS), seq: o(C.IO_INFO_SEQ),
       inProgress: o(C.IO_INFO_IN_PROGRESS) | 0, secureLeaves: o(C.IO_INFO_SECURE_LEAVES),
       nonSecureLeaves: o(C.IO_INFO_NONSECURE_LEAVES) };
+  }
+  /** The areas userspace mapped (non-secure table first, each in iova order; lock-free). */
+  areas(): IommuArea[] { return listAreas(this.sim, this.handle); }
+  /** The secure or non-secure table's leaves over iova pages [start, end) as runs with pfn and level (lock-free). */
+  mappings(secure: boolean, start = 0, end = 2 ** 32, opts?: RangeOptions): MappingRun[] {
+    if (typeof secure !== "boolean") throw einval("iommu.mappings", "secure must be a boolean");
+    return mappingRuns(this.sim, "iommu.mappings", secure ? C.VIEW_TABLE_IOMMU_SECURE : C.VIEW_TABLE_IOMMU_NONSECURE,
+      this.handle, start, end, opts);
   }
   destroy(): void {
     check(this.sim.afterStep("iommu.destroy", this.sim.core.iommu_destroy(this.handle)), "iommu.destroy");

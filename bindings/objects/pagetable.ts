@@ -1,7 +1,8 @@
 // A standalone radix page table: the structure every KVM and IOMMU table uses, for tests and visualizers.
-import { OUT_INFO, PT_INFO_PFN, PT_INFO_STATE } from "../../assembly/abi/consts";
+import { OUT_INFO, PT_INFO_PFN, PT_INFO_STATE, VIEW_TABLE_PT } from "../../assembly/abi/consts";
 import { check, einval } from "../errors";
 import { u32, f64, type SimContext } from "../context";
+import { mappingRuns, type MappingRun, type RangeOptions } from "../state";
 
 export type PageLevel = 1 | 2 | 3;
 export interface Leaf { pfn: number; level: PageLevel; state: number }
@@ -55,6 +56,10 @@ export class PageTable {
   /** Present leaves in [start, end), counted by a walk with the tdp_iter-style iterator. */
   countRange(start: number, end: number): number {
     return check(this.sim.core.pt_count_range(this.handle, f64(start), f64(end)), "pt.countRange");
+  }
+  /** The leaves over gfns [start, end) as runs with pfn and level (lock-free). */
+  mappings(start = 0, end = 2 ** 32, opts?: RangeOptions): MappingRun[] {
+    return mappingRuns(this.sim, "pt.mappings", VIEW_TABLE_PT, this.handle, start, end, opts);
   }
   check(): void {
     const r = check(this.sim.core.pt_check(this.handle), "pt.check");

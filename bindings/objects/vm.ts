@@ -6,6 +6,7 @@ import { LEVEL_NAMES, SEPT_STATE_NAMES } from "../abi";
 import { u32, f64, u32value, type SimContext } from "../context";
 import { accessResult, pausedOp, stopFor, type GuestAccess, type PausedOp } from "../ops";
 import { Gmem } from "./gmem";
+import { listMemslots, mappingRuns, type Memslot, type MappingRun, type RangeOptions } from "../state";
 
 export type SeptState = "mapped" | "blocked" | "pending" | "removed";
 
@@ -67,6 +68,17 @@ export class Vm {
     check(this.sim.core.vm_leaves(this.handle, table === "private" ? 1 : 0), "vm.leaves");
     const o = (i: number) => this.sim.out(C.OUT_INFO + i);
     return { "4K": o(C.VM_INFO_LEAVES_4K), "2M": o(C.VM_INFO_LEAVES_2M), "1G": o(C.VM_INFO_LEAVES_1G) };
+  }
+  /** The memslots in use (lock-free). */
+  memslots(): Memslot[] { return listMemslots(this.sim, this.handle); }
+  /**
+   * The 'private' or 'shared' table's leaves over gfns [start, end) as runs with pfn and level (lock-free: see
+   * Simulator.readConsistent when another thread may be running the model).
+   */
+  mappings(table: "private" | "shared", start = 0, end = 2 ** 32, opts?: RangeOptions): MappingRun[] {
+    if (table !== "private" && table !== "shared") throw einval("vm.mappings", "table must be 'private' or 'shared'");
+    return mappingRuns(this.sim, "vm.mappings", table === "private" ? C.VIEW_TABLE_KVM_PRIVATE : C.VIEW_TABLE_KVM_SHARED,
+      this.handle, start, end, opts);
   }
   /** Destroy the VM: every memslot is deleted (its SPTEs zapped) first. */
   destroy(): void {

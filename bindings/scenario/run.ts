@@ -5,15 +5,17 @@
 import { STOP_NEVER, RESULT_PAUSED } from "../../assembly/abi/ops";
 import { OUT_OP } from "../../assembly/abi/consts";
 import { createSimulatorSync, type Simulator } from "../simulator";
-import { InvariantError } from "../errors";
-import type { SimEvent } from "../events";
-import { pauseStep } from "../abi";
+import { InvariantError, EnvironmentError } from "../errors";
+import { EventReader, type SimEvent } from "../events";
+import { pauseStep, ARCH, SAFEGUARD } from "../abi";
 import type { Scenario, Step, ActionStep, StepSection } from "./types";
 import {
   callOp, decodeResult, compareExpect, pauseStopOf, newObjects, StepFailure, type Objects, type Got, type ResultOp,
 } from "./actions";
 import { runCheck } from "./checks";
 import { finalState, type FinalState } from "./final";
+
+const SAFEGUARD_NAMES = Object.keys(SAFEGUARD);
 
 export interface StepOutcome {
   index: number;
@@ -27,6 +29,8 @@ export interface StepOutcome {
   expected?: string;
   got?: string;
   message?: string;
+  /** the fields the step was written with (its op aside) */
+  args?: Record<string, unknown>;
   /** the invariants a failed step broke ('I7', ...) */
   invariants?: string[];
   errorOffset?: number;
@@ -52,18 +56,38 @@ export interface RunOptions {
   debugCore?: boolean;
   /** run on this simulator (fresh, or one a view is attached to) instead of a new one */
   simulator?: Simulator;
-  /** called after every step */
-  onStep?: (step: Step, outcome: StepOutcome, events: SimEvent[]) => void;
+  /** called after every step (the async runner of the package awaits a promise it returns) */
+  onStep?: (step: Step, outcome: StepOutcome, events: SimEvent[]) => unknown;
 }
 
-/** A simulator configured as the scenario says. */
-export function scenarioSimulator(scn: Scenario, opts: RunOptions = {}): Simulator {
-  const sim = opts.simulator ?? createSimulatorSync(undefined, {
-    arch: scn.config.arch, protocol: scn.config.protocol, checks: scn.config.invariants, debug: opts.debugCore,
-  });
-  if (opts.simulator) sim.setChecks(scn.config.invariants);
-  sim.setSafeguardsOff(scn.config.disable ?? []);
-  return sim;
+/**
+ * A simulator configured as the scenario says: a new one, or the caller's, whose arch must match (it can change
+ * only while the machine is empty) and whose checker, safeguards and default generation are set for the run (the
+ * returned `restore` puts the caller's settings back).
+ */
+export function scenarioSimulator(scn: Scenario, opts: RunOptions = {}): { sim: Simulator; restore: () => void } {
+  const given = opts.simulator;
+  if (!given) {
+    const sim = createSimulatorSync(undefined, {
+      arch: scn.config.arch, protocol: scn.config.protocol, checks: scn.config.invariants, debug: opts.debugCore,
+    });
+    sim.setSafeguardsOff(scn.config.disable ?? []);
+    return { sim, restore: () => {} };
+  }
+  if (given.arch !== scn.config.arch && given.core.sim_set_arch(ARCH[scn.config.arch]) !== 0) {
+    throw new EnvironmentError("EINVAL", `the simulator's arch is ${given.arch} and holds objects already; the ` +
+      `scenario needs ${scn.config.arch} (the arch of a simulator can change only while it is empty)`);
+  }
+  const before = { checks: given.checks, protocol: given.protocol, off: SAFEGUARD_NAMES.filter((n) =>
+    (given.core.sim_safeguards_off() & SAFEGUARD[n]) !== 0) };
+  given.setChecks(scn.config.invariants);
+  given.setSafeguardsOff(scn.config.disable ?? []);
+  given.protocol = scn.config.protocol;
+  return { sim: given, restore: () => {
+    given.setChecks(before.checks);
+    given.setSafeguardsOff(before.off);
+    given.protocol = before.protocol;
+  } };
 }
 
 /** The steps of a scenario in the order `gmemsim run` performs them. */
@@ -96,48 +120,83 @@ export function runAction(sim: Simulator, s: ActionStep, objs: Objects, paused: 
   return decodeResult(sim, s, op, raw, objs);
 }
 
-/** Run every step; stops at the first failing one. */
-export function runScenario(scn: Scenario, opts: RunOptions = {}): RunReport {
-  const sim = scenarioSimulator(scn, opts);
-  const objs = newObjects();
-  const paused: PausedTable = new Map();
-  const steps: StepOutcome[] = [];
-  let lastEvents: SimEvent[] = [];
-  let failure: StepOutcome | undefined;
-  sim.events.read(); // start from here
+/** The fields a step was written with, except its op (a trace's arguments). */
+function stepArgs(step: Step): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(step.raw as Record<string, unknown>)) if (k !== "op") args[k] = v;
+  return args;
+}
 
-  for (const step of allSteps(scn)) {
-    const outcome: StepOutcome = { index: step.index, section: step.section, op: step.op, ok: true, result: 0, events: [] };
-    if (step.thread !== undefined) outcome.thread = step.thread;
-    const isCheck = step.op.startsWith("check.");
-    try {
-      if (isCheck) runCheck(sim, step, objs, lastEvents);
-      else {
-        const got = runAction(sim, step as ActionStep, objs, paused);
-        outcome.result = got.result;
-        if (got.errorOffset !== undefined) outcome.errorOffset = got.errorOffset;
-        if (got.level !== undefined) outcome.level = got.level;
-        if (got.value !== undefined) outcome.value = got.value;
-        compareExpect(step as ActionStep, got);
-      }
-    } catch (e) {
-      outcome.ok = false;
-      if (e instanceof StepFailure) { outcome.expected = e.expected; outcome.got = e.got; outcome.message = e.message; }
-      else if (e instanceof InvariantError) {
-        outcome.expected = "every invariant to hold";
-        outcome.got = `${e.invariants.join(", ")} violated at index/gfn ${e.where}`;
-        outcome.invariants = e.invariants;
-        outcome.message = e.message;
-      } else throw e;
+/** Run one step; its outcome (a failed expectation or a violated invariant is a failed outcome, not a throw). */
+function runStep(sim: Simulator, step: Step, objs: Objects, paused: PausedTable, lastEvents: SimEvent[]): StepOutcome {
+  const outcome: StepOutcome = { index: step.index, section: step.section, op: step.op, ok: true, result: 0, events: [] };
+  if (step.thread !== undefined) outcome.thread = step.thread;
+  outcome.args = stepArgs(step);
+  try {
+    if (step.op.startsWith("check.")) runCheck(sim, step, objs, lastEvents);
+    else {
+      const got = runAction(sim, step as ActionStep, objs, paused);
+      outcome.result = got.result;
+      if (got.errorOffset !== undefined) outcome.errorOffset = got.errorOffset;
+      if (got.level !== undefined) outcome.level = got.level;
+      if (got.value !== undefined) outcome.value = got.value;
+      compareExpect(step as ActionStep, got);
     }
-    if (!isCheck) {
-      const { events } = sim.events.read();
-      outcome.events = events;
-      lastEvents = events;
-    }
-    steps.push(outcome);
-    opts.onStep?.(step, outcome, outcome.events);
-    if (!outcome.ok) { failure = outcome; break; }
+  } catch (e) {
+    outcome.ok = false;
+    if (e instanceof StepFailure) { outcome.expected = e.expected; outcome.got = e.got; outcome.message = e.message; }
+    else if (e instanceof InvariantError) {
+      outcome.expected = "every invariant to hold";
+      outcome.got = `${e.invariants.join(", ")} violated at index/gfn ${e.where}`;
+      outcome.invariants = e.invariants;
+      outcome.message = e.message;
+    } else throw e;
   }
-  return { name: scn.name, config: scn.config, ok: !failure, failure, steps, stats: sim.counters(), final: finalState(sim, objs) };
+  return outcome;
+}
+
+/**
+ * The run, one step at a time: yields each step with its outcome (its events included) and returns the report;
+ * stops after the first failing step. The one implementation behind runScenario here (`gmemsim run`) and the
+ * package's async runScenario (bindings/embed.ts).
+ */
+export function* scenarioRun(scn: Scenario, opts: RunOptions = {}): Generator<{ step: Step; outcome: StepOutcome }, RunReport> {
+  const { sim, restore } = scenarioSimulator(scn, opts);
+  try {
+    const objs = newObjects();
+    const paused: PausedTable = new Map();
+    const steps: StepOutcome[] = [];
+    // the run's own reader: a caller's sim.events keeps its place
+    const events = new EventReader(sim.memory, (kind, index) => sim.nameOf(kind, index));
+    let lastEvents: SimEvent[] = [];
+    let failure: StepOutcome | undefined;
+    for (const step of allSteps(scn)) {
+      const outcome = runStep(sim, step, objs, paused, lastEvents);
+      if (!step.op.startsWith("check.")) {
+        // an event's `step` in a report is the index of the scenario step that emitted it (the core's own call
+        // counter says nothing to a reader of the scenario)
+        outcome.events = events.read().events.map((e) => ({ ...e, step: step.index }));
+        lastEvents = outcome.events;
+      }
+      steps.push(outcome);
+      yield { step, outcome };
+      if (!outcome.ok) { failure = outcome; break; }
+    }
+    const report: RunReport = { name: scn.name, config: scn.config, ok: !failure, steps, stats: sim.counters(),
+      final: finalState(sim, objs) };
+    if (failure) report.failure = failure;
+    return report;
+  } finally {
+    restore();
+  }
+}
+
+/** Run every step (synchronously); stops at the first failing one. */
+export function runScenario(scn: Scenario, opts: RunOptions = {}): RunReport {
+  const run = scenarioRun(scn, opts);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+    opts.onStep?.(r.value.step, r.value.outcome, r.value.outcome.events);
+  }
 }

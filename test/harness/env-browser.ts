@@ -58,3 +58,14 @@ export async function importDist(): Promise<typeof import("../../bindings/index"
   const url = "/dist/" + "index.js"; // computed: the test bundle must not inline it
   return import(/* webpackIgnore: true */ url);
 }
+
+/** The published gmemsim/view bundle dist/view.js (it loads ./index.js beside it). */
+export async function importDistView(): Promise<typeof import("../../bindings/view/index")> {
+  const url = "/dist/" + "view.js";
+  return import(/* webpackIgnore: true */ url);
+}
+
+/** A page runs no Node program. */
+export function runNode(_file: string, _args?: string[]): { code: number; stdout: string; stderr: string } | null {
+  return null;
+}

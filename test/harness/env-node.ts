@@ -91,3 +91,17 @@ export async function importDist(): Promise<typeof import("../../bindings/index"
   const { resolve } = await import("node:path");
   return import(pathToFileURL(resolve("dist/index.js")).href);
 }
+
+/** The published gmemsim/view bundle dist/view.js, as a user imports it. */
+export async function importDistView(): Promise<typeof import("../../bindings/view/index")> {
+  const { pathToFileURL } = await import("node:url");
+  const { resolve } = await import("node:path");
+  return import(pathToFileURL(resolve("dist/view.js")).href);
+}
+
+/** Run a Node program of the repository (`node FILE ...args` from its root); its exit code and output. */
+export function runNode(file: string, args: string[] = []): { code: number; stdout: string; stderr: string } | null {
+  const r = spawnSync(process.execPath, [join(process.cwd(), file), ...args], { cwd: process.cwd(), encoding: "utf8", timeout: 60000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}

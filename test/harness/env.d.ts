@@ -23,4 +23,8 @@ declare module "gmemsim-test-env" {
   export function writeFailure(name: string, text: string): string | null;
   /** The published bundle dist/index.js, imported as a user would (Node: file URL; browser: from the server). */
   export function importDist(): Promise<typeof import("../../bindings/index")>;
+  /** Node: run `node FILE ...args` from the repository root; its exit code and output. Browser: null. */
+  export function runNode(file: string, args?: string[]): { code: number; stdout: string; stderr: string } | null;
+  /** The published gmemsim/view bundle dist/view.js (it imports ./index.js beside it). */
+  export function importDistView(): Promise<typeof import("../../bindings/view/index")>;
 }

@@ -9,6 +9,7 @@ export type Job =
   | { kind: "pt-map"; handle: number; gfns: number[]; pfnBase: number }
   | { kind: "gmem-split"; handle: number; index: number }
   | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
+  | { kind: "convert-loop"; gmem: number; offset: number; size: number; ms: number }
   | MixedJob
   | LoopJob;
 
@@ -53,6 +54,18 @@ function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: 
       }
       bm.assign(job.start, job.end, true);
       return { instanceId: sim.instanceId };
+    }
+    case "convert-loop": {
+      // convert one range to shared and back for `ms` milliseconds: every conversion is one step under the lock
+      const g = sim.openGmem(job.gmem);
+      const until = Date.now() + job.ms;
+      let rounds = 0;
+      while (Date.now() < until) {
+        g.convert(job.offset, job.size, "shared");
+        g.convert(job.offset, job.size, "private");
+        rounds++;
+      }
+      return { rounds };
     }
   }
 }

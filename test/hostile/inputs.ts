@@ -54,3 +54,6 @@ export interface Sweep {
 // Debugging knobs (set on globalThis before the suite runs): HOSTILE_SEED, HOSTILE_CHECK_EVERY (1 finds the
 // call that broke an invariant), HOSTILE_TRACE (log every call's name), HOSTILE_STATS (per-method successes).
 export const knobs = globalThis as { HOSTILE_SEED?: number; HOSTILE_CHECK_EVERY?: number; HOSTILE_TRACE?: boolean; HOSTILE_STATS?: boolean };
+
+// the view queries' part of the sweep
+export { viewMethods } from "./views";

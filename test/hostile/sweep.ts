@@ -5,7 +5,7 @@ import {
   createSimulatorSync, restoreSimulator, Gmem, Vm, Iommu, Bitmap, PageTable, type PausedOp,
 } from "../../bindings/index";
 import { rng } from "../harness/rng";
-import { CHECK_EVERY_DEFAULT, SEED, K, M, G, GARBAGE, forgeries, knobs, type Sweep } from "./inputs";
+import { CHECK_EVERY_DEFAULT, SEED, K, M, G, GARBAGE, forgeries, knobs, viewMethods, type Sweep } from "./inputs";
 
 export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: number, seed: number, debug: boolean): Sweep {
   const CHECK_EVERY = knobs.HOSTILE_CHECK_EVERY ?? CHECK_EVERY_DEFAULT;
@@ -341,6 +341,7 @@ export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: 
     ["pt.countRange", () => P_().countRange(S(arg(gfn)), S(arg(gfn)))],
     ["pt.check", () => P_().check()],
     ["pt.dispose", () => { const p = P_(); if (pts.includes(p)) disposePt(p); else p.dispose(); }],
+    ...viewMethods({ sim, G_, V_, I_, P_, arg, chance, pick, int, junk, index, gfn, table, secure }),
   ];
 
   // ---- the sweep -------------------------------------------------------------------------------------------------

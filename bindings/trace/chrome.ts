@@ -1,0 +1,130 @@
+// A run report as Chrome Trace Event JSON (the format chrome://tracing and Perfetto UI open): one process for the
+// scenario, one track (thread) per mechanism - each guest_memfd, VM and IOMMU by its scenario id, the arch's
+// firmware (TDX module, SNP RMP), the scenario's own checks - and, when the steps come from scenario threads, one
+// track per thread for their ops, so an interleaving reads top to bottom. Every step is a complete slice ("X") on
+// the track of the object it acts on; a conversion's phases are slices nested in it; every event is an instant
+// ("i") on its mechanism's track with its fields as args. Time is the model's order, not wall time: each event
+// takes EVENT_US microseconds, so what happened together lines up across tracks.
+import type { RunReport, StepOutcome } from "../scenario/run";
+import type { SimEvent } from "../events";
+import { conversionPhases, eventClass, eventTrack, hasPhases } from "./phases";
+
+/** One Trace Event (the fields this exporter writes). */
+export interface TraceEvent {
+  name: string;
+  ph: "X" | "i" | "M";
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  cat?: string;
+  s?: "t";
+  cname?: string;
+  args?: Record<string, unknown>;
+}
+
+export interface ChromeTrace {
+  traceEvents: TraceEvent[];
+  displayTimeUnit: "ns" | "ms";
+  otherData: Record<string, string | number | boolean>;
+}
+
+/** Microseconds per event on the trace's time axis, and between steps. */
+const EVENT_US = 10;
+const GAP_US = 10;
+const PID = 1;
+
+const FIRMWARE: Record<string, string> = { tdx: "TDX module (S-EPT)", snp: "SNP firmware (RMP)", sw: "arch" };
+
+/** The object a step acts on, as a track name (its scenario id). */
+function stepTrack(s: StepOutcome, pausedBy: Map<string, string>): string {
+  if (s.thread !== undefined) return `thread ${s.thread}`;
+  const a = s.args ?? {};
+  const id = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
+  if (s.op === "resume") return pausedBy.get(id("id") ?? "") ?? "scenario";
+  if (s.op === "gmem.create") return `gmem ${id("id")}`;
+  if (s.op === "vm.create") return `vm ${id("id")}`;
+  if (s.op === "iommu.create") return `iommu ${id("id")}`;
+  if (s.op.startsWith("check.") || s.op === "inject") return "scenario";
+  for (const k of ["gmem", "vm", "iommu"] as const) {
+    if ((s.op.startsWith(k) || (k === "gmem" && (s.op === "convert" || s.op === "punch" || s.op.startsWith("host.")))) && id(k)) {
+      return `${k} ${id(k)}`;
+    }
+  }
+  if (s.op === "guest.access" && id("vm")) return `vm ${id("vm")}`;
+  if (s.op === "dma" && id("iommu")) return `iommu ${id("iommu")}`;
+  return "scenario";
+}
+
+/** Sort key of a track: the scenario, threads, guest_memfds, VMs, IOMMUs, firmware. */
+function trackRank(name: string): number {
+  const kind = name.slice(0, name.indexOf(" ") < 0 ? name.length : name.indexOf(" "));
+  return ["scenario", "thread", "gmem", "vm", "iommu"].indexOf(kind) + 1 || 6;
+}
+
+function eventArgs(e: SimEvent): Record<string, unknown> {
+  const { kind: _kind, ...rest } = e;
+  void _kind;
+  return rest;
+}
+
+/** The report of runScenario / `gmemsim run --format json` as Chrome Trace Event JSON. */
+export function toChromeTrace(report: RunReport): ChromeTrace {
+  if (typeof report !== "object" || report === null || !Array.isArray(report.steps)) {
+    throw Object.assign(new TypeError("toChromeTrace: a run report ({ steps: [...] }) from runScenario"), { code: "EINVAL" });
+  }
+  const arch = report.config?.arch ?? "sw";
+  const protocol = report.config?.protocol === "v4" ? "v4" : "v2";
+  const tids = new Map<string, number>();
+  const tid = (track: string): number => {
+    let t = tids.get(track);
+    if (t === undefined) { t = tids.size + 1; tids.set(track, t); }
+    return t;
+  };
+  const out: TraceEvent[] = [];
+  const pausedBy = new Map<string, string>();
+  let ts = 0;
+  for (const s of report.steps) {
+    const track = stepTrack(s, pausedBy);
+    if (typeof s.args?.as === "string") pausedBy.set(s.args.as, track);
+    const events = s.events ?? [];
+    const dur = Math.max(1, events.length) * EVENT_US;
+    const args: Record<string, unknown> = { index: s.index, section: s.section, ...(s.args ?? {}), result: s.result, ok: s.ok };
+    for (const k of ["thread", "errorOffset", "level", "value", "expected", "got", "invariants"] as const) {
+      if (s[k] !== undefined) args[k] = s[k];
+    }
+    out.push({ name: s.op, ph: "X", cat: "op", pid: PID, tid: tid(track), ts, dur, args,
+      ...(s.ok ? {} : { cname: "terrible" }) });
+    if (hasPhases(s.op) || (s.op === "resume" && events.some((e) => e.kind === "gmem.lock" || e.kind === "op.step"))) {
+      const phases = conversionPhases(events, protocol, s.op === "resume" ? "convert" : s.op);
+      for (let i = 0; i < events.length;) {
+        const p = phases[i];
+        let j = i + 1;
+        while (j < events.length && phases[j] === p) j++;
+        if (p !== null) {
+          out.push({ name: p, ph: "X", cat: "phase", pid: PID, tid: tid(track), ts: ts + i * EVENT_US,
+            dur: (j - i) * EVENT_US, args: { events: j - i } });
+        }
+        i = j;
+      }
+    }
+    events.forEach((e, i) => {
+      const name = eventTrack(e);
+      out.push({ name: e.kind, ph: "i", s: "t", cat: eventClass(e.kind), pid: PID,
+        tid: tid(name === "firmware" ? FIRMWARE[arch] : name === "scenario" ? track : name),
+        ts: ts + i * EVENT_US + EVENT_US / 2, args: eventArgs(e) });
+    });
+    ts += dur + GAP_US;
+  }
+  const meta: TraceEvent[] = [{ name: "process_name", ph: "M", pid: PID, tid: 0,
+    args: { name: `gmemsim: ${report.name || "scenario"} (${arch}, ${protocol})` } }];
+  for (const [name, t] of tids) {
+    meta.push({ name: "thread_name", ph: "M", pid: PID, tid: t, args: { name } });
+    meta.push({ name: "thread_sort_index", ph: "M", pid: PID, tid: t, args: { sort_index: trackRank(name) * 1000 + t } });
+  }
+  return {
+    traceEvents: [...meta, ...out],
+    displayTimeUnit: "ns",
+    otherData: { generator: "gmemsim", scenario: report.name ?? "", arch, protocol, ok: report.ok },
+  };
+}
