@@ -1,4 +1,4 @@
-// The playground (served with COOP/COEP by `node scripts/serve.mjs`, which `gmemsim serve` replaces): pick, load or
+// The playground (served with COOP/COEP by `gmemsim serve`): pick, load or
 // paste a scenario (a counterexample of `gmemsim explore` too: its paused ops and resumes are listed by the names
 // that say their thread), run it with runScenario on a simulator a <gmem-view> shows, then scrub through the steps. The
 // model is deterministic, so going back to step k is a replay of the scenario's first k + 1 steps on a fresh

@@ -5,8 +5,7 @@
 import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { serve } from "./serve.mjs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const out = resolve(process.argv[2] ?? join(root, "docs/gmem-view.png"));
@@ -14,8 +13,13 @@ if (!existsSync(join(root, "dist/view.js"))) {
   const r = spawnSync(process.execPath, [join(root, "scripts/build.mjs"), "--no-types"], { stdio: "inherit" });
   if (r.status !== 0) process.exit(1);
 }
+// the file server of `gmemsim serve` (COOP/COEP), bundled on its own as the test runner does
+const { build } = await import("esbuild");
+const serverJs = join(root, "build/screenshot-server.mjs");
+await build({ bundle: true, format: "esm", platform: "node", logLevel: "warning", entryPoints: [join(root, "bindings/cli/server.ts")], outfile: serverJs });
+const { serve } = await import(pathToFileURL(serverJs).href);
 const { chromium } = await import("playwright-core");
-const server = await serve(root);
+const server = await serve({ root, port: 0, allow: ["dist/", "build/", "examples/", "playground/"] });
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
 try {
