@@ -39,7 +39,7 @@ test(`server: gmemsim serve serves the published files only, checks Host, stream
   const net = await nodeImport<Net>("net");
   const cp = await nodeImport<Cp>("child_process");
   const setup = runShell(`set -e
-    d="$(mktemp -d)/gmem sim pkg"; mkdir -p "$d"; cp -r package.json README.md LICENSE bin dist examples "$d"/
+    d="$(mktemp -d)/gmem sim pkg"; mkdir -p "$d"; cp -r package.json README.md LICENSE bin dist examples playground "$d"/
     mkdir -p "$d/.git" "$d/node_modules/x" "$d/assembly"; echo secret > "$d/.git/config"; echo secret > "$d/node_modules/x/index.js"
     echo secret > "$d/assembly/secret.ts"; echo secret > "$d/dist/.env"; ln -s ../assembly/secret.ts "$d/dist/escape.ts"
     ln -s /etc/passwd "$d/dist/passwd"; ln -s ../dist/index.js "$d/examples/index.js"
@@ -56,7 +56,8 @@ test(`server: gmemsim serve serves the published files only, checks Host, stream
       timer = setTimeout(() => reject(new Error("no port within 10 s")), 10000);
     }).finally(() => clearTimeout(timer));
     const cases: [string, string | undefined, number][] = [
-      ["/dist/index.js", undefined, 200], ["/examples/browser/index.html", undefined, 200], ["/package.json", undefined, 200],
+      ["/dist/index.js", undefined, 200], ["/examples/browser/index.html", undefined, 200], ["/playground/", undefined, 200],
+      ["/playground/app.js", undefined, 200], ["/dist/examples.json", undefined, 200], ["/package.json", undefined, 200],
       ["/README.md", undefined, 200], ["/LICENSE", undefined, 200], ["/examples/", undefined, 404],
       ["/.git/config", undefined, 404], ["/%2egit/config", undefined, 404], ["/dist/../.git/config", undefined, 404],
       ["/dist/%2e%2e/.git/config", undefined, 404], ["/node_modules/x/index.js", undefined, 404],

@@ -60,7 +60,7 @@ export const command: Command = {
     }
     const addr = server.address();
     const shown = typeof addr === "object" && addr !== null ? `${addr.family === "IPv6" ? `[${addr.address}]` : addr.address}:${addr.port}` : `${host}:${port}`;
-    io.out(`serving the published files of ${root} at http://${shown}/\n  the example page: http://${shown}/examples/browser/index.html\n`);
+    io.out(`serving the published files of ${root} at http://${shown}/\n  the playground: http://${shown}/playground/\n  the example page: http://${shown}/examples/browser/index.html\n`);
     io.flush();
     await new Promise<void>((done) => {
       const stop = () => { server.close(); server.closeAllConnections(); done(); };
