@@ -80,7 +80,9 @@ export function decodeEvent(kind: number, flags: number, a: number, b: number, c
 export class EventReader {
   private next: number;
   constructor(private readonly memory: WebAssembly.Memory, private readonly name: Namer, from?: number) {
-    this.next = from ?? this.head();
+    // no event precedes RING_FIRST_SEQ: a reader asked to start earlier (head - n on a young ring) starts there,
+    // instead of waiting on slots that hold no event of that number
+    this.next = Math.max(from ?? this.head(), L.RING_FIRST_SEQ);
   }
   /** events ever written */
   head(): number {

@@ -3,8 +3,19 @@
 // concurrent updates whole.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createSimulator, createSimulatorSync, canShareMemory } from "../bindings/index";
+import { createSimulator, createSimulatorSync, canShareMemory, EventReader } from "../bindings/index";
 import { spawnWorker, runtime } from "gmemsim-test-env";
+
+test("shared: a reader started before the first event (head - n on a young ring) reads the events that follow", () => {
+  const sim = createSimulatorSync();
+  const head = new EventReader(sim.memory, () => "").head();
+  const reader = new EventReader(sim.memory, (k, i) => sim.nameOf(k, i), Math.max(0, head - 64));
+  const g = sim.createGmem(2 << 20, ["mmap"]);
+  g.convert(0, 4096, "shared");
+  const { events, lost } = reader.read();
+  assert.is(lost, 0);
+  assert.equal([events[0]?.kind, events[events.length - 1]?.kind], ["gmem.lock", "gmem.unlock"]);
+});
 
 test("shared: two instances in one thread see one set of structures", () => {
   const a = createSimulatorSync(undefined, { debug: true });

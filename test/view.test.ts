@@ -131,6 +131,9 @@ if (runtime === "browser") {
       await drawn(el);
       assert.ok(near(pixel(el, "shareability", 5), rgb(pal.shared)), "page 5 turned shared on screen");
       assert.is(el.drawCount, draws + 1, "one draw for one change");
+      const strip = el.recentEvents;
+      assert.ok(strip.length > 0 && strip.length <= 64, `the strip shows the recent events (${strip.length})`);
+      assert.match(strip[strip.length - 1], /^gmem\.unlock /, "the conversion's last event ends the strip");
       el.style.setProperty("--gmem-shared", "#ff0000");
       el.redraw();
       await drawn(el);

@@ -48,6 +48,8 @@ export const RING_BASE: u32 = INSTANCE_BASE + INSTANCES_SIZE;
 export const RING_ENTRY_SIZE: u32 = 32;
 export const RING_SIZE: u32 = 16384; //                   entries (a power of two)
 export const RING_BYTES: u32 = RING_SIZE * RING_ENTRY_SIZE;
+export const RING_FIRST_SEQ: u32 = RING_SIZE; //             the first event's sequence number: a lap in, so a zeroed slot
+//                                                          reads as "not yet written" (no event has a smaller one)
 
 // asc's --memoryBase (scripts/build.mjs passes this value): static data lands here, read-only
 export const MEMORY_BASE: u32 = (RING_BASE + RING_BYTES + WASM_PAGE_SIZE - 1) & ~(WASM_PAGE_SIZE - 1);

@@ -3,7 +3,7 @@
 import {
   LAYOUT_MAGIC, LAYOUT_VERSION, H_MAGIC, H_VERSION, H_INIT, H_HEAP_TOP, HEAP_BASE, PAGEMAP_BASE, H_DEBUG, H_ARCH,
   H_SAFEGUARDS_OFF, H_CORRUPT, H_FAIL_ALLOC, PFN_LEAKED, STATIC_SIZE, MEMORY_BASE, MAX_INSTANCES, IN_STATE, IN_CALL,
-  IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_SIZE,
+  IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_FIRST_SEQ,
 } from "../abi/layout";
 import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX } from "../abi/consts";
 import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT, EOWNERDEAD } from "../abi/errno";
@@ -50,7 +50,7 @@ export function sim_attach(may_block: i32): i32 {
     store<u32>(H_HEAP_TOP, HEAP_BASE);
     pfnPoolInit();
     eventTablesInit();
-    store<u64>(RING_HEAD, <u64>RING_SIZE); // sequence numbers start a lap in, so zeroed slots read as "not yet written"
+    store<u64>(RING_HEAD, <u64>RING_FIRST_SEQ);
     registerConsumers();
     atomic.store<u32>(H_INIT, 2);
     atomic.notify(H_INIT);

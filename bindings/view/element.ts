@@ -139,6 +139,8 @@ export class GmemView extends Base {
   get drawCount(): number { return this.#draws; }
   /** The frame on screen (lanes and their segments per guest_memfd), null before the first. */
   get frame(): Frame | null { return this.#frame; }
+  /** The recent-events strip as drawn (oldest first): each event's kind and its fields as text. */
+  get recentEvents(): string[] { return this.#strip.map((e) => e.text); }
   /** Where each lane is drawn (CSS pixels of the canvas). */
   get lanes(): LaneBox[] { return this.#box?.lanes ?? []; }
   /** What page p looks like in the section of lane `lane` (every lane of it, as the tooltip says). */
