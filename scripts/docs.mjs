@@ -80,8 +80,8 @@ function fill(text, blocks) {
 
 function typedoc(out) {
   const r = spawnSync(process.execPath, [join(root, "node_modules/typedoc/bin/typedoc"),
-    "--plugin", "typedoc-plugin-markdown", "--entryPoints", "bindings/index.ts", "--entryPoints", "bindings/debug.ts",
-    "--tsconfig", "tsconfig.json", "--out", out, "--readme", "none", "--excludeInternal", "--disableSources",
+    "--plugin", "typedoc-plugin-markdown", "--entryPoints", "bindings/index.ts", "--entryPoints", "bindings/debug.ts", "--entryPoints", "bindings/view/index.ts",
+    "--tsconfig", "tsconfig.json", "--out", out, "--readme", "none", "--excludeInternal", "--excludeExternals", "--disableSources",
     "--outputFileStrategy", "modules", "--intentionallyNotExported", "u32", "--logLevel", "Warn", "--name", "gmemsim API"],
     { encoding: "utf8" });
   if (r.status !== 0 || /\[warning\]|\[error\]/.test(r.stdout + r.stderr)) {
