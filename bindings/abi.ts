@@ -126,6 +126,12 @@ export const OBJ_KIND_NAMES: readonly string[] = byValue(named(C as Mod, "OBJ_T_
 /** VIEW_TABLE_* by name: the tables a lock-free leaf query walks ("kvm-private", "iommu-secure", "host", ...). */
 export const VIEW_TABLE: Readonly<Record<string, number>> = named(C as Mod, "VIEW_TABLE_");
 
+/** LC_* -> the kernel lock a class models (mm/sync.ts), for lockdep's report. */
+export const LOCK_CLASS_NAMES: Readonly<Record<number, string>> = {
+  [C.LC_INV]: "filemap invalidate_lock", [C.LC_MMU]: "kvm->mmu_lock", [C.LC_DOM]: "IOMMU domain lock",
+  [C.LC_PAGES]: "guest_memfd folio/page lock", [C.LC_ALLOC]: "allocator lock", [C.LC_OBJ]: "object table lock",
+};
+
 /** An invariant's name: 'I1' .. 'I20', 'PT' for the page tables' own structure. */
 export function invariantName(code: number): string {
   return code === C.INV_PT ? "PT" : `I${code}`;

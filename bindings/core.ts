@@ -3,7 +3,9 @@
 // Only the release core is embedded here; the debug core lives in its own entry (bindings/debug.ts, the package's
 // `gmemsim/debug`), which hands its bytes over with provideDebugCore(), so the default bundle never carries it.
 import releaseBytes from "../build/release.wasm";
-import { INITIAL_WASM_PAGES, MAX_WASM_PAGES, LAYOUT_VERSION } from "../assembly/abi/layout";
+import { INITIAL_WASM_PAGES, MAX_WASM_PAGES, LAYOUT_VERSION, H_LOCKDEP } from "../assembly/abi/layout";
+import * as C from "../assembly/abi/consts";
+import { LOCK_CLASS_NAMES } from "./abi";
 import { EnvironmentError } from "./errors";
 
 /** The numeric ABI of assembly/api/*.ts (u32 results arrive as signed i32; callers apply >>> 0). */
@@ -24,6 +26,7 @@ export interface CoreExports {
   sim_arch(): number;
   sim_inject(kind: number, count: number): number;
   sim_debug_hook(which: number): number;
+  sim_debug_lock_order(vm: number, gmem: number, inverted: number): number;
   sim_check_all(): number;
   sim_leaked(): number;
   sim_freeze(): number;
@@ -173,7 +176,7 @@ export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.
     throw new EnvironmentError("EINVAL", `this memory cannot hold the core (it must be shared, with at least ` +
       `${INITIAL_WASM_PAGES} pages and a maximum of ${MAX_WASM_PAGES}): ${(e as Error).message}`);
   }
-  const x = guardTraps(instance.exports) as unknown as Partial<CoreExports>;
+  const x = guardTraps(instance.exports, memory) as unknown as Partial<CoreExports>;
   if (typeof x.sim_attach !== "function" || typeof x.sim_layout_version !== "function" || typeof x.sim_scratch !== "function") {
     throw new EnvironmentError("EINVAL", "not a gmemsim core: the module lacks sim_attach / sim_layout_version");
   }
@@ -188,13 +191,14 @@ export function instantiateCore(module: WebAssembly.Module, memory: WebAssembly.
  * leaves a lock held or the world stopped: the core releases what the trapping call held and marks the machine
  * failed (every later call: ENOTRECOVERABLE), and the caller gets an EnvironmentError with that code.
  */
-function guardTraps(exports: WebAssembly.Exports): Record<string, unknown> {
+function guardTraps(exports: WebAssembly.Exports, memory: WebAssembly.Memory): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const trapped = exports.sim_trapped as (() => void) | undefined;
   const fail = (name: string, e: unknown): never => {
     if (!(e instanceof WebAssembly.RuntimeError)) throw e;
     try { trapped?.(); } catch { /* the cleanup itself trapped: the mark may be missing, the error still stands */ }
-    throw new EnvironmentError("ENOTRECOVERABLE", `the model trapped in ${name} (${e.message}); this simulator is marked failed`);
+    throw new EnvironmentError("ENOTRECOVERABLE", `the model trapped in ${name} (${e.message})${lockdepReport(memory)}; ` +
+      "this simulator is marked failed");
   };
   for (const [name, v] of Object.entries(exports)) {
     if (typeof v !== "function" || name === "sim_trapped") { out[name] = v; continue; }
@@ -209,6 +213,18 @@ function guardTraps(exports: WebAssembly.Exports): Record<string, unknown> {
     }
   }
   return out;
+}
+
+/** What the debug core's lock-order check reported before it trapped (H_LOCKDEP), as text; "" when nothing. */
+function lockdepReport(memory: WebAssembly.Memory): string {
+  const u = new Uint32Array(memory.buffer, H_LOCKDEP, C.LOCKDEP_WORDS);
+  const who = Atomics.load(u, C.LOCKDEP_WHO);
+  if (who === 0) return "";
+  const lock = (cls: number, word: number) => `${LOCK_CLASS_NAMES[cls] ?? `lock class ${cls}`} @0x${word.toString(16)}`;
+  return `: lockdep: instance ${who - 1} acquires ${lock(u[C.LOCKDEP_NEW_CLASS], u[C.LOCKDEP_NEW_WORD])} while ` +
+    `holding ${lock(u[C.LOCKDEP_HELD_CLASS], u[C.LOCKDEP_HELD_WORD])}, against the lock order (` +
+    `${Object.keys(LOCK_CLASS_NAMES).map(Number).sort((a, b) => a - b).map((c) => LOCK_CLASS_NAMES[c]).join(" < ")}; ` +
+    "within a class by address)";
 }
 
 /** The core's clock (assembly/mm/clock.ts): milliseconds, monotonic, in every runtime. */

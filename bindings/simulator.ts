@@ -144,6 +144,18 @@ export class Simulator extends SimContext {
     check(this.core.sim_debug_corrupt(+m[1], target.handle, u32("debugCorrupt", "index", index)), "debugCorrupt");
   }
 
+  /**
+   * Debug core only: lockdep's self-test on real locks (lib/locking-selftest.c). Takes `vm`'s mmu_lock and `gmem`'s
+   * invalidate_lock in the documented order, or (inverted) the other way round, which the lock-order check refuses:
+   * the core traps and this throws an Error with code ENOTRECOVERABLE naming both locks; the simulator is failed.
+   */
+  debugLockOrder(vm: Vm, gmem: Gmem, inverted = false): void {
+    if (!(vm instanceof Vm) || vm.sim !== this || !(gmem instanceof Gmem) || gmem.sim !== this) {
+      throw einval("debugLockOrder", "a Vm and a Gmem of this simulator");
+    }
+    check(this.core.sim_debug_lock_order(vm.handle, gmem.handle, inverted ? 1 : 0), "debugLockOrder");
+  }
+
   /** A VM (KVM_CREATE_VM) with a private and a shared table. */
   createVm(opts?: { name?: string }): Vm {
     opts = optsOf("vm.create", opts);

@@ -62,7 +62,7 @@ test(`shared: a worker attached to the same memory reads and updates it (${runti
   assert.is(sim.u32.buffer.byteLength, sim.memory.buffer.byteLength);
 });
 
-test(`shared: workers updating concurrently under the simulator lock (${runtime})`, async () => {
+test(`shared: workers updating concurrently under the per-object locks (${runtime})`, async () => {
   const sim = await createSimulator();
   const bm = sim.createBitmap(1 << 22);
   const jobs = [0, 1, 2].map((k) => spawnWorker<{ instanceId: number }>(sim.share(),

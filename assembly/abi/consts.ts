@@ -84,6 +84,22 @@ export const DBG_SKIP_SHARED_ZAP: u32 = 3; //            to-private keeps shared
 export const DBG_BAD_ERROR_INDEX: u32 = 4; //            error_index outside the range       -> I20
 export const DBG_SKIP_RETRY: u32 = 5; //                 the fault skips the stale check     -> I12
 
+// ---- lock classes (mm/sync.ts), in the order a thread may take them ----------------------------------------------------
+export const LC_INV: u32 = 1; //                         an inode's filemap invalidate_lock (rwsem)
+export const LC_MMU: u32 = 2; //                         a VM's mmu_lock (rwlock)
+export const LC_DOM: u32 = 3; //                         an IOMMU domain's lock
+export const LC_PAGES: u32 = 4; //                       an inode's folios, content, host PTEs, pins, RMP / S-EPT state
+export const LC_ALLOC: u32 = 5; //                       the heap allocator and pfn pools
+export const LC_OBJ: u32 = 6; //                         the object table
+// lockdep's report (H_LOCKDEP of abi/layout.ts: u32 each), written by the debug core before it traps on a lock taken
+// out of order: who (instance slot + 1), the lock held (class, word), the lock asked for (class, word)
+export const LOCKDEP_WHO: u32 = 0;
+export const LOCKDEP_HELD_CLASS: u32 = 1;
+export const LOCKDEP_HELD_WORD: u32 = 2;
+export const LOCKDEP_NEW_CLASS: u32 = 3;
+export const LOCKDEP_NEW_WORD: u32 = 4;
+export const LOCKDEP_WORDS: u32 = 5;
+
 // ---- invariants -----------------------------------------------------------------------------------------------------
 // I1 .. I20 of KERNEL-PROTOCOL.md section 6 are their numbers; INV_PT is the page tables' own structure.
 export const INV_PT: u32 = 101;

@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 5;
+export const LAYOUT_VERSION: u32 = 6;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -129,13 +129,15 @@ export const RING_HEAD: u32 = (H_HOOKS + HOOKS_MAX * 4 + CACHE_LINE - 1) & ~(CAC
 export const RING_HEAD_HI: u32 = RING_HEAD + 4; //       u32 laps of the low word
 export const RING_HEAD_END: u32 = RING_HEAD + CACHE_LINE; // (the rest of the line stays empty)
 // what views read without a lock (api/view.ts, bindings/state.ts): a reader sees whether anything changed by every
-// attached instance's call counter (IN_CALL, odd inside a call: a per-thread seqcount) plus what detached ones left
+// attached instance's seqcount (IN_SEQ, odd inside a call that may change state) plus what detached ones left
 // (H_CALLS_DONE); H_CHANGES is only a word to sleep on, moved at the end of a call when a reader sleeps there
 export const H_CHANGES: u32 = RING_HEAD_END; //          u32 bumped + notified at a call's end while H_CHANGE_WAITERS > 0
 export const H_CHANGE_WAITERS: u32 = H_CHANGES + 4; //   u32 readers asleep on H_CHANGES
 export const H_VIEW_HOLD: u32 = H_CHANGES + 8; //        i32 readers asking writers to stay out while they read
-export const H_CALLS_DONE: u32 = H_CHANGES + 12; //      u32 calls of instances that detached (their IN_CALL / 2)
+export const H_CALLS_DONE: u32 = H_CHANGES + 12; //      u32 calls of instances that detached (their IN_SEQ / 2)
 export const VIEW_HOLD_WAIT_NS: u32 = 10000000; //       the longest a writer that may block waits for them (10 ms)
+// the debug core's lock-order report (LOCKDEP_* of abi/consts.ts), read by the binding when the core traps
+export const H_LOCKDEP: u32 = H_CALLS_DONE + 4; //        u32[LOCKDEP_WORDS]
 // counters: one u64 per event kind, then extra counters (CTR_*), and per-kind sums of the `count` field
 export const MAX_COUNTERS: u32 = 128;
 export const H_COUNTERS: u32 = HEADER_BASE + 1024; //    u64[MAX_COUNTERS]

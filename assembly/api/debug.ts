@@ -1,10 +1,11 @@
 // Debug builds only (release: -EOPNOTSUPP): corrupt the state so that one invariant breaks, to show that the checker
 // finds and names it. The runtime invariants (I9, I12, I18-I20) are broken through the debug hooks instead.
 import { GI_INV_LOCK, GI_NOTIFIERS, GI_RMP } from "../abi/records";
-import { EINVAL, EOPNOTSUPP } from "../abi/errno";
-import { VM_SEQ } from "../kvm/vm";
+import { EINVAL, EOPNOTSUPP, EBADF, EBUSY } from "../abi/errno";
+import { VM_SEQ, VM_MMU_LOCK } from "../kvm/vm";
 import { OBJ_T_GMEM, OBJ_T_VM, objGet } from "../mm/objects";
-import { worldStop, worldStart } from "./bracket";
+import { worldStop, worldStart, enter, leave } from "./bracket";
+import { stepLock, LC_INV, LC_MMU, LM_WRITE, LW_TRY } from "../mm/sync";
 import { DEBUG } from "../lib/debug";
 import { BM_WORDS } from "../abi/records";
 import { bitmapAssign } from "../lib/bitmap";
@@ -80,3 +81,22 @@ export function sim_debug_corrupt(inv: u32, h: u32, index: u32): i32 {
 }
 
 
+
+/**
+ * Debug builds: lockdep's own test, on real locks (lib/locking-selftest.c). Take VM vm's mmu_lock and guest_memfd
+ * gmem's invalidate_lock for writing, in the documented order (inverted 0: 0) or the other way round (inverted 1:
+ * the lock-order check fires, reports both locks in H_LOCKDEP and traps; the binding names them). Release:
+ * -EOPNOTSUPP; -EBADF for a handle that is not a VM / guest_memfd.
+ */
+export function sim_debug_lock_order(vm: u32, gmem: u32, inverted: u32): i32 {
+  if (!DEBUG) return -EOPNOTSUPP;
+  const v = objGet(vm, OBJ_T_VM), gi = objGet(gmem, OBJ_T_GMEM);
+  if (v == 0 || gi == 0) return -EBADF;
+  { const e = enter(); if (e != 0) return e; }
+  // (trylocks: a paused op holding the invalidate lock makes this -EBUSY instead of a wait)
+  const mmu = <usize>v + VM_MMU_LOCK, inv = <usize>gi + GI_INV_LOCK;
+  const first = inverted != 0 ? mmu : inv, second = inverted != 0 ? inv : mmu;
+  const ok = stepLock(first, inverted != 0 ? LC_MMU : LC_INV, LM_WRITE, LW_TRY) &&
+    stepLock(second, inverted != 0 ? LC_INV : LC_MMU, LM_WRITE, LW_TRY);
+  return leave(ok ? 0 : -EBUSY, false);
+}

@@ -14,18 +14,17 @@
 // the engine releases at the end of the step, and which lets a waiter find a holder that died.
 import {
   IN_HELD, HELD_MAX, H_LOCK_WAITS, H_DEAD, INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL,
-  IN_RUNNING_OP, H_FREEZE,
+  IN_RUNNING_OP, H_FREEZE, H_LOCKDEP,
 } from "../abi/layout";
 import { instBase, instSlot } from "./instance";
 import { clockMs } from "./clock";
 import { DEBUG } from "../lib/debug";
+import {
+  LOCKDEP_WHO, LOCKDEP_HELD_CLASS, LOCKDEP_HELD_WORD, LOCKDEP_NEW_CLASS, LOCKDEP_NEW_WORD,
+} from "../abi/consts";
 
-export const LC_INV: u32 = 1;
-export const LC_MMU: u32 = 2;
-export const LC_DOM: u32 = 3;
-export const LC_PAGES: u32 = 4;
-export const LC_ALLOC: u32 = 5;
-export const LC_OBJ: u32 = 6;
+import { LC_INV } from "../abi/consts";
+export { LC_INV, LC_MMU, LC_DOM, LC_PAGES, LC_ALLOC, LC_OBJ } from "../abi/consts";
 
 export const RW_EXCL: u32 = 0x80000000;
 export const LM_READ: u32 = 1;
@@ -108,15 +107,27 @@ function heldPush(w: usize, cls: u32, mode: u32): void {
     // lockdep: a new lock must come after every lock held (class, then address within one class)
     for (let i: u32 = 0; i < n; i++) {
       const hc = load<u32>(heldAt(i), 4) >> 8, hw = <usize>load<u32>(heldAt(i));
-      if (hc > cls || (hc == cls && hw > w)) {
-        assert(false, "lock order: class " + cls.toString() + " @" + w.toString() + " after class " + hc.toString() + " @" + hw.toString());
-      }
+      if (hc > cls || (hc == cls && hw > w)) lockdepReport(hc, hw, cls, w);
     }
   }
   if (n >= <u32>HELD_MAX) { if (DEBUG) assert(false, "held list full"); return; }
   store<u32>(heldAt(n), <u32>w);
   store<u32>(heldAt(n), (cls << 8) | mode, 4);
   store<u32>(instBase() + IN_HELD, n + 1);
+}
+
+/**
+ * A lock asked for out of order (print_circular_bug, kernel/locking/lockdep.c): say which two locks (H_LOCKDEP, the
+ * first report wins) and trap; the binding reads the report and names both locks in the error it throws.
+ */
+function lockdepReport(heldClass: u32, heldWord: usize, cls: u32, w: usize): void {
+  if (atomic.cmpxchg<u32>(H_LOCKDEP + (LOCKDEP_WHO << 2), 0, instSlot() + 1) == 0) {
+    store<u32>(H_LOCKDEP + (LOCKDEP_HELD_CLASS << 2), heldClass);
+    store<u32>(H_LOCKDEP + (LOCKDEP_HELD_WORD << 2), <u32>heldWord);
+    store<u32>(H_LOCKDEP + (LOCKDEP_NEW_CLASS << 2), cls);
+    store<u32>(H_LOCKDEP + (LOCKDEP_NEW_WORD << 2), <u32>w);
+  }
+  unreachable();
 }
 
 /** Release every lock taken within the step (the engine, at the end of each step, and the bracket on exit). */
