@@ -33,6 +33,7 @@ const HEADER_H = 18;
 const AXIS_H = 18;
 export const STRIP_H = 16;
 const STRIP_LABEL_H = 16;
+const STATE_LEGEND_H = 18;
 
 /** Where a lane, or the event strip, sits on the canvas (CSS pixels). */
 export interface LaneBox { section: number; lane: number; y: number; h: number; label: string; kind: string }
@@ -51,7 +52,7 @@ export function layout(frame: Frame, width: number): Layout {
     y += 4;
   });
   const stripY = y + STRIP_LABEL_H;
-  return { lanes, plotX: GUTTER, plotW: Math.max(10, width - GUTTER - 8), stripY, height: stripY + STRIP_H + 6 };
+  return { lanes, plotX: GUTTER, plotW: Math.max(10, width - GUTTER - 8), stripY, height: stripY + STRIP_H + 6 + STATE_LEGEND_H };
 }
 
 /** Page index at CSS x, and the CSS x of page p. */
@@ -140,14 +141,27 @@ export function drawFrame(ctx: CanvasRenderingContext2D, frame: Frame, box: Layo
     ctx.fillStyle = pal[e.cls] ?? pal.other;
     ctx.fillRect(box.plotX + i * cell, box.stripY, Math.max(1, cell - 1), STRIP_H);
   });
-  // the phases' legend above the strip
-  let x = box.plotX;
-  for (const k of ["lock", "invalidate_begin", "should_proceed", "execute_work", "invalidate_end", "remap"]) {
+  // the phases' legend above the strip, the lanes' colours below it
+  legend(ctx, pal, box.plotX, box.stripY - STRIP_LABEL_H + 8, PHASE_LEGEND);
+  ctx.fillStyle = pal.muted;
+  ctx.fillText("lanes", 4, box.stripY + STRIP_H + 6 + STATE_LEGEND_H / 2);
+  legend(ctx, pal, box.plotX, box.stripY + STRIP_H + 6 + STATE_LEGEND_H / 2, STATE_LEGEND);
+}
+
+const PHASE_LEGEND: [string, string][] = [["lock", "lock"], ["invalidate_begin", "invalidate_begin"],
+  ["should_proceed", "should_proceed"], ["execute_work", "execute_work"], ["invalidate_end", "invalidate_end"],
+  ["remap", "step-4 remap"]];
+const STATE_LEGEND: [string, string][] = [["private", "private"], ["shared", "shared"], ["mixed", "mixed"],
+  ["absent", "absent"], ["huge", "huge folio"], ["4K", "4K folio / leaf"], ["2M", "2M leaf"], ["1G", "1G leaf"],
+  ["blocked", "blocked"], ["pending", "pending"]];
+
+/** One row of colour keys from x at height y (the middle of the row). */
+function legend(ctx: CanvasRenderingContext2D, pal: Palette, x: number, y: number, keys: [string, string][]): void {
+  for (const [k, label] of keys) {
     ctx.fillStyle = pal[k];
-    ctx.fillRect(x, box.stripY - STRIP_LABEL_H + 4, 8, 8);
+    ctx.fillRect(x, y - 4, 8, 8);
     ctx.fillStyle = pal.muted;
-    const label = k === "remap" ? "step-4 remap" : k;
-    ctx.fillText(label, x + 11, box.stripY - STRIP_LABEL_H + 8);
+    ctx.fillText(label, x + 11, y);
     x += 16 + ctx.measureText(label).width;
   }
 }
