@@ -82,6 +82,19 @@ test("chrome trace: scenario threads get a track each for their ops", async () =
   assert.ok(tr.byName.get("iommu io")!.instants.some((i) => i.name === "iommu.invalidate_begin"), "events stay on their mechanism");
 });
 
+test("chrome trace: an explorer counterexample's paused ops and their resumes are on their thread's track", async () => {
+  const { rep, tr } = await traced({ format: 1, config: { arch: "tdx" }, steps: [
+    { op: "gmem.create", id: "g", size: "2M", flags: ["mmap", "init-private"] }, { op: "vm.create", id: "vm" },
+    { op: "vm.bind", vm: "vm", slot: 0, gpa: 0, size: "2M", gmem: "g", offset: 0 },
+    { op: "guest.access", vm: "vm", gpa: 0, private: true, pause: "after-faultin", as: "vcpu.0" },
+    { op: "convert", gmem: "g", offset: 0, size: "4K", to: "shared", pause: "after-lock", as: "conv.0" },
+    { op: "resume", id: "conv.0" }, { op: "resume", id: "vcpu.0", expect: ["retry", "mapped", "memory-fault"] }] });
+  assert.ok(rep.ok, rep.failure?.message);
+  assert.equal(tr.byName.get("thread vcpu")!.slices.map((s) => s.name), ["guest.access", "resume"]);
+  assert.equal(tr.byName.get("thread conv")!.slices.map((s) => s.name), ["convert", "resume"]);
+  assert.ok(tr.byName.get("vm vm")!.instants.some((i) => i.name === "guest.fault"), "events stay on their mechanism");
+});
+
 /**
  * Each convert / punch of a scenario file run again paused after every one of its steps (the op then reports each
  * step it ran in an op.step event): the phases inferred from the same events without op.step must agree.

@@ -1,7 +1,9 @@
 // A run report as Chrome Trace Event JSON (the format chrome://tracing and Perfetto UI open): one process for the
 // scenario, one track (thread) per mechanism - each guest_memfd, VM and IOMMU by its scenario id, the arch's
 // firmware (TDX module, SNP RMP), the scenario's own checks - and, when the steps come from scenario threads, one
-// track per thread for their ops, so an interleaving reads top to bottom. Every step is a complete slice ("X") on
+// track per thread for their ops, so an interleaving reads top to bottom. An explorer counterexample is a plain
+// scenario whose paused ops are named `<thread>.<op index>` (`as`) and resumed by that name: those ops and their
+// resumes go on the track of that thread too. Every step is a complete slice ("X") on
 // the track of the object it acts on; a conversion's phases are slices nested in it; every event is an instant
 // ("i") on its mechanism's track with its fields as args. Time is the model's order, not wall time: each event
 // takes EVENT_US microseconds, so what happened together lines up across tracks.
@@ -42,6 +44,8 @@ function stepTrack(s: StepOutcome, pausedBy: Map<string, string>): string {
   const a = s.args ?? {};
   const id = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : undefined);
   if (s.op === "resume") return pausedBy.get(id("id") ?? "") ?? "scenario";
+  const thread = /^(.+)\.\d+$/.exec(id("as") ?? "");
+  if (thread) return `thread ${thread[1]}`;
   if (s.op === "gmem.create") return `gmem ${id("id")}`;
   if (s.op === "vm.create") return `vm ${id("id")}`;
   if (s.op === "iommu.create") return `iommu ${id("id")}`;
