@@ -130,4 +130,20 @@ test("embed: a long run lets the event loop in between steps", async () => {
   assert.ok(firedAt > 0 && firedAt < steps.length, `a timer ran during the run (at step ${firedAt} of ${steps.length})`);
 });
 
+test("embed: a scenario object built in code: keys set to undefined are absent, as in its JSON", async () => {
+  const scn = { format: 1, name: undefined, config: { arch: "sw", disable: undefined }, steps: [
+    { op: "gmem.create", id: "g", size: "2M", flags: ["mmap"], expect: undefined, comment: undefined },
+    { op: "check.attr", gmem: "g", offset: 0, size: "4K", is: "shared" }] };
+  const rep = await runScenario(scn);
+  assert.ok(rep.ok, rep.failure?.message);
+  assert.equal(asJson(rep), asJson(await runScenario(JSON.parse(JSON.stringify(scn)))));
+  let err: { code?: string; message?: string } | undefined;
+  try { await runScenario({ format: 1, steps: [{ op: "gmem.create", id: "g", size: undefined }] }); } catch (e) { err = e as typeof err; }
+  assert.is(err?.code, "EMALFORMED");
+  assert.match(err!.message!, /size/, "a required field set to undefined is missing");
+  const proto = JSON.parse('{"format":1,"steps":[{"op":"vm.create","id":"v","__proto__":{"x":1}}]}');
+  try { await runScenario(proto); err = undefined; } catch (e) { err = e as typeof err; }
+  assert.is(err?.code, "EMALFORMED", "a __proto__ key is an unknown field, not a prototype");
+});
+
 test.run();

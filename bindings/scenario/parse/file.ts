@@ -124,11 +124,33 @@ function validate(doc: unknown, threadNamesWritten?: string[]): Scenario {
 }
 
 /**
- * Validate and convert an already-parsed scenario document (what JSON.parse returned). Threads come in the
- * object's key order (JavaScript puts integer-like keys such as "0" first; parseScenario uses the text's order).
+ * Validate and convert an already-parsed scenario document (what JSON.parse returned, or an object built in code).
+ * A key whose value is `undefined` counts as absent, as it would once written as JSON. Threads come in the object's
+ * key order (JavaScript puts integer-like keys such as "0" first; parseScenario uses the text's order).
  */
 export function validateScenario(doc: unknown): Scenario {
-  return validate(doc);
+  return validate(withoutUndefined(doc, 0, new Set()));
+}
+
+/** A copy of plain objects and arrays without the keys whose value is undefined (other values, cycles and what lies
+ * deeper than the text parser's MAX_DEPTH are kept as they are, for the validator to judge). */
+function withoutUndefined(x: unknown, depth: number, seen: Set<unknown>): unknown {
+  if (typeof x !== "object" || x === null || depth > MAX_DEPTH || seen.has(x)) return x;
+  const proto = Object.getPrototypeOf(x);
+  if (!Array.isArray(x) && proto !== Object.prototype && proto !== null) return x;
+  seen.add(x);
+  let out: unknown;
+  if (Array.isArray(x)) out = x.map((v) => withoutUndefined(v, depth + 1, seen));
+  else {
+    const o: Obj = {};
+    for (const [k, v] of Object.entries(x)) {
+      // (defineProperty: a key "__proto__" stays a key, as JSON.parse makes it)
+      if (v !== undefined) Object.defineProperty(o, k, { value: withoutUndefined(v, depth + 1, seen), enumerable: true, writable: true, configurable: true });
+    }
+    out = o;
+  }
+  seen.delete(x);
+  return out;
 }
 
 /** The names of `threads` as the text has them (in order, a name written twice included); undefined: unknown. */
