@@ -26,4 +26,19 @@ test("explore: a conversion whose lock step was replayed unchecked is not report
   assert.is(rep.schedules, 252, "every interleaving of 5 + 5 steps");
 });
 
+test("explore: a pin-mode unmap conflicts with a to-private refcount check (the reduction keeps both orders)", () => {
+  const text = doc("pin-mode unmap vs to-private", [
+    gmem("g"), { op: "host.mmap", gmem: "g" }, { op: "iommu.create", id: "io", mode: "pin" },
+    { op: "iommu.map", iommu: "io", iova: 0, gmem: "g", offset: 0, size: "4K", secure: false },
+  ], {
+    vfio: [{ op: "iommu.unmap", iommu: "io", iova: 0, size: "4K", secure: false }],
+    conv: [{ op: "convert", gmem: "g", offset: 0, size: "4K", to: "private", expect: [0, "EAGAIN"] }],
+  }, [{ op: "check.invariants" }]);
+  for (const reduction of ["sleep-sets", "none"] as const) {
+    const rep = exploreSync(text, { reduction });
+    assert.ok(rep.ok, rep.failure?.violation.message);
+    assert.equal(rep.results.find((r) => r.op === "convert")!.results, [0, "EAGAIN"], reduction);
+  }
+});
+
 test.run();
