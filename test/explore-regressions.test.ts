@@ -4,7 +4,7 @@
 // setup's paused ops lost to `finally`, a stale step name, lax validation, and an access without `expect`.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { exploreSync } from "../bindings/index";
+import { exploreSync, type ScheduleStep } from "../bindings/index";
 
 const doc = (name: string, steps: unknown[], threads: Record<string, unknown[]>, fin?: unknown[]): string =>
   JSON.stringify({ format: 1, name, config: { arch: "sw", protocol: "v2" }, steps, threads, ...(fin ? { finally: fin } : {}) });
@@ -39,6 +39,22 @@ test("explore: a pin-mode unmap conflicts with a to-private refcount check (the 
     assert.ok(rep.ok, rep.failure?.violation.message);
     assert.equal(rep.results.find((r) => r.op === "convert")!.results, [0, "EAGAIN"], reduction);
   }
+});
+
+test("explore: a preemption bound turns the sleep sets off, so no bounded schedule is lost", () => {
+  // b pins, a unpins, b unpins: a[1] = 0 and b[1] = EINVAL only when b[0] < a[1] < b[1], reached within one
+  // preemption only as b[0] a[0] a[1] b[1], which the sleep set of a[0] (independent of b[0]) used to prune
+  const text = doc("bound vs sleep sets", [gmem("g"), gmem("h"), { op: "host.mmap", gmem: "g" }, { op: "host.mmap", gmem: "h" }], {
+    a: [{ op: "host.access", gmem: "h", offset: 0, expect: "ok" }, { op: "host.unpin", gmem: "g", offset: 0, size: "4K", expect: [0, "EINVAL"] }],
+    b: [{ op: "host.pin", gmem: "g", offset: 0, size: "4K" }, { op: "host.unpin", gmem: "g", offset: 0, size: "4K", expect: [0, "EINVAL"] }],
+  });
+  const pairs = new Set<string>();
+  const res = (s: ScheduleStep[], t: string) => s.find((x) => x.thread === t && x.opIndex === 1)!.result;
+  const rep = exploreSync(text, { preemptionBound: 1, onSchedule: (e) => pairs.add(`${res(e.schedule, "a")}/${res(e.schedule, "b")}`) });
+  assert.ok(rep.ok, rep.failure?.violation.message);
+  assert.ok(pairs.has("0/EINVAL"), [...pairs].join(" "));
+  assert.is(rep.reduction, "none");
+  assert.is(rep.schedules, exploreSync(text, { preemptionBound: 1, reduction: "none" }).schedules);
 });
 
 test.run();

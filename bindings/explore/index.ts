@@ -10,7 +10,7 @@ import { runAction, type PausedTable } from "../scenario/run";
 import { runCheck } from "../scenario/checks";
 import { InvariantError } from "../errors";
 import { World, type ScheduleStep, type Violation } from "./world";
-import { DepthFirst, type SearchFailure } from "./search";
+import { DepthFirst, sleepSetsApply, type SearchFailure } from "./search";
 import { PctSampler } from "./pct";
 import { replayScenario } from "./replay";
 
@@ -23,7 +23,7 @@ export interface ExploreOptions {
   seed?: number;
   /** explore part `index` (0-based) of `of` disjoint parts, or "I/N" with I 1-based as on the command line */
   shard?: { index: number; of: number } | string;
-  /** at most this many preemptions per schedule (default: none) */
+  /** at most this many preemptions per schedule, a non-negative integer (default: none); turns the sleep sets off */
   preemptionBound?: number;
   /** "sleep-sets" (default) or "none" (every interleaving) */
   reduction?: "sleep-sets" | "none";
@@ -65,6 +65,7 @@ export interface ExploreReport {
    *  took in one schedule, and those counts (an estimate: how many steps an op takes depends on the schedule) */
   naive: number;
   stepsPerThread: number[];
+  /** the reduction the search used ("none" when a preemption bound was given) */
   reduction: "sleep-sets" | "none";
   preemptionBound?: number;
   shard?: { index: number; of: number };
@@ -191,7 +192,8 @@ export class Exploration {
       name: this.scn.name, ok: failure === undefined, mode: d?.exhausted ? "exhaustive" : "sampled", schedules,
       pctSchedules: this.pct?.schedules ?? 0, sleepBlocked: d?.sleepBlocked ?? 0,
       atomicSteps: (d?.steps ?? 0) + (d?.replayedSteps ?? 0) + (this.pct?.steps ?? 0), replayedSteps: d?.replayedSteps ?? 0,
-      naive: multinomial(counts), stepsPerThread: counts, reduction: this.opts.reduction, seed: this.opts.seed,
+      naive: multinomial(counts), stepsPerThread: counts, reduction: sleepSetsApply(this.opts) ? "sleep-sets" : "none",
+      seed: this.opts.seed,
       ms: +ms.toFixed(1), schedulesPerSecond: ms > 0 ? Math.round(schedules / (ms / 1000)) : 0,
       checkpointBytes: this.world?.checkpoint.bytes ?? 0,
       results: [...this.results.values()].map((r) => ({ thread: r.thread, index: r.index, op: r.op, results: [...r.set].sort(byResult) })),

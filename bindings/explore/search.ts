@@ -5,14 +5,17 @@
 // invariant checker after every atomic step sees every state a full interleaving would (the persistent-set half
 // of partial-order reduction is left out on purpose: it would skip states). Backtracking restores the post-setup
 // checkpoint and replays the path (no memory copy per step). A preemption bound and a shard filter prune the tree
-// deterministically, so N shards together run exactly the unsharded schedules.
+// deterministically, so N shards together run exactly the unsharded schedules. A preemption bound turns the sleep
+// sets off: the schedule a sleeping step stands for may need more preemptions than the bound allows (it would be
+// pruned twice, by the bound and by the sleep set, and its states never reached).
 import { World, ExploreFailure, type ScheduleStep, type Violation } from "./world";
 import { dependent, type Footprint } from "./footprint";
 
 export interface SearchOptions {
   /** stop after this many complete schedules (the space was then not exhausted) */
   maxSchedules: number;
-  /** "sleep-sets" (default) or "none": every interleaving (to measure the reduction, and to test it) */
+  /** "sleep-sets" (default; "none" with a preemption bound) or "none": every interleaving (to measure the
+   *  reduction, and to test it) */
   reduction: "sleep-sets" | "none";
   /** at most this many preemptions (switching away from a thread that could go on) per schedule */
   preemptionBound?: number;
@@ -48,6 +51,11 @@ export interface SearchStats {
 
 export interface SearchFailure { violation: Violation; schedule: ScheduleStep[] }
 
+/** Does the search use sleep sets? Not with a preemption bound (see the header). */
+export function sleepSetsApply(o: Pick<SearchOptions, "reduction" | "preemptionBound">): boolean {
+  return o.reduction !== "none" && o.preemptionBound === undefined;
+}
+
 /** Depth at which the shards split the tree: deep enough that its nodes outnumber the shards. */
 export function shardDepth(of: number): number { return 2 + Math.ceil(Math.log2(Math.max(1, of))); }
 
@@ -60,9 +68,12 @@ export class DepthFirst {
   private simDepth = 0;
   private frontier = 0;
   private finished = false;
+  private readonly sleepSets: boolean;
 
   constructor(private readonly w: World, private readonly opts: SearchOptions,
-              private readonly onSchedule: (w: World, schedule: ScheduleStep[]) => void) {}
+              private readonly onSchedule: (w: World, schedule: ScheduleStep[]) => void) {
+    this.sleepSets = sleepSetsApply(opts);
+  }
 
   get done(): boolean { return this.finished; }
 
@@ -98,7 +109,7 @@ export class DepthFirst {
       this.stats.steps++;
       this.path[d] = t;
       this.simDepth = d + 1;
-      const sleep = this.opts.reduction === "none" ? [] :
+      const sleep = !this.sleepSets ? [] :
         [...top.sleep, ...top.tried].filter((s) => s.t !== t && !dependent(s.fp, fp));
       top.tried.push({ t, fp });
       const preempt = top.last >= 0 && t !== top.last && top.enabled.includes(top.last) ? 1 : 0;
