@@ -4,8 +4,10 @@
 // setup's paused ops lost to `finally`, a stale step name, lax validation, and an access without `expect`.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import files from "gmemsim-test-scenarios";
 import { exploreSync, type ScheduleStep } from "../bindings/index";
 
+const example = (name: string): string => files[`examples/${name}.json`];
 const doc = (name: string, steps: unknown[], threads: Record<string, unknown[]>, fin?: unknown[]): string =>
   JSON.stringify({ format: 1, name, config: { arch: "sw", protocol: "v2" }, steps, threads, ...(fin ? { finally: fin } : {}) });
 const gmem = (id: string, init = "init-shared") => ({ op: "gmem.create", id, size: "2M", flags: ["mmap", init] });
@@ -55,6 +57,25 @@ test("explore: a preemption bound turns the sleep sets off, so no bounded schedu
   assert.ok(pairs.has("0/EINVAL"), [...pairs].join(" "));
   assert.is(rep.reduction, "none");
   assert.is(rep.schedules, exploreSync(text, { preemptionBound: 1, reduction: "none" }).schedules);
+});
+
+test("explore: a scenario without threads is one complete schedule, exhaustive", () => {
+  const rep = exploreSync(example("fault-race"));
+  assert.ok(rep.ok, rep.failure?.violation.message);
+  assert.is(rep.mode, "exhaustive");
+  assert.is(rep.schedules, 1);
+  assert.is(rep.pctSchedules, 0);
+});
+
+test("explore: a budget of exactly the schedule count is exhaustive; one less samples", () => {
+  const s = example("race-dma-map-vs-to-private");
+  const n = exploreSync(s).schedules;
+  const exact = exploreSync(s, { maxSchedules: n });
+  assert.is(exact.mode, "exhaustive");
+  assert.is(exact.schedules, n);
+  const less = exploreSync(s, { maxSchedules: n - 1 });
+  assert.is(less.mode, "sampled");
+  assert.is(less.schedules - less.pctSchedules, n - 1);
 });
 
 test.run();

@@ -68,6 +68,8 @@ export class DepthFirst {
   private simDepth = 0;
   private frontier = 0;
   private finished = false;
+  /** a complete schedule beyond maxSchedules was reached: the space does not fit */
+  private overflow = false;
   private readonly sleepSets: boolean;
 
   constructor(private readonly w: World, private readonly opts: SearchOptions,
@@ -85,7 +87,10 @@ export class DepthFirst {
       w.reset();
       this.simDepth = 0;
       const root = this.node(-1, 0, [], []);
-      if (root === null) { this.finished = true; return; }
+      if (root === null) { // a leaf (no threads), outside this shard, or a failure
+        if (this.failure) return;
+        return this.stop(!this.overflow);
+      }
       this.stack.push(root);
     }
     const stepsAtStart = this.stats.steps;
@@ -115,8 +120,8 @@ export class DepthFirst {
       const preempt = top.last >= 0 && t !== top.last && top.enabled.includes(top.last) ? 1 : 0;
       const child = this.node(t, top.preemptions + preempt, sleep, this.schedule.slice(0, d + 1));
       if (this.failure) return;
+      if (this.overflow) return this.stop(false);
       if (child !== null) this.stack.push(child);
-      if (this.stats.schedules >= this.opts.maxSchedules) return this.stop(false);
     }
     this.stop(true);
   }
@@ -149,6 +154,8 @@ export class DepthFirst {
     const cut = shard !== undefined && shard.of > 1 ? shardDepth(shard.of) : -1;
     if (w.allDone()) {
       if (depth <= cut && this.frontier++ % shard!.of !== shard!.index) return null;
+      // one more complete schedule than the budget: only now is the space known not to fit
+      if (this.stats.schedules >= this.opts.maxSchedules) { this.overflow = true; return null; }
       try { w.runFinally(); } catch (e) {
         if (!(e instanceof ExploreFailure)) throw e;
         this.fail(e.violation, depth);
