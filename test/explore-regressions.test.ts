@@ -78,4 +78,13 @@ test("explore: a budget of exactly the schedule count is exhaustive; one less sa
   assert.is(less.schedules - less.pctSchedules, n - 1);
 });
 
+test("explore: sampled shards split the budget: N shards together run what one run does", () => {
+  const s = example("race-three-threads-two-ops");
+  const whole = exploreSync(s, { maxSchedules: 50, seed: 3 });
+  assert.is(whole.mode, "sampled");
+  const parts = [0, 1].map((index) => exploreSync(s, { maxSchedules: 50, seed: 3, shard: { index, of: 2 } }));
+  for (const p of parts) { assert.is(p.mode, "sampled"); assert.is(p.schedules - p.pctSchedules, 25); assert.is(p.pctSchedules, 25); }
+  assert.is(parts[0].schedules + parts[1].schedules, whole.schedules);
+});
+
 test.run();

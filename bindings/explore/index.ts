@@ -17,7 +17,8 @@ import { replayScenario } from "./replay";
 export type { ScheduleStep, Violation } from "./world";
 
 export interface ExploreOptions {
-  /** exhaustive when the reduced space fits (default 100000); else this many PCT samples */
+  /** exhaustive when the reduced space fits (default 100000); else this many PCT samples. A shard's depth-first
+   *  budget is its share, ceil(maxSchedules / N), and its PCT samples are the j < maxSchedules with j = index mod of */
   maxSchedules?: number;
   /** seed of the PCT sample (default 1) */
   seed?: number;
@@ -149,7 +150,9 @@ export class Exploration {
     for (const [t, th] of (this.scn.threads ?? []).entries()) {
       th.steps.forEach((st, i) => this.results.set(`${t}:${i}`, { thread: th.name, index: i, op: st.op, set: new Set() }));
     }
-    this.dfs = new DepthFirst(this.world, { maxSchedules: this.opts.maxSchedules, reduction: this.opts.reduction,
+    // a shard's share of the depth-first budget: N shards together run at most maxSchedules before sampling
+    const budget = Math.ceil(this.opts.maxSchedules / (this.shard?.of ?? 1));
+    this.dfs = new DepthFirst(this.world, { maxSchedules: budget, reduction: this.opts.reduction,
       preemptionBound: this.opts.preemptionBound, shard: this.shard }, (w, s) => this.record(w, s));
   }
 
