@@ -87,4 +87,16 @@ test("explore: sampled shards split the budget: N shards together run what one r
   assert.is(parts[0].schedules + parts[1].schedules, whole.schedules);
 });
 
+test("explore: ops setup left paused can be resumed in finally, in every schedule", () => {
+  const text = doc("paused by setup", [
+    gmem("g"), gmem("h"), { op: "convert", gmem: "h", offset: 0, size: "4K", to: "private", pause: "after-lock", as: "c" },
+  ], {
+    a: [{ op: "convert", gmem: "g", offset: 0, size: "4K", to: "private" }],
+    b: [{ op: "host.mmap", gmem: "g" }],
+  }, [{ op: "resume", id: "c", expect: 0 }, { op: "check.attr", gmem: "h", offset: 0, size: "4K", is: "private" }]);
+  const rep = exploreSync(text);
+  assert.ok(rep.ok, rep.failure?.violation.message);
+  assert.ok(rep.schedules >= 2, `${rep.schedules}`);
+});
+
 test.run();

@@ -100,7 +100,7 @@ function multinomial(counts: number[]): number {
 }
 
 /** Run the setup steps (everything before the threads); a failure there is reported as the exploration's. */
-function setup(sim: Simulator, scn: Scenario): { objs: Objects; violation?: Violation } {
+function setup(sim: Simulator, scn: Scenario): { objs: Objects; paused: PausedTable; violation?: Violation } {
   const objs = newObjects();
   const paused: PausedTable = new Map();
   let last = sim.events.read().events;
@@ -110,12 +110,12 @@ function setup(sim: Simulator, scn: Scenario): { objs: Objects; violation?: Viol
       else { compareExpect(s as ActionStep, runAction(sim, s as ActionStep, objs, paused)); last = sim.events.read().events; }
     } catch (e) {
       const where = `steps[${s.index}] ${s.op}`;
-      if (e instanceof StepFailure) return { objs, violation: { kind: "expect", op: s.op, opIndex: s.index, expected: e.expected, got: e.got, message: `${where}: ${e.message}` } };
-      if (e instanceof InvariantError) return { objs, violation: { kind: "invariant", invariants: e.invariants, where: e.where, op: s.op, opIndex: s.index, message: `${where}: ${e.invariants.join(", ")} violated` } };
+      if (e instanceof StepFailure) return { objs, paused, violation: { kind: "expect", op: s.op, opIndex: s.index, expected: e.expected, got: e.got, message: `${where}: ${e.message}` } };
+      if (e instanceof InvariantError) return { objs, paused, violation: { kind: "invariant", invariants: e.invariants, where: e.where, op: s.op, opIndex: s.index, message: `${where}: ${e.invariants.join(", ")} violated` } };
       throw e;
     }
   }
-  return { objs };
+  return { objs, paused };
 }
 
 /** One exploration, run in slices (`slice(budget)` returns true when it is over). */
@@ -146,7 +146,7 @@ export class Exploration {
     this.sim.setSafeguardsOff(c.disable ?? []);
     const s = setup(this.sim, this.scn);
     if (s.violation) { this.setupViolation = s.violation; return; }
-    this.world = new World(this.sim, this.scn, s.objs);
+    this.world = new World(this.sim, this.scn, s.objs, s.paused);
     for (const [t, th] of (this.scn.threads ?? []).entries()) {
       th.steps.forEach((st, i) => this.results.set(`${t}:${i}`, { thread: th.name, index: i, op: st.op, set: new Set() }));
     }
@@ -204,7 +204,8 @@ export class Exploration {
     if (this.opts.preemptionBound !== undefined) rep.preemptionBound = this.opts.preemptionBound;
     if (this.shard) rep.shard = this.shard;
     if (failure) {
-      const note = `Replays the schedule gmemsim explore found breaking "${this.scn.name}": ${failure.violation.message}`;
+      const note = `Replays the schedule gmemsim explore found breaking "${this.scn.name}": ${failure.violation.message}` +
+        (failure.violation.kind === "deadlock" ? " (not exact: it ends in the stuck state, and gmemsim run does not wait)" : "");
       rep.failure = { ...failure, replay: replayScenario(this.scn, failure.schedule, note, failure.violation.kind === "finally") };
     }
     return rep;
