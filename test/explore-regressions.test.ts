@@ -99,4 +99,16 @@ test("explore: ops setup left paused can be resumed in finally, in every schedul
   assert.ok(rep.schedules >= 2, `${rep.schedules}`);
 });
 
+test("explore: an op that fails before its first step is named by its own step, not the previous op's", () => {
+  const text = doc("stale step name", [gmem("g"), gmem("h")], {
+    a: [{ op: "convert", gmem: "g", offset: 0, size: "4K", to: "private" },
+      { op: "convert", gmem: "g", offset: "4M", size: "4K", to: "private", expect: "EINVAL" }],
+    b: [{ op: "host.mmap", gmem: "h" }],
+  });
+  const names = new Set<string>();
+  const rep = exploreSync(text, { onSchedule: (e) => names.add(e.schedule.find((x) => x.thread === "a" && x.opIndex === 1)!.step) });
+  assert.ok(rep.ok, rep.failure?.violation.message);
+  assert.equal([...names], ["run"]);
+});
+
 test.run();

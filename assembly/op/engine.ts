@@ -150,6 +150,7 @@ function lockConsumers(op: u32, thread: bool): bool {
 export function opRun(op: u32, stop: u32): i32 {
   const thread = stop == STOP_ONE || stop == STOP_PROBE;
   setThreadMode(thread);
+  if (stop != STOP_PROBE) out(OUT_STEP, STEP_RUN); // an op that fails before its first step names no earlier op's
   if (stop != STOP_NEVER && stop != STOP_PROBE && load<u32>(op, OP_HANDLE) == 0) {
     // it may outlive this call: give it its heap record now, before a step takes a lock it could not then keep
     const heap = persist(op);
