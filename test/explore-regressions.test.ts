@@ -5,12 +5,16 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import files from "gmemsim-test-scenarios";
-import { exploreSync, type ScheduleStep } from "../bindings/index";
+import { exploreSync, parseScenario, type ExploreOptions, type ScheduleStep } from "../bindings/index";
 
 const example = (name: string): string => files[`examples/${name}.json`];
 const doc = (name: string, steps: unknown[], threads: Record<string, unknown[]>, fin?: unknown[]): string =>
   JSON.stringify({ format: 1, name, config: { arch: "sw", protocol: "v2" }, steps, threads, ...(fin ? { finally: fin } : {}) });
 const gmem = (id: string, init = "init-shared") => ({ op: "gmem.create", id, size: "2M", flags: ["mmap", init] });
+const codeOf = (f: () => unknown): string | undefined => {
+  try { f(); } catch (e) { return (e as { code?: string }).code; }
+  return undefined;
+};
 
 test("explore: a conversion whose lock step was replayed unchecked is not reported as breaking I19", () => {
   // setup ends with a no-op conversion (its record says "was a no-op"); every later conversion is a real one
@@ -109,6 +113,19 @@ test("explore: an op that fails before its first step is named by its own step, 
   const rep = exploreSync(text, { onSchedule: (e) => names.add(e.schedule.find((x) => x.thread === "a" && x.opIndex === 1)!.step) });
   assert.ok(rep.ok, rep.failure?.violation.message);
   assert.equal([...names], ["run"]);
+});
+
+test("explore: bad options and an unparsed object with empty lists are Errors with a code", () => {
+  const s = example("race-pin-vs-to-private");
+  const bad: ExploreOptions[] = [
+    { preemptionBound: -1 }, { preemptionBound: 1.5 }, { preemptionBound: "2" as unknown as number },
+    { reduction: "dpor" as unknown as "none" }, { seed: -1 }, { seed: 0.5 }, { seed: NaN }, { pctDepth: 0 },
+  ];
+  for (const o of bad) assert.is(codeOf(() => exploreSync(s, o)), "EINVAL", JSON.stringify(o));
+  assert.is(codeOf(() => exploreSync(s, { seed: undefined, preemptionBound: undefined })), undefined, "undefined is the default");
+  assert.is(codeOf(() => exploreSync({ steps: [], threads: { a: [], b: [] } })), "EMALFORMED");
+  assert.is(codeOf(() => exploreSync({ steps: [] })), "EMALFORMED");
+  assert.ok(exploreSync(parseScenario(s)).ok, "a parsed scenario is taken as it is");
 });
 
 test.run();

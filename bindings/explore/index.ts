@@ -20,7 +20,7 @@ export interface ExploreOptions {
   /** exhaustive when the reduced space fits (default 100000); else this many PCT samples. A shard's depth-first
    *  budget is its share, ceil(maxSchedules / N), and its PCT samples are the j < maxSchedules with j = index mod of */
   maxSchedules?: number;
-  /** seed of the PCT sample (default 1) */
+  /** seed of the PCT sample: a non-negative integer (default 1) */
   seed?: number;
   /** explore part `index` (0-based) of `of` disjoint parts, or "I/N" with I 1-based as on the command line */
   shard?: { index: number; of: number } | string;
@@ -28,7 +28,7 @@ export interface ExploreOptions {
   preemptionBound?: number;
   /** "sleep-sets" (default) or "none" (every interleaving) */
   reduction?: "sleep-sets" | "none";
-  /** PCT's bug depth d (default 3) */
+  /** PCT's bug depth d, a positive integer (default 3) */
   pctDepth?: number;
   /** the debug core (asserts on) */
   debugCore?: boolean;
@@ -136,10 +136,9 @@ export class Exploration {
   constructor(scenario: Scenario | string | object, options: ExploreOptions = {}) {
     this.scn = typeof scenario === "string" ? parseScenario(scenario)
       : isParsed(scenario) ? scenario as Scenario : validateScenario(scenario);
-    this.opts = { maxSchedules: 100000, seed: 1, reduction: "sleep-sets", pctDepth: 3, ...options };
-    if (!Number.isInteger(this.opts.maxSchedules) || this.opts.maxSchedules < 1) {
-      throw Object.assign(new Error(`maxSchedules: a positive integer, got ${String(this.opts.maxSchedules)}`), { code: "EINVAL" });
-    }
+    this.opts = { ...options, maxSchedules: options.maxSchedules ?? 100000, seed: options.seed ?? 1,
+      reduction: options.reduction ?? "sleep-sets", pctDepth: options.pctDepth ?? 3 };
+    checkOptions(this.opts);
     if (options.shard !== undefined) this.shard = parseShard(options.shard);
     const c = this.scn.config;
     this.sim = createSimulatorSync(undefined, { arch: c.arch, protocol: c.protocol, checks: true, debug: options.debugCore });
@@ -216,8 +215,29 @@ function byResult(a: string | number, b: string | number): number {
   return typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === "number" ? -1 : 1;
 }
 
+/** A Scenario parseScenario / validateScenario made (not a file's JSON object, whose threads are a map). */
 function isParsed(x: object): boolean {
-  return Array.isArray((x as Scenario).steps) && (x as Scenario).steps.every((s) => typeof s === "object" && "section" in s);
+  const s = x as Partial<Scenario>;
+  const steps = (l: unknown): boolean => Array.isArray(l) && l.every((st) => st !== null && typeof st === "object" && "section" in st);
+  if (s.format !== 1 || typeof s.config !== "object" || s.config === null || !Array.isArray(s.config.disable)) return false;
+  if (!steps(s.steps)) return false;
+  if (s.threads !== undefined && !(Array.isArray(s.threads) && s.threads.length > 0 &&
+      s.threads.every((t) => typeof t?.name === "string" && Array.isArray(t.steps) && t.steps.length > 0 && steps(t.steps)))) return false;
+  if (s.finally !== undefined && !steps(s.finally)) return false;
+  return s.steps!.length > 0 || s.threads !== undefined;
+}
+
+/** The options a caller may get wrong, checked up front: EINVAL with the option's name. */
+function checkOptions(o: ExploreOptions): void {
+  const bad = (name: string, want: string, v: unknown): never => {
+    throw Object.assign(new Error(`${name}: ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`), { code: "EINVAL" });
+  };
+  const int = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
+  if (!int(o.maxSchedules, 1)) bad("maxSchedules", "a positive integer", o.maxSchedules);
+  if (!int(o.seed, 0)) bad("seed", "a non-negative integer", o.seed);
+  if (o.preemptionBound !== undefined && !int(o.preemptionBound, 0)) bad("preemptionBound", "a non-negative integer", o.preemptionBound);
+  if (o.reduction !== "sleep-sets" && o.reduction !== "none") bad("reduction", `"sleep-sets" or "none"`, o.reduction);
+  if (!int(o.pctDepth, 1)) bad("pctDepth", "a positive integer", o.pctDepth);
 }
 
 /** Explore synchronously (the CLI, tests, a worker that may block). */
