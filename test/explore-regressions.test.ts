@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import files from "gmemsim-test-scenarios";
-import { exploreSync, parseScenario, type ExploreOptions, type ScheduleStep } from "../bindings/index";
+import { exploreSync, runScenario, parseScenario, type ExploreOptions, type ScheduleStep } from "../bindings/index";
 
 const example = (name: string): string => files[`examples/${name}.json`];
 const doc = (name: string, steps: unknown[], threads: Record<string, unknown[]>, fin?: unknown[]): string =>
@@ -126,6 +126,26 @@ test("explore: bad options and an unparsed object with empty lists are Errors wi
   assert.is(codeOf(() => exploreSync({ steps: [], threads: { a: [], b: [] } })), "EMALFORMED");
   assert.is(codeOf(() => exploreSync({ steps: [] })), "EMALFORMED");
   assert.ok(exploreSync(parseScenario(s)).ok, "a parsed scenario is taken as it is");
+});
+
+test("scenario: an access without expect must succeed, and mapped / ok are success", () => {
+  const steps = [
+    gmem("g"), { op: "host.mmap", gmem: "g" }, { op: "vm.create", id: "vm" },
+    { op: "vm.bind", vm: "vm", slot: 0, gpa: 0, size: "2M", gmem: "g", offset: 0 },
+    { op: "host.access", gmem: "g", offset: 0, write: 5 },
+    { op: "guest.access", vm: "vm", gpa: 0, private: false, value: 5 },
+  ];
+  return runScenario({ format: 1, name: "no expect", config: { arch: "sw" }, steps }).then((r) => {
+    assert.ok(r.ok, JSON.stringify(r.failure));
+    const rep = exploreSync(doc("no expect in threads", steps.slice(0, 4), {
+      a: [{ op: "host.access", gmem: "g", offset: "0x1000" }], b: [{ op: "guest.access", vm: "vm", gpa: "0x2000", private: false }],
+    }));
+    assert.ok(rep.ok, rep.failure?.violation.message);
+    const fails = exploreSync(doc("private fault without expect", steps.slice(0, 4), {
+      a: [{ op: "guest.access", vm: "vm", gpa: "0x1000", private: true }], b: [{ op: "host.mmap", gmem: "g" }],
+    }));
+    assert.is(fails.failure?.violation.kind, "expect", "a memory-fault exit is not success");
+  });
 });
 
 test.run();
