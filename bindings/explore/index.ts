@@ -18,7 +18,7 @@ export type { ScheduleStep, Violation } from "./world";
 
 export interface ExploreOptions {
   /** exhaustive when the reduced space fits (default 100000); else this many PCT samples. A shard's depth-first
-   *  budget is its share, ceil(maxSchedules / N), and its PCT samples are the j < maxSchedules with j = index mod of */
+   *  budget is its share, ceil(maxSchedules / of), and its PCT samples are the j < maxSchedules with j = index mod of */
   maxSchedules?: number;
   /** seed of the PCT sample: a non-negative integer (default 1) */
   seed?: number;
