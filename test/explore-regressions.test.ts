@@ -47,6 +47,20 @@ test("explore: a pin-mode unmap conflicts with a to-private refcount check (the 
   }
 });
 
+test("explore: a pin-mode unmap conflicts with a punch of the pinned page (both orders run)", () => {
+  const text = doc("pin-mode unmap vs punch", [
+    gmem("g"), { op: "host.mmap", gmem: "g" }, { op: "iommu.create", id: "io", mode: "pin" },
+    { op: "iommu.map", iommu: "io", iova: 0, gmem: "g", offset: 0, size: "4K", secure: false },
+  ], {
+    vfio: [{ op: "iommu.unmap", iommu: "io", iova: 0, size: "4K", secure: false }],
+    punch: [{ op: "punch", gmem: "g", offset: 0, size: "4K" }],
+  }, [{ op: "check.invariants" }]);
+  const firsts = new Set<string>();
+  const rep = exploreSync(text, { onSchedule: (e) => firsts.add(e.schedule[0].thread) });
+  assert.ok(rep.ok, rep.failure?.violation.message);
+  assert.equal([...firsts].sort(), ["punch", "vfio"], "the unpin before the truncation and after it");
+});
+
 test("explore: a preemption bound turns the sleep sets off, so no bounded schedule is lost", () => {
   // b pins, a unpins, b unpins: a[1] = 0 and b[1] = EINVAL only when b[0] < a[1] < b[1], reached within one
   // preemption only as b[0] a[0] a[1] b[1], which the sleep set of a[0] (independent of b[0]) used to prune
