@@ -117,6 +117,15 @@ test("explore: ops setup left paused can be resumed in finally, in every schedul
   assert.ok(rep.schedules >= 2, `${rep.schedules}`);
 });
 
+test("explore: a deadlock's replay says it is not exact (gmemsim run does not wait)", () => {
+  const text = doc("deadlock", [gmem("g"), { op: "convert", gmem: "g", offset: 0, size: "4K", to: "private", pause: "after-lock", as: "held" }], {
+    a: [{ op: "convert", gmem: "g", offset: "0x1000", size: "4K", to: "private" }], b: [{ op: "host.mmap", gmem: "g" }],
+  });
+  const rep = exploreSync(text);
+  assert.is(rep.failure?.violation.kind, "deadlock");
+  assert.match(String(rep.failure!.replay.description), /not exact/);
+});
+
 test("explore: an op that fails before its first step is named by its own step, not the previous op's", () => {
   const text = doc("stale step name", [gmem("g"), gmem("h")], {
     a: [{ op: "convert", gmem: "g", offset: 0, size: "4K", to: "private" },
