@@ -1,9 +1,11 @@
 // How an export runs an operation: check the stop value it was given, then drive the op record (op/engine.ts)
 // inside the step bracket. A probe (STOP_PROBE) looks without changing anything.
 import {
-  STOP_NEVER, STOP_ONE, STOP_PROBE, STEP_KINDS, RESULT_PAUSED, OPS_CONVERT, OPS_PUNCH, OPS_GUEST_ACCESS,
+  STOP_NEVER, STOP_ONE, STOP_PROBE, STEP_RUN, STEP_KINDS, RESULT_PAUSED, OPS_CONVERT, OPS_PUNCH, OPS_GUEST_ACCESS,
   OPS_IOMMU_MAP, OPS_SINGLE, OPK_CONVERT, OPK_PUNCH, OPK_GUEST_ACCESS, OPK_IOMMU_MAP,
 } from "../abi/ops";
+import { OUT_STEP } from "../abi/consts";
+import { out } from "../mm/instance";
 import { opRun } from "../op/engine";
 import { leave, leaveQuiet } from "./bracket";
 
@@ -30,5 +32,7 @@ export function runAndLeave(op: u32, stop: u32): i32 {
 
 /** An op whose first step finished at once (bad arguments): a probe says it can run, a call gets the result. */
 export function earlyResult(r: i32, stop: u32): i32 {
-  return stop == STOP_PROBE ? leaveQuiet(RESULT_PAUSED) : leave(r);
+  if (stop == STOP_PROBE) return leaveQuiet(RESULT_PAUSED);
+  out(OUT_STEP, STEP_RUN); // it ran no step: the out-slot names none of an earlier op's
+  return leave(r);
 }

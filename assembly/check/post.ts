@@ -18,10 +18,12 @@ import { notifierCount, notifierClass, notifierOwner } from "../gmem/notifier";
 import { CF_SHARED, CF_BEGUN, convertInode } from "../gmem/convert";
 import { vmSlotsEnd, vmSlot, vmPt, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd } from "../kvm/vm";
 
-/** Remember what the post-conditions need: the range's bits, and whether it already had the target attribute. */
+/**
+ * Remember what the post-conditions need: the range's bits, and whether it already had the target attribute. Taken
+ * with the checker off too, so a step run unchecked (the explorer replaying a prefix) leaves the state a checked one does.
+ */
 export function convertSnapshot(op: u32): void {
   store<u32>(op, 0, OP_SNAP);
-  if (!checksOn()) return;
   const gi = convertInode(op);
   const bm = gmemBitmap(gi);
   const s = load<u32>(op, OP_START), e = load<u32>(op, OP_END);

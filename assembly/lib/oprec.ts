@@ -51,6 +51,7 @@ export const OP_POST: usize = 4064;
 export const OP_SNAP: usize = OP_POST + 0;
 export const OP_SNAP_ORDER: usize = OP_POST + 4;
 export const OP_WASNOOP: usize = OP_POST + 8;
+export const OP_POST_SIZE: usize = 12;
 export const OP_INLINE_MAX: u32 = <u32>((OP_POST - OP_INLINE) >> 3);
 export const OP_LIST_INLINE: u32 = 0xff; //        OP_LIST_ORDER of a list that lives inline
 export const OP_RECORD_SIZE: u32 = PAGE_SIZE;

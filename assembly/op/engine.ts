@@ -21,7 +21,8 @@ import { OUT_OP, OUT_STEP, OUT_STATUS, OUT_RESULT, OUT_ERR_INDEX, OUT_LEVEL, OUT
 import { EBADF, EBUSY, EAGAIN, EFAULT, ENOMEM, ENOSPC, EOWNERDEAD } from "../abi/errno";
 import {
   OP_KIND, OP_STEP, OP_ID, OP_HANDLE, OP_LAST, OP_OBJ, OP_OBJ2, OP_H0, OP_H1, OP_LIST, OP_LIST_ORDER, OP_INLINE,
-  OP_LIST_INLINE, OP_RECORD_SIZE, opFlags, OP_ERR_INDEX, OP_SNAP, OP_END, opKind, opStep, opResult, opFinish, opDone, opListRelease,
+  OP_LIST_INLINE, OP_RECORD_SIZE, opFlags, OP_ERR_INDEX, OP_SNAP, OP_POST, OP_POST_SIZE, OP_END, opKind, opStep,
+  opResult, opFinish, opDone, opListRelease,
 } from "../lib/oprec";
 import { emit } from "../lib/events";
 import { pageAllocRaw, pageFree } from "../mm/alloc";
@@ -43,6 +44,7 @@ import { declareReach } from "./reach";
 export function opBegin(kind: u32): u32 {
   const op = instOpRecord();
   memory.fill(op, 0, <usize>OP_INLINE);
+  memory.fill(op + <u32>OP_POST, 0, <usize>OP_POST_SIZE); // no post-condition state left by the record's last op
   store<u32>(op, kind, OP_KIND);
   store<u32>(op, STEP_RUN, OP_STEP);
   store<u32>(op, OP_LIST_INLINE, OP_LIST_ORDER);
@@ -148,6 +150,7 @@ function lockConsumers(op: u32, thread: bool): bool {
 export function opRun(op: u32, stop: u32): i32 {
   const thread = stop == STOP_ONE || stop == STOP_PROBE;
   setThreadMode(thread);
+  if (stop != STOP_PROBE) out(OUT_STEP, STEP_RUN); // an op that fails before its first step names no earlier op's
   if (stop != STOP_NEVER && stop != STOP_PROBE && load<u32>(op, OP_HANDLE) == 0) {
     // it may outlive this call: give it its heap record now, before a step takes a lock it could not then keep
     const heap = persist(op);

@@ -17,6 +17,7 @@ import { gmemIndex } from "../gmem/inode";
 import { notifierTouchAll } from "../gmem/notifier";
 import { slotForGfn, slotInode, vmIndex } from "../kvm/vm";
 import { ioGmem, ioIndex, ioIsGmem } from "../iommu/domain";
+import { nAreas, ioArea, areaUsed, areaPinned, areaInode } from "../iommu/area";
 
 /** Every resource of inode gi, written. */
 function inodeAll(gi: u32): void {
@@ -27,6 +28,16 @@ function inodeAll(gi: u32): void {
   fpTouch(g, RES_FILEMAP, FP_WRITE);
 }
 
+/**
+ * Every resource of each inode a pin-mode area of io maps, written: unmapping drops the area's GUP pins (iommufd's
+ * iopt_unmap_iova unpins the area's pages), folio references that a to-private refcount check and a punch read.
+ */
+function pinnedInodesAll(io: u32): void {
+  for (let i: u32 = 0, n = nAreas(io); i < n; i++) {
+    const a = ioArea(io, i);
+    if (areaUsed(a) && areaPinned(a)) inodeAll(areaInode(a));
+  }
+}
 
 /** Declare what op's next step, `step`, may reach (called in thread mode, before the step runs). */
 export function declareReach(op: u32, step: u32): void {
@@ -77,6 +88,7 @@ export function declareReach(op: u32, step: u32): void {
     fpTouch(ioIndex(obj), RES_LOCK, FP_WRITE); // the tables, the IOTLB, the machine-check count
     const gi = ioGmem(obj);
     if (gi != 0) fpTouch(gmemIndex(gi), RES_LOCK, FP_READ);
+    if (k == OPK_IOMMU_UNMAP) pinnedInodesAll(obj);
     return;
   }
   if (k == OPK_HOST_ACCESS || k == OPK_HOST_PIN || k == OPK_HOST_UNPIN) {

@@ -15,7 +15,8 @@ import { readInput, InputTooLarge, MAX_INPUT_BYTES, safeText, type Io } from "./
 const options: Record<string, OptionSpec> = {
   "max-schedules": { type: "string", value: "N", help: "schedule budget: exhaustive when the reduced space fits, else a PCT sample (default 100000)" },
   seed: { type: "string", value: "S", help: "seed of the PCT sample (default 1)" },
-  shard: { type: "string", value: "I/N", help: "explore the I-th of N disjoint parts of the space (the N parts together = the whole)" },
+  shard: { type: "string", value: "I/N", help: "explore the I-th of N disjoint parts of the space (the N parts together = the whole); " +
+    "its depth-first budget is ceil(max/N), and when sampled it runs the PCT samples j < max with j = I-1 mod N" },
   "preemption-bound": { type: "string", value: "K", help: "at most K preemptions per schedule (turns the sleep-set reduction off: the two do not combine soundly)" },
   "no-reduction": { type: "boolean", help: "every interleaving the locks allow (no sleep sets), to compare" },
   disable: { type: "string", value: "NAME[,NAME]", help: `switch safeguards off on top of config.disable (${SAFEGUARDS.join(", ")})` },

@@ -10,24 +10,25 @@ import { runAction, type PausedTable } from "../scenario/run";
 import { runCheck } from "../scenario/checks";
 import { InvariantError } from "../errors";
 import { World, type ScheduleStep, type Violation } from "./world";
-import { DepthFirst, type SearchFailure } from "./search";
+import { DepthFirst, sleepSetsApply, type SearchFailure } from "./search";
 import { PctSampler } from "./pct";
 import { replayScenario } from "./replay";
 
 export type { ScheduleStep, Violation } from "./world";
 
 export interface ExploreOptions {
-  /** exhaustive when the reduced space fits (default 100000); else this many PCT samples */
+  /** exhaustive when the reduced space fits (default 100000); else this many PCT samples. A shard's depth-first
+   *  budget is its share, ceil(maxSchedules / of), and its PCT samples are the j < maxSchedules with j = index mod of */
   maxSchedules?: number;
-  /** seed of the PCT sample (default 1) */
+  /** seed of the PCT sample: a non-negative integer (default 1) */
   seed?: number;
   /** explore part `index` (0-based) of `of` disjoint parts, or "I/N" with I 1-based as on the command line */
   shard?: { index: number; of: number } | string;
-  /** at most this many preemptions per schedule (default: none) */
+  /** at most this many preemptions per schedule, a non-negative integer (default: none); turns the sleep sets off */
   preemptionBound?: number;
   /** "sleep-sets" (default) or "none" (every interleaving) */
   reduction?: "sleep-sets" | "none";
-  /** PCT's bug depth d (default 3) */
+  /** PCT's bug depth d, a positive integer (default 3) */
   pctDepth?: number;
   /** the debug core (asserts on) */
   debugCore?: boolean;
@@ -65,6 +66,7 @@ export interface ExploreReport {
    *  took in one schedule, and those counts (an estimate: how many steps an op takes depends on the schedule) */
   naive: number;
   stepsPerThread: number[];
+  /** the reduction the search used ("none" when a preemption bound was given) */
   reduction: "sleep-sets" | "none";
   preemptionBound?: number;
   shard?: { index: number; of: number };
@@ -98,7 +100,7 @@ function multinomial(counts: number[]): number {
 }
 
 /** Run the setup steps (everything before the threads); a failure there is reported as the exploration's. */
-function setup(sim: Simulator, scn: Scenario): { objs: Objects; violation?: Violation } {
+function setup(sim: Simulator, scn: Scenario): { objs: Objects; paused: PausedTable; violation?: Violation } {
   const objs = newObjects();
   const paused: PausedTable = new Map();
   let last = sim.events.read().events;
@@ -108,12 +110,12 @@ function setup(sim: Simulator, scn: Scenario): { objs: Objects; violation?: Viol
       else { compareExpect(s as ActionStep, runAction(sim, s as ActionStep, objs, paused)); last = sim.events.read().events; }
     } catch (e) {
       const where = `steps[${s.index}] ${s.op}`;
-      if (e instanceof StepFailure) return { objs, violation: { kind: "expect", op: s.op, opIndex: s.index, expected: e.expected, got: e.got, message: `${where}: ${e.message}` } };
-      if (e instanceof InvariantError) return { objs, violation: { kind: "invariant", invariants: e.invariants, where: e.where, op: s.op, opIndex: s.index, message: `${where}: ${e.invariants.join(", ")} violated` } };
+      if (e instanceof StepFailure) return { objs, paused, violation: { kind: "expect", op: s.op, opIndex: s.index, expected: e.expected, got: e.got, message: `${where}: ${e.message}` } };
+      if (e instanceof InvariantError) return { objs, paused, violation: { kind: "invariant", invariants: e.invariants, where: e.where, op: s.op, opIndex: s.index, message: `${where}: ${e.invariants.join(", ")} violated` } };
       throw e;
     }
   }
-  return { objs };
+  return { objs, paused };
 }
 
 /** One exploration, run in slices (`slice(budget)` returns true when it is over). */
@@ -134,21 +136,22 @@ export class Exploration {
   constructor(scenario: Scenario | string | object, options: ExploreOptions = {}) {
     this.scn = typeof scenario === "string" ? parseScenario(scenario)
       : isParsed(scenario) ? scenario as Scenario : validateScenario(scenario);
-    this.opts = { maxSchedules: 100000, seed: 1, reduction: "sleep-sets", pctDepth: 3, ...options };
-    if (!Number.isInteger(this.opts.maxSchedules) || this.opts.maxSchedules < 1) {
-      throw Object.assign(new Error(`maxSchedules: a positive integer, got ${String(this.opts.maxSchedules)}`), { code: "EINVAL" });
-    }
+    this.opts = { ...options, maxSchedules: options.maxSchedules ?? 100000, seed: options.seed ?? 1,
+      reduction: options.reduction ?? "sleep-sets", pctDepth: options.pctDepth ?? 3 };
+    checkOptions(this.opts);
     if (options.shard !== undefined) this.shard = parseShard(options.shard);
     const c = this.scn.config;
     this.sim = createSimulatorSync(undefined, { arch: c.arch, protocol: c.protocol, checks: true, debug: options.debugCore });
     this.sim.setSafeguardsOff(c.disable ?? []);
     const s = setup(this.sim, this.scn);
     if (s.violation) { this.setupViolation = s.violation; return; }
-    this.world = new World(this.sim, this.scn, s.objs);
+    this.world = new World(this.sim, this.scn, s.objs, s.paused);
     for (const [t, th] of (this.scn.threads ?? []).entries()) {
       th.steps.forEach((st, i) => this.results.set(`${t}:${i}`, { thread: th.name, index: i, op: st.op, set: new Set() }));
     }
-    this.dfs = new DepthFirst(this.world, { maxSchedules: this.opts.maxSchedules, reduction: this.opts.reduction,
+    // a shard's share of the depth-first budget: N shards together run at most maxSchedules before sampling
+    const budget = Math.ceil(this.opts.maxSchedules / (this.shard?.of ?? 1));
+    this.dfs = new DepthFirst(this.world, { maxSchedules: budget, reduction: this.opts.reduction,
       preemptionBound: this.opts.preemptionBound, shard: this.shard }, (w, s) => this.record(w, s));
   }
 
@@ -191,7 +194,8 @@ export class Exploration {
       name: this.scn.name, ok: failure === undefined, mode: d?.exhausted ? "exhaustive" : "sampled", schedules,
       pctSchedules: this.pct?.schedules ?? 0, sleepBlocked: d?.sleepBlocked ?? 0,
       atomicSteps: (d?.steps ?? 0) + (d?.replayedSteps ?? 0) + (this.pct?.steps ?? 0), replayedSteps: d?.replayedSteps ?? 0,
-      naive: multinomial(counts), stepsPerThread: counts, reduction: this.opts.reduction, seed: this.opts.seed,
+      naive: multinomial(counts), stepsPerThread: counts, reduction: sleepSetsApply(this.opts) ? "sleep-sets" : "none",
+      seed: this.opts.seed,
       ms: +ms.toFixed(1), schedulesPerSecond: ms > 0 ? Math.round(schedules / (ms / 1000)) : 0,
       checkpointBytes: this.world?.checkpoint.bytes ?? 0,
       results: [...this.results.values()].map((r) => ({ thread: r.thread, index: r.index, op: r.op, results: [...r.set].sort(byResult) })),
@@ -199,7 +203,8 @@ export class Exploration {
     if (this.opts.preemptionBound !== undefined) rep.preemptionBound = this.opts.preemptionBound;
     if (this.shard) rep.shard = this.shard;
     if (failure) {
-      const note = `Replays the schedule gmemsim explore found breaking "${this.scn.name}": ${failure.violation.message}`;
+      const note = `Replays the schedule gmemsim explore found breaking "${this.scn.name}": ${failure.violation.message}` +
+        (failure.violation.kind === "deadlock" ? " (not exact: it ends in the stuck state, and gmemsim run does not wait)" : "");
       rep.failure = { ...failure, replay: replayScenario(this.scn, failure.schedule, note, failure.violation.kind === "finally") };
     }
     return rep;
@@ -210,8 +215,29 @@ function byResult(a: string | number, b: string | number): number {
   return typeof a === typeof b ? (a < b ? -1 : a > b ? 1 : 0) : typeof a === "number" ? -1 : 1;
 }
 
+/** A Scenario parseScenario / validateScenario made (not a file's JSON object, whose threads are a map). */
 function isParsed(x: object): boolean {
-  return Array.isArray((x as Scenario).steps) && (x as Scenario).steps.every((s) => typeof s === "object" && "section" in s);
+  const s = x as Partial<Scenario>;
+  const steps = (l: unknown): boolean => Array.isArray(l) && l.every((st) => st !== null && typeof st === "object" && "section" in st);
+  if (s.format !== 1 || typeof s.config !== "object" || s.config === null || !Array.isArray(s.config.disable)) return false;
+  if (!steps(s.steps)) return false;
+  if (s.threads !== undefined && !(Array.isArray(s.threads) && s.threads.length > 0 &&
+      s.threads.every((t) => typeof t?.name === "string" && Array.isArray(t.steps) && t.steps.length > 0 && steps(t.steps)))) return false;
+  if (s.finally !== undefined && !steps(s.finally)) return false;
+  return s.steps!.length > 0 || s.threads !== undefined;
+}
+
+/** The options a caller may get wrong, checked up front: EINVAL with the option's name. */
+function checkOptions(o: ExploreOptions): void {
+  const bad = (name: string, want: string, v: unknown): never => {
+    throw Object.assign(new Error(`${name}: ${want}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`), { code: "EINVAL" });
+  };
+  const int = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
+  if (!int(o.maxSchedules, 1)) bad("maxSchedules", "a positive integer", o.maxSchedules);
+  if (!int(o.seed, 0)) bad("seed", "a non-negative integer", o.seed);
+  if (o.preemptionBound !== undefined && !int(o.preemptionBound, 0)) bad("preemptionBound", "a non-negative integer", o.preemptionBound);
+  if (o.reduction !== "sleep-sets" && o.reduction !== "none") bad("reduction", `"sleep-sets" or "none"`, o.reduction);
+  if (!int(o.pctDepth, 1)) bad("pctDepth", "a positive integer", o.pctDepth);
 }
 
 /** Explore synchronously (the CLI, tests, a worker that may block). */

@@ -2,7 +2,8 @@
 // with `pause`/`resume` (an op that takes more steps starts with `pause: "after-<its first step>"` and an `as` name,
 // each later step resumes it to the next point, the step that finishes it resumes without a pause and carries the
 // thread step's `expect`), then `finally`. `gmemsim run` on it performs exactly the schedule and fails the same way
-// (the invariant checker is on in it).
+// (the invariant checker is on in it). A deadlock is the exception: the replay reaches the state where no thread can
+// take its next step and ends there, with those ops still paused; `gmemsim run` never waits, so it does not fail.
 import type { Scenario } from "../scenario/types";
 import type { ScheduleStep } from "./world";
 import { pausePointsOf } from "../abi";

@@ -5,14 +5,17 @@
 // invariant checker after every atomic step sees every state a full interleaving would (the persistent-set half
 // of partial-order reduction is left out on purpose: it would skip states). Backtracking restores the post-setup
 // checkpoint and replays the path (no memory copy per step). A preemption bound and a shard filter prune the tree
-// deterministically, so N shards together run exactly the unsharded schedules.
+// deterministically, so N shards together run exactly the unsharded schedules. A preemption bound turns the sleep
+// sets off: the schedule a sleeping step stands for may need more preemptions than the bound allows (it would be
+// pruned twice, by the bound and by the sleep set, and its states never reached).
 import { World, ExploreFailure, type ScheduleStep, type Violation } from "./world";
 import { dependent, type Footprint } from "./footprint";
 
 export interface SearchOptions {
   /** stop after this many complete schedules (the space was then not exhausted) */
   maxSchedules: number;
-  /** "sleep-sets" (default) or "none": every interleaving (to measure the reduction, and to test it) */
+  /** "sleep-sets" (default; "none" with a preemption bound) or "none": every interleaving (to measure the
+   *  reduction, and to test it) */
   reduction: "sleep-sets" | "none";
   /** at most this many preemptions (switching away from a thread that could go on) per schedule */
   preemptionBound?: number;
@@ -48,6 +51,11 @@ export interface SearchStats {
 
 export interface SearchFailure { violation: Violation; schedule: ScheduleStep[] }
 
+/** Does the search use sleep sets? Not with a preemption bound (see the header). */
+export function sleepSetsApply(o: Pick<SearchOptions, "reduction" | "preemptionBound">): boolean {
+  return o.reduction !== "none" && o.preemptionBound === undefined;
+}
+
 /** Depth at which the shards split the tree: deep enough that its nodes outnumber the shards. */
 export function shardDepth(of: number): number { return 2 + Math.ceil(Math.log2(Math.max(1, of))); }
 
@@ -60,9 +68,14 @@ export class DepthFirst {
   private simDepth = 0;
   private frontier = 0;
   private finished = false;
+  /** a complete schedule beyond maxSchedules was reached: the space does not fit */
+  private overflow = false;
+  private readonly sleepSets: boolean;
 
   constructor(private readonly w: World, private readonly opts: SearchOptions,
-              private readonly onSchedule: (w: World, schedule: ScheduleStep[]) => void) {}
+              private readonly onSchedule: (w: World, schedule: ScheduleStep[]) => void) {
+    this.sleepSets = sleepSetsApply(opts);
+  }
 
   get done(): boolean { return this.finished; }
 
@@ -74,7 +87,10 @@ export class DepthFirst {
       w.reset();
       this.simDepth = 0;
       const root = this.node(-1, 0, [], []);
-      if (root === null) { this.finished = true; return; }
+      if (root === null) { // a leaf (no threads), outside this shard, or a failure
+        if (this.failure) return;
+        return this.stop(!this.overflow);
+      }
       this.stack.push(root);
     }
     const stepsAtStart = this.stats.steps;
@@ -98,14 +114,14 @@ export class DepthFirst {
       this.stats.steps++;
       this.path[d] = t;
       this.simDepth = d + 1;
-      const sleep = this.opts.reduction === "none" ? [] :
+      const sleep = !this.sleepSets ? [] :
         [...top.sleep, ...top.tried].filter((s) => s.t !== t && !dependent(s.fp, fp));
       top.tried.push({ t, fp });
       const preempt = top.last >= 0 && t !== top.last && top.enabled.includes(top.last) ? 1 : 0;
       const child = this.node(t, top.preemptions + preempt, sleep, this.schedule.slice(0, d + 1));
       if (this.failure) return;
+      if (this.overflow) return this.stop(false);
       if (child !== null) this.stack.push(child);
-      if (this.stats.schedules >= this.opts.maxSchedules) return this.stop(false);
     }
     this.stop(true);
   }
@@ -138,6 +154,8 @@ export class DepthFirst {
     const cut = shard !== undefined && shard.of > 1 ? shardDepth(shard.of) : -1;
     if (w.allDone()) {
       if (depth <= cut && this.frontier++ % shard!.of !== shard!.index) return null;
+      // one more complete schedule than the budget: only now is the space known not to fit
+      if (this.stats.schedules >= this.opts.maxSchedules) { this.overflow = true; return null; }
       try { w.runFinally(); } catch (e) {
         if (!(e instanceof ExploreFailure)) throw e;
         this.fail(e.violation, depth);

@@ -61,6 +61,10 @@ export function formatExploreReport(r: ExploreReport, scn: Scenario, replayPath?
     });
   }
   if (f.violation.kind === "finally") lines.push(`  then finally: ${f.violation.message}`);
-  if (replayPath) lines.push(`  replay: gmemsim run ${replayPath}   (runs exactly this schedule and fails the same way)`);
+  if (replayPath) {
+    lines.push(`  replay: gmemsim run ${replayPath}   ` + (f.violation.kind === "deadlock"
+      ? "(runs the schedule up to the stuck state; not exact: gmemsim run does not wait, so it passes)"
+      : "(runs exactly this schedule and fails the same way)"));
+  }
   return lines.join("\n");
 }

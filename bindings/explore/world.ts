@@ -54,6 +54,8 @@ export class World {
   readonly checkpoint: Checkpoint;
   private readonly objsSetup: Objects;
   private readonly namesSetup: [string, string][];
+  /** the ops setup left paused, by `as` name: `finally` may resume them (each schedule from this same table) */
+  private readonly pausedSetup: PausedTable;
   private objs: Objects;
   private threads: ThreadState[];
   /** results of the thread ops finished in this schedule, by [thread][opIndex] */
@@ -62,10 +64,11 @@ export class World {
   readonly threadSteps: ActionStep[][];
   readonly threadNames: string[];
 
-  constructor(readonly sim: Simulator, readonly scn: Scenario, setupObjs: Objects) {
+  constructor(readonly sim: Simulator, readonly scn: Scenario, setupObjs: Objects, setupPaused: PausedTable = new Map()) {
     this.threadSteps = (scn.threads ?? []).map((t) => t.steps);
     this.threadNames = (scn.threads ?? []).map((t) => t.name);
     this.objsSetup = setupObjs;
+    this.pausedSetup = new Map(setupPaused);
     this.namesSetup = sim.nameEntries();
     this.checkpoint = new Checkpoint(sim);
     this.objs = cloneObjects(setupObjs);
@@ -166,7 +169,7 @@ export class World {
 
   /** Run `finally` (every thread done): its checks and actions as `gmemsim run` would. */
   runFinally(): void {
-    const paused: PausedTable = new Map();
+    const paused: PausedTable = new Map(this.pausedSetup); // the checkpoint has their records as setup left them
     this.lastEvents = this.sim.events.read().events;
     for (const s of this.scn.finally ?? []) runFinallyStep(this, s, paused);
   }

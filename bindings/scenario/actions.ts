@@ -119,15 +119,18 @@ export function decodeResult(sim: Simulator, s: ActionStep, op: ResultOp, raw: n
 }
 
 export function describeExpect(e: Expect<string>): string {
-  if (e.kind === "ok") return "0 (success)";
+  if (e.kind === "ok") return "success (0, or \"mapped\" / \"ok\" for an access)";
   if (e.kind === "errno") return e.errno + (e.errorOffset !== undefined ? ` with errorOffset 0x${e.errorOffset.toString(16)}` : "");
   if (e.kind === "any") return `one of ${e.of.map(describeExpect).join(", ")}`;
   return JSON.stringify(e.value);
 }
 
+/** What success is per op: 0, or an access's own word for it (a guest access that mapped, a host access or DMA that completed). */
+const SUCCESS: ReadonlySet<string | number> = new Set([0, "mapped", "ok"]);
+
 /** Does `got` satisfy one expect entry (a paused op satisfies "ok": it stopped where it was told to)? */
 function matchesOne(e: Expect<string>, got: Got, pausedOk: boolean): boolean {
-  if (e.kind === "ok") return got.result === 0 || (pausedOk && got.result === "paused");
+  if (e.kind === "ok") return SUCCESS.has(got.result) || (pausedOk && got.result === "paused");
   if (e.kind === "errno") {
     if (got.result !== e.errno) return false;
     return e.errorOffset === undefined || BigInt(got.errorOffset ?? -1) === e.errorOffset;
