@@ -39,6 +39,7 @@ export class TextReport {
   step(step: Step, s: StepOutcome): void {
     let text = stepLine(s, step.raw, this.io.paint) + "\n";
     for (const ev of s.events) text += `        | ${safeText(eventLine(ev))}\n`;
+    if (s.eventsLost) text += `        | (${s.eventsLost} earlier events of this step were overwritten in the event ring before they were read)\n`;
     this.io.outTrusted(text);
   }
 

@@ -37,6 +37,8 @@ export interface StepOutcome {
   level?: string;
   value?: number;
   events: SimEvent[];
+  /** events the step emitted that the event ring overwrote before they were read: `events` is incomplete */
+  eventsLost?: number;
 }
 
 export interface RunReport {
@@ -128,12 +130,12 @@ function stepArgs(step: Step): Record<string, unknown> {
 }
 
 /** Run one step; its outcome (a failed expectation or a violated invariant is a failed outcome, not a throw). */
-function runStep(sim: Simulator, step: Step, objs: Objects, paused: PausedTable, lastEvents: SimEvent[]): StepOutcome {
+function runStep(sim: Simulator, step: Step, objs: Objects, paused: PausedTable, last: StepOutcome | undefined): StepOutcome {
   const outcome: StepOutcome = { index: step.index, section: step.section, op: step.op, ok: true, result: 0, events: [] };
   if (step.thread !== undefined) outcome.thread = step.thread;
   outcome.args = stepArgs(step);
   try {
-    if (step.op.startsWith("check.")) runCheck(sim, step, objs, lastEvents);
+    if (step.op.startsWith("check.")) runCheck(sim, step, objs, last?.events ?? [], last?.eventsLost ?? 0);
     else {
       const got = runAction(sim, step as ActionStep, objs, paused);
       outcome.result = got.result;
@@ -150,7 +152,14 @@ function runStep(sim: Simulator, step: Step, objs: Objects, paused: PausedTable,
       outcome.got = `${e.invariants.join(", ")} violated at index/gfn ${e.where}`;
       outcome.invariants = e.invariants;
       outcome.message = e.message;
-    } else throw e;
+    } else {
+      // anything else (the simulator failed: a trap, a dead worker; a bug of the runner) fails the step, saying what
+      const err = e as { code?: unknown; message?: unknown };
+      const code = typeof err?.code === "string" ? `${err.code}: ` : "";
+      outcome.expected = "the step to run";
+      outcome.got = `${code}${typeof err?.message === "string" ? err.message : String(e)}`;
+      outcome.message = `${step.op}: ${outcome.got}`;
+    }
   }
   return outcome;
 }
@@ -168,15 +177,17 @@ export function* scenarioRun(scn: Scenario, opts: RunOptions = {}): Generator<{ 
     const steps: StepOutcome[] = [];
     // the run's own reader: a caller's sim.events keeps its place
     const events = new EventReader(sim.memory, (kind, index) => sim.nameOf(kind, index));
-    let lastEvents: SimEvent[] = [];
+    let last: StepOutcome | undefined;
     let failure: StepOutcome | undefined;
     for (const step of allSteps(scn)) {
-      const outcome = runStep(sim, step, objs, paused, lastEvents);
+      const outcome = runStep(sim, step, objs, paused, last);
       if (!step.op.startsWith("check.")) {
         // an event's `step` in a report is the index of the scenario step that emitted it (the core's own call
         // counter says nothing to a reader of the scenario)
-        outcome.events = events.read().events.map((e) => ({ ...e, step: step.index }));
-        lastEvents = outcome.events;
+        const got = events.read();
+        outcome.events = got.events.map((e) => ({ ...e, step: step.index }));
+        if (got.lost > 0) outcome.eventsLost = got.lost;
+        last = outcome;
       }
       steps.push(outcome);
       yield { step, outcome };

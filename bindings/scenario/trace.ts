@@ -1,7 +1,8 @@
 // A trace is a scenario: what `gmemsim run --trace` writes is a format-1 file that `gmemsim run` replays. It holds
 // the steps in the order the run performed them (threads and finally included, one after another as `run` runs
 // them), each action step with the result it produced as its `expect` (and the level / value / errorOffset it
-// produced), each followed by a `check.events` step listing every event it emitted with every field, and at the end
+// produced), each followed by a `check.events` step listing every event it emitted with every field (a step some of
+// whose events the ring overwrote before they were read gets a note saying so instead), and at the end
 // a `check.stats` naming every counter. A replay that passes therefore produced the same results and the same events
 // in each step (each step's events contain the recorded ones in order, and no counter grew beyond its recorded
 // total). A run that failed is traced up to its failing step, written as the scenario had it, so the replay fails
@@ -71,7 +72,11 @@ export function traceStep(step: Step, outcome: StepOutcome): TraceJson[] {
     if (outcome[k] !== undefined) raw[k] = outcome[k];
   }
   const out: TraceJson[] = [raw];
-  if (outcome.events.length > 0) out.push({ op: "check.events", sequence: outcome.events.map(eventMatch) });
+  if (outcome.eventsLost) {
+    // an incomplete list is not written as the step's events: the step says what was lost, and nothing checks them
+    const lost = `${outcome.eventsLost} of its events were overwritten in the event ring before they were read; its events are not checked`;
+    raw.note = typeof raw.note === "string" ? `${raw.note}; ${lost}` : lost;
+  } else if (outcome.events.length > 0) out.push({ op: "check.events", sequence: outcome.events.map(eventMatch) });
   return out;
 }
 

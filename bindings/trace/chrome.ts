@@ -94,7 +94,7 @@ export function toChromeTrace(report: RunReport): ChromeTrace {
     const events = s.events ?? [];
     const dur = Math.max(1, events.length) * EVENT_US;
     const args: Record<string, unknown> = { index: s.index, section: s.section, ...(s.args ?? {}), result: s.result, ok: s.ok };
-    for (const k of ["thread", "errorOffset", "level", "value", "expected", "got", "invariants"] as const) {
+    for (const k of ["thread", "errorOffset", "level", "value", "expected", "got", "invariants", "eventsLost"] as const) {
       if (s[k] !== undefined) args[k] = s[k];
     }
     out.push({ name: s.op, ph: "X", cat: "op", pid: PID, tid: tid(track), ts, dur, args,

@@ -62,6 +62,7 @@ export function tempFile(name: string, text?: string): string | null {
 export function runCli(args: string[], stdin?: string, env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } | null {
   const r = spawnSync(process.execPath, [join(process.cwd(), "bin", "gmemsim.js"), ...args], {
     cwd: process.cwd(), input: stdin ?? "", encoding: "utf8", timeout: 60000, env: { ...process.env, ...env },
+    maxBuffer: 256 * 2 ** 20,
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
