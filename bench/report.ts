@@ -43,8 +43,9 @@ export function chartSvg(rep: BenchReport): string {
 export function markdownTable(rep: BenchReport): string {
   const lines = [
     `Measured by \`npm run bench\` (${rep.mode} mode) on ${rep.date.slice(0, 10)}: node ${rep.machine.node}, ` +
-    `${rep.machine.cpus} x ${rep.machine.cpuModel}, ${rep.seconds} s. Regenerated from \`bench/results.json\` by ` +
-    "`node scripts/bench-readme.mjs`.",
+    `${rep.machine.cpus} x ${rep.machine.cpuModel}, load average ${(rep.machine.loadStart ?? []).join(" / ")} at the start, ` +
+    `${rep.seconds} s. Regenerated from that run's JSON by \`npm run bench -- --update-readme\`. ` +
+    "Results are medians of the rounds, with [min - max] of the rounds.",
     "",
     "| case | what | result | target |",
     "|---|---|---|---|",
