@@ -112,7 +112,7 @@ function extraSummary(r: CaseResult): string | undefined {
   return undefined;
 }
 
-export function summary(r: CaseResult): string {
+export function summary(r: CaseResult, withTarget = true): string {
   const parts: string[] = [];
   const ex = extraSummary(r);
   if (r.opsPerSec !== undefined) parts.push(`${fmt(r.opsPerSec)} ${r.unit}${range(r.opsPerSec, r.spread, fmt)}`);
@@ -123,7 +123,7 @@ export function summary(r: CaseResult): string {
   }
   if (r.opsPerSec === undefined && r.ratio === undefined && r.name !== "faults-and-maps") parts.push("counts, not timed");
   if (ex) parts.push(ex);
-  if (r.met !== undefined) parts.push(r.met ? `target met (${r.target})` : `target NOT met (${r.target})`);
+  if (r.met !== undefined && withTarget) parts.push(r.met ? `target met (${r.target})` : `target NOT met (${r.target})`);
   if (!parts.length && r.extra) parts.push(JSON.stringify(r.extra).slice(0, 160));
   return parts.join(", ");
 }

@@ -71,7 +71,7 @@ export function markdownTable(rep: BenchReport): string {
   ];
   for (const r of rep.cases) {
     const met = r.met === undefined ? "" : r.met ? " (met)" : " (**not met**)";
-    lines.push(`| ${r.name} | ${r.what} | ${summary(r).replace(/\|/g, "/")} | ${r.target ?? "-"}${met} |`);
+    lines.push(`| ${r.name} | ${r.what} | ${summary(r, false).replace(/\|/g, "/")} | ${r.target ?? "-"}${met} |`);
   }
   return lines.join("\n") + "\n";
 }
