@@ -34,7 +34,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const cases = CASES.filter((c) => !opts.filter || c.name.includes(opts.filter));
   const est = cases.reduce((s, c) => s + (opts.quick ? c.quickSeconds : c.fullSeconds), 0);
   opts.log(`gmemsim bench (${opts.quick ? "quick" : "full"}): ${cases.length} cases, about ${est} s on a 2-core machine`);
+  if (OS) opts.log(`machine: ${OS.cpus} x ${OS.model}, load average ${round2(OS.loadavg()).join(" / ")} (1 / 5 / 15 min)`);
   const t0 = now();
+  const loadStart = OS?.loadavg() ?? [];
   const results: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {
     const ti = now();
@@ -48,13 +50,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   return {
     tool: "gmemsim bench", date: new Date().toISOString(), mode: opts.quick ? "quick" : "full",
     machine: { node: g.process?.version ?? "n/a", platform: g.process?.platform ?? "browser", arch: g.process?.arch ?? "n/a",
-      cpus: os?.cpus ?? 0, cpuModel: os?.model ?? "n/a" },
+      cpus: os?.cpus ?? 0, cpuModel: os?.model ?? "n/a", loadStart: round2(loadStart), loadEnd: round2(OS?.loadavg() ?? []) },
     cases: results, seconds: +((now() - t0) / 1000).toFixed(1),
   };
 }
 
-let OS: { cpus: number; model: string } | undefined;
-export function setMachine(m: { cpus: number; model: string }): void { OS = m; }
+let OS: { cpus: number; model: string; loadavg: () => number[] } | undefined;
+export function setMachine(m: { cpus: number; model: string; loadavg: () => number[] }): void { OS = m; }
+const round2 = (xs: number[]) => xs.map((x) => +x.toFixed(2));
 
 type Rec = Record<string, Record<string, number>>;
 /** One readable line for the cases whose result is a set of numbers rather than one rate. */
@@ -63,10 +66,17 @@ function extraSummary(r: CaseResult): string | undefined {
   if (!x) return undefined;
   const n = (v: unknown) => fmt(Math.round(v as number));
   switch (r.name) {
+    case "convert-4k-random":
+      return `${x.nsPerConversion} ns vs floor kernel ${x.floorNsPerConversion} ns; cost growth ${x.growthOf}: ${x.growth}x ` +
+        `(${x.nsAt1GiB} -> ${x.nsAtLargest} ns; the floor kernel's own growth ${x.floorGrowth}x, ${x.floorNsAt1GiB} -> ${x.floorNsAtLargest} ns)`;
+    case "convert-1t-unpopulated": {
+      const sp = x.msSpread as [number, number];
+      return `${x.msPerRoundTrip} ms per round trip [${((x.msPerRoundTrip as number) * sp[0]).toFixed(2)} - ${((x.msPerRoundTrip as number) * sp[1]).toFixed(2)}]`;
+    }
     case "faults-and-maps": {
-      const e = x as Rec;
-      return `guest faults/s 4K ${n(e["guest fault 4K"].opsPerSec)}, 2M ${n(e["guest fault 2M"].opsPerSec)}; ` +
-        `IOMMU maps/s 4K ${n(e["iommu map 4K"].opsPerSec)}, 2M ${n(e["iommu map 2M"].opsPerSec)}`;
+      const e = x as Record<string, { opsPerSec: number; spread: [number, number] }>;
+      const t = (k: string) => `${n(e[k].opsPerSec)}${range(e[k].opsPerSec, e[k].spread, fmt)}`;
+      return `guest faults/s 4K ${t("guest fault 4K")}, 2M ${t("guest fault 2M")}; IOMMU maps/s 4K ${t("iommu map 4K")}, 2M ${t("iommu map 2M")}`;
     }
     case "pin-vs-gmem": {
       const e = x as Rec;
@@ -87,8 +97,9 @@ function extraSummary(r: CaseResult): string | undefined {
       return `modelled us per conversion: sw ${e.sw.perConversionUs}, tdx ${e.tdx.perConversionUs}, snp ${e.snp.perConversionUs}`;
     }
     case "workers": {
-      const e = x as Record<string, { one: number; two: number; ratio: number }>;
-      return Object.entries(e).map(([k, v]) => `${k}: 1 worker ${n(v.one)}/s, 2 workers ${n(v.two)}/s (${v.ratio}x)`).join("; ");
+      const e = x as Record<string, { one: number; two: number; ratio: number; spread: [number, number] }>;
+      return Object.entries(e).map(([k, v]) => `${k}: 1 worker ${n(v.one)}/s, 2 workers ${n(v.two)}/s ` +
+        `(${v.ratio}x${range(v.ratio, v.spread, (y) => y.toFixed(2))})`).join("; ");
     }
     case "explore-schedules":
       return `${n(x.schedules)} schedules (every interleaving the locks allow: ${n(x.allInterleavingsTheLocksAllow)}, ` +
@@ -101,18 +112,27 @@ function extraSummary(r: CaseResult): string | undefined {
   return undefined;
 }
 
-export function summary(r: CaseResult): string {
+export function summary(r: CaseResult, withTarget = true): string {
   const parts: string[] = [];
   const ex = extraSummary(r);
-  if (r.opsPerSec !== undefined) parts.push(`${fmt(r.opsPerSec)} ${r.unit}`);
-  if (r.ratio !== undefined) parts.push(`${r.ratio}x vs ${r.vs}`);
-  if (r.extra && "timesFloor" in r.extra) parts.push(`${r.extra.timesFloor}x the memory floor`);
+  if (r.opsPerSec !== undefined) parts.push(`${fmt(r.opsPerSec)} ${r.unit}${range(r.opsPerSec, r.spread, fmt)}`);
+  if (r.ratio !== undefined) parts.push(`${r.ratio}x${range(r.ratio, r.ratioSpread, (v) => v.toFixed(2))} vs ${r.vs}`);
+  if (r.extra && "timesFloor" in r.extra) {
+    parts.push(`${r.extra.timesFloor}x${range(r.extra.timesFloor as number, r.extra.timesFloorSpread as [number, number] | undefined,
+      (v) => v.toFixed(2))} the memory floor`);
+  }
+  if (r.opsPerSec === undefined && r.ratio === undefined && r.name !== "faults-and-maps") parts.push("counts, not timed");
   if (ex) parts.push(ex);
-  if (r.met !== undefined) parts.push(r.met ? "target met" : `target NOT met (${r.target})`);
+  if (r.met !== undefined && withTarget) parts.push(r.met ? `target met (${r.target})` : `target NOT met (${r.target})`);
   if (!parts.length && r.extra) parts.push(JSON.stringify(r.extra).slice(0, 160));
   return parts.join(", ");
 }
 
+/** " [min - max]" of the rounds, from the median and the relative spread; "" when there is none. */
+function range(median: number, spread: [number, number] | undefined, f: (v: number) => string): string {
+  return spread ? ` [${f(median * spread[0])} - ${f(median * spread[1])}]` : "";
+}
+
 export function fmt(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n);
+  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(+n.toFixed(2));
 }

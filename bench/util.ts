@@ -22,7 +22,9 @@ export interface BenchReport {
   tool: string;
   date: string;
   mode: "quick" | "full";
-  machine: { node: string; platform: string; arch: string; cpus: number; cpuModel: string };
+  machine: { node: string; platform: string; arch: string; cpus: number; cpuModel: string;
+    /** os.loadavg() (1, 5, 15 min) when the run began and when it ended: a loaded machine makes every ratio noisier */
+    loadStart: number[]; loadEnd: number[] };
   cases: CaseResult[];
   seconds: number;
 }
@@ -48,6 +50,17 @@ export function spreadOf(xs: number[]): [number, number] {
 export function rng(seed: number) {
   let s = seed >>> 0 || 1;
   return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+}
+
+/**
+ * The one timing harness every case uses: `fn` (which does a batch and returns how many operations it did) is run
+ * once to warm up, then `rounds` times; each round's operations per second. Spread = min / max of the rounds.
+ */
+export function timeRounds(rounds: number, fn: () => number): number[] {
+  fn();
+  const ops: number[] = [];
+  for (let r = 0; r < rounds; r++) { const t = now(); const n = fn(); ops.push(n / ((now() - t) / 1000)); }
+  return ops;
 }
 
 /** Alternate A and B for `rounds` rounds of one call each; ratio = timeB / timeA per round (A faster -> > 1). */

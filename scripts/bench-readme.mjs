@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// Regenerate the benchmark table in README.md (between the bench markers) from bench/results.json.
+// Regenerate the benchmark table in README.md (between the bench markers) from a bench run's JSON
+// (default bench/out/results.json, what `npm run bench` writes). `npm run bench -- --update-readme` runs this.
 import { build } from "esbuild";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const rep = JSON.parse(readFileSync(join(root, "bench/results.json"), "utf8"));
+const from = process.argv[2] ?? join(root, "bench/out/results.json");
+const rep = JSON.parse(readFileSync(from, "utf8"));
 // bench/report.ts, bundled in memory (the package does not ship it as a module of its own)
 const bundled = await build({ entryPoints: [join(root, "bench/report.ts")], bundle: true, format: "esm", write: false,
   logLevel: "warning", loader: { ".wasm": "empty" } });
@@ -16,4 +18,4 @@ const begin = "<!-- bench:begin -->", end = "<!-- bench:end -->";
 const i = readme.indexOf(begin), j = readme.indexOf(end);
 if (i < 0 || j < i) { console.error("README.md has no bench markers"); process.exit(1); }
 writeFileSync(join(root, "README.md"), readme.slice(0, i + begin.length) + "\n" + markdownTable(rep) + readme.slice(j));
-console.log("README.md: benchmark table regenerated from bench/results.json");
+console.log(`README.md: benchmark table regenerated from ${from}`);

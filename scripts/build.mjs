@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Build what a user or a test needs, from the sources, doing only what changed:
 //   core     build/{debug,release}.wasm (+ .wat)   the AssemblyScript core, both asconfig targets
+//   floor    build/floor.wasm  the bench's C-like floor kernel (bench/floor/kernel.ts), a module of its own
 //   bundle   dist/index.js     the binding with the release core embedded (esbuild, ESM, es2022/node20/chrome120)
 //            dist/debug.js     `gmemsim/debug`: the same API, plus the debug core (asserts kept)
 //            dist/view.js      `gmemsim/view`: <gmem-view> (the binding it uses is the chunk index.js uses)
@@ -105,9 +106,18 @@ await stage("core", ["assembly", "asconfig.json", "scripts/build.mjs"], [version
   if (/__new|__alloc/.test(wat)) throw new Error("release core contains managed allocation (__new/__alloc)");
 });
 
+// the bench's floor kernel (bench/floor/kernel.ts): its own module and unshared memory, none of the core's flags
+await stage("floor", ["bench/floor", "scripts/build.mjs"], [version("assemblyscript")], ["build/floor.wasm"], async () => {
+  const asc = await import("assemblyscript/asc");
+  const { error, stderr } = await asc.main(["bench/floor/kernel.ts", "--config", "bench/floor/asconfig.json",
+    "-O3", "--noAssert", "--runtime", "stub", "--use", "abort=", "-o", "build/floor.wasm"],
+  { stdout: process.stdout, stderr: process.stderr });
+  if (error) { console.error(stderr.toString()); throw new Error(`asc (floor) failed: ${error.message}`); }
+});
+
 const types = !args.has("--no-types");
 await stage(types ? "bundle" : "bundle-no-types",
-  ["bindings", "bench", "test/reference", "assembly/abi", "examples", ...CORES, "package.json", "tsconfig.json",
+  ["bindings", "bench", "test/reference", "assembly/abi", "examples", ...CORES, "build/floor.wasm", "package.json", "tsconfig.json",
     "tsconfig.types.json", "scripts/build.mjs", "scripts/dts.mjs"],
   [version("esbuild"), version("typescript")],
   ["dist/index.js", "dist/debug.js", "dist/view.js", "dist/cli.js", "dist/examples.json", "scenario.schema.json",

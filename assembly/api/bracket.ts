@@ -38,22 +38,27 @@ const DEAD_MS: f64 = 2500; //      another instance inside the same call for thi
 
 let world: bool = false; //        this call stopped the world (leave restarts it)
 
+// when the current wait began (ms), read from the clock only once a call has to wait: the clock is a host call,
+// and the uncontended path (every call of a lone instance) never needs it
+let waitSince: f64 = -1;
+
 /** Wait out one unit (a nap, or a spin when this thread may not sleep); false when it should give up. */
-function backoff(w: usize, v: u32, since: f64): bool {
+function backoff(w: usize, v: u32): bool {
+  if (waitSince < 0) waitSince = clockMs();
   if (canBlock()) { atomic.wait<u32>(w, v, NAP_NS); return true; }
   for (let i = 0; i < 256; i++) if (atomic.load<u32>(w) != v) return true;
-  return clockMs() - since < SPIN_MS;
+  return clockMs() - waitSince < SPIN_MS;
 }
 
 /** Stop the world: take H_FREEZE, then wait until no other instance is inside a call. 0, -EBUSY or -EOWNERDEAD. */
 export function worldStop(): i32 {
   const me = instSlot() + 1;
-  const t0 = clockMs();
+  waitSince = -1;
   for (;;) {
     const f = atomic.cmpxchg<u32>(H_FREEZE, 0, me);
     if (f == 0 || f == me) break;
     if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
-    if (!backoff(H_FREEZE, f, t0)) return -EBUSY;
+    if (!backoff(H_FREEZE, f)) return -EBUSY;
   }
   for (let s: u32 = 0; s < <u32>MAX_INSTANCES; s++) {
     const b = <usize>INSTANCE_BASE + <usize>s * INSTANCE_SIZE;
@@ -62,7 +67,7 @@ export function worldStop(): i32 {
     if ((c & 1) == 0) continue;
     const since = clockMs();
     while (atomic.load<u32>(b + IN_CALL) == c) {
-      if (!backoff(b + IN_CALL, c, t0)) { worldStart(); return -EBUSY; }
+      if (!backoff(b + IN_CALL, c)) { worldStart(); return -EBUSY; }
       if (clockMs() - since > DEAD_MS) { // inside the same call all along: that instance died there
         atomic.cmpxchg<u32>(H_DEAD, 0, s + 1);
         worldStart();
@@ -97,14 +102,14 @@ export function enter(stopWorld: bool = true): i32 {
     if (r != 0) return r;
     callMark(true);
   } else {
-    const t0 = clockMs();
+    waitSince = -1;
     for (;;) {
       callMark(true);
       const f = atomic.load<u32>(H_FREEZE);
       if (f == 0 || f == instSlot() + 1) break;
       callMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
       if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
-      if (!backoff(H_FREEZE, f, t0)) return -EBUSY;
+      if (!backoff(H_FREEZE, f)) return -EBUSY;
     }
   }
   seqMark(true);

@@ -26,7 +26,7 @@ import {
 } from "../abi/ops";
 import { EINVAL, EAGAIN, ENOMEM } from "../abi/errno";
 import {
-  OP_FLAGS, OP_START, OP_END, OP_OBJ, OP_ERR_INDEX, OP_NLIST, OP_ROLLBACK_STOP, opFlags, opSetFlag, opSetStep,
+  OP_FLAGS, OP_START, OP_END, OP_OBJ, OP_ERR_INDEX, OP_NLIST, OP_ROLLBACK_STOP, opFlags, opSetFlag, opSetStep, opStep,
   opSetResult, opResult, opFinish, opId, opNlist, opListA, opListB, opListSet, opListReserve,
 } from "../lib/oprec";
 import { bitmapAssign, bitmapNextDiff } from "../lib/bitmap";
@@ -219,65 +219,54 @@ function executeWork(gi: u32, s: u32, e: u32, toShared: bool): i32 {
   return 0;
 }
 
-/** One atomic step of a v2 conversion (probe: only say whether it can run now). ST_MORE, ST_DONE or ST_BLOCKED. */
-export function convertV2Step(op: u32, step: u32, probe: bool): u32 {
-  const gi = convertInode(op);
-  const toShared = convertToShared(op);
-  const n = opNlist(op);
-  if (step == STEP_LOCK) {
-    if (!convertLock(op, probe)) return ST_BLOCKED;
-    if (probe) return ST_MORE;
-    if (!buildWorks(op, gi, load<u32>(op, OP_START), load<u32>(op, OP_END), toShared)) convertFail(op, -ENOMEM);
-    else if (opNlist(op) == 0) opSetStep(op, STEP_INVALIDATE_END); // converting to the current state: a no-op
-    else opSetStep(op, STEP_INVALIDATE_BEGIN);
-    return ST_MORE;
+/** The invalidate-begin step: invalidate_begin on every notifier for every work (huge-rounded). */
+function v2Begin(op: u32, gi: u32, n: u32, toShared: bool): void {
+  const reason = toShared ? REASON_TO_SHARED : REASON_TO_PRIVATE;
+  for (let k: u32 = 0; k < n; k++) {
+    notifierBegin(gi, roundHuge(gi, opListA(op, k), false), roundHuge(gi, opListB(op, k), true), reason);
   }
-  if (probe) return ST_MORE; // the later steps run under the lock this op holds
-  if (step == STEP_INVALIDATE_BEGIN) {
-    const reason = toShared ? REASON_TO_SHARED : REASON_TO_PRIVATE;
-    for (let k: u32 = 0; k < n; k++) {
-      notifierBegin(gi, roundHuge(gi, opListA(op, k), false), roundHuge(gi, opListB(op, k), true), reason);
-    }
-    opSetFlag(op, CF_BEGUN);
-    opSetStep(op, STEP_SHOULD_PROCEED);
-    return ST_MORE;
+  opSetFlag(op, CF_BEGUN);
+  opSetStep(op, STEP_SHOULD_PROCEED);
+}
+
+/** The should-proceed step: kvm_gmem_convert_should_proceed for every work; the first failure skips execute. */
+function v2ShouldProceed(op: u32, gi: u32, n: u32, toShared: bool): void {
+  for (let k: u32 = 0; k < n; k++) {
+    const s = opListA(op, k), e = opListB(op, k);
+    const r = toShared ? unmapForShared(gi, s, e) : unmapForPrivate(gi, s, e);
+    if (r < 0) { convertFail(op, r); return; }
+    if (!toShared && !refcountCheck(op, gi, s, e, false)) return;
   }
-  if (step == STEP_SHOULD_PROCEED) {
-    // kvm_gmem_convert_should_proceed for every work; the first failure skips execute
-    for (let k: u32 = 0; k < n; k++) {
-      const s = opListA(op, k), e = opListB(op, k);
-      const r = toShared ? unmapForShared(gi, s, e) : unmapForPrivate(gi, s, e);
-      if (r < 0) { convertFail(op, r); return ST_MORE; }
-      if (!toShared && !refcountCheck(op, gi, s, e, false)) return ST_MORE;
-    }
-    opSetStep(op, STEP_EXECUTE);
-    return ST_MORE;
+  opSetStep(op, STEP_EXECUTE);
+}
+
+/** The execute step: kvm_gmem_execute_work for every work, the best-effort rollback on a failure. */
+function v2Execute(op: u32, gi: u32, n: u32, toShared: bool): void {
+  let r: i32 = 0;
+  let stop: u32 = 0;
+  for (let k: u32 = 0; k < n; k++) {
+    stop = k;
+    r = executeWork(gi, opListA(op, k), opListB(op, k), toShared);
+    if (r == -EAGAIN) store<u32>(op, lastBusyIndex(), OP_ERR_INDEX); // the folio the split could not freeze
+    if (r < 0) break;
   }
-  if (step == STEP_EXECUTE) {
-    let r: i32 = 0;
-    let stop: u32 = 0;
-    for (let k: u32 = 0; k < n; k++) {
-      stop = k;
-      r = executeWork(gi, opListA(op, k), opListB(op, k), toShared);
-      if (r == -EAGAIN) store<u32>(op, lastBusyIndex(), OP_ERR_INDEX); // the folio the split could not freeze
-      if (r < 0) break;
-    }
-    store<u32>(op, stop, OP_ROLLBACK_STOP);
-    if (r < 0) {
-      if (!debugHook(DBG_SKIP_ROLLBACK)) {
-        // best-effort rollback: execute_work(work, !shared) from the head up to and including the failing work;
-        // unmapping is never undone, failures only WARN
-        for (let k: u32 = 0; k <= stop; k++) {
-          emit(EV_CONVERT_ROLLBACK, 0, gmemIndex(gi), opListA(op, k), opListB(op, k), 0, 0);
-          executeWork(gi, opListA(op, k), opListB(op, k), !toShared);
-        }
+  store<u32>(op, stop, OP_ROLLBACK_STOP);
+  if (r < 0) {
+    if (!debugHook(DBG_SKIP_ROLLBACK)) {
+      // best-effort rollback: execute_work(work, !shared) from the head up to and including the failing work;
+      // unmapping is never undone, failures only WARN
+      for (let k: u32 = 0; k <= stop; k++) {
+        emit(EV_CONVERT_ROLLBACK, 0, gmemIndex(gi), opListA(op, k), opListB(op, k), 0, 0);
+        executeWork(gi, opListA(op, k), opListB(op, k), !toShared);
       }
-      opSetResult(op, r);
     }
-    opSetStep(op, STEP_INVALIDATE_END);
-    return ST_MORE;
+    opSetResult(op, r);
   }
-  // STEP_INVALIDATE_END: invalidate_end on every notifier for every work, then unlock
+  opSetStep(op, STEP_INVALIDATE_END);
+}
+
+/** The invalidate-end step: invalidate_end on every notifier for every work, then filemap_invalidate_unlock. */
+function v2End(op: u32, gi: u32, n: u32, toShared: bool): void {
   if (opFlags(op) & CF_BEGUN) {
     const reason = toShared ? REASON_TO_SHARED : REASON_TO_PRIVATE;
     for (let k: u32 = 0; k < n; k++) {
@@ -286,5 +275,48 @@ export function convertV2Step(op: u32, step: u32, probe: bool): u32 {
   }
   if (opFlags(op) & CF_LOCKED) invUnlockWrite(gi);
   opFinish(op, opResult(op));
-  return ST_DONE;
+}
+
+/** The lock step after the lock is taken: the work list, and where the conversion goes next. */
+function v2Works(op: u32, gi: u32, toShared: bool): void {
+  if (!buildWorks(op, gi, load<u32>(op, OP_START), load<u32>(op, OP_END), toShared)) convertFail(op, -ENOMEM);
+  else if (opNlist(op) == 0) opSetStep(op, STEP_INVALIDATE_END); // converting to the current state: a no-op
+  else opSetStep(op, STEP_INVALIDATE_BEGIN);
+}
+
+/** One atomic step of a v2 conversion (probe: only say whether it can run now). ST_MORE, ST_DONE or ST_BLOCKED. */
+export function convertV2Step(op: u32, step: u32, probe: bool): u32 {
+  const gi = convertInode(op);
+  const toShared = convertToShared(op);
+  const n = opNlist(op);
+  if (step == STEP_LOCK) {
+    if (!convertLock(op, probe)) return ST_BLOCKED;
+    if (!probe) v2Works(op, gi, toShared);
+    return ST_MORE;
+  }
+  if (probe) return ST_MORE; // the later steps run under the lock this op holds
+  if (step == STEP_INVALIDATE_BEGIN) v2Begin(op, gi, n, toShared);
+  else if (step == STEP_SHOULD_PROCEED) v2ShouldProceed(op, gi, n, toShared);
+  else if (step == STEP_EXECUTE) v2Execute(op, gi, n, toShared);
+  else { v2End(op, gi, n, toShared); return ST_DONE; }
+  return ST_MORE;
+}
+
+/**
+ * kvm_gmem_convert_range in one pass: the five steps of convertV2Step back to back, for a call nothing can run
+ * between (one instance attached, so no step lock is taken; not a thread; no pause point). The same functions in
+ * the same order, so the same events and state; what goes is the engine's per-step work. false: the invalidate
+ * lock is held (a paused op): nothing was done, the phase machine gives the caller the kernel's answer.
+ */
+export function convertV2Run(op: u32): bool {
+  const gi = convertInode(op);
+  const toShared = convertToShared(op);
+  if (!convertLock(op, true) || !convertLock(op, false)) return false;
+  v2Works(op, gi, toShared);
+  const n = opNlist(op);
+  if (opStep(op) == STEP_INVALIDATE_BEGIN) v2Begin(op, gi, n, toShared);
+  if (opStep(op) == STEP_SHOULD_PROCEED) v2ShouldProceed(op, gi, n, toShared);
+  if (opStep(op) == STEP_EXECUTE) v2Execute(op, gi, n, toShared);
+  v2End(op, gi, n, toShared);
+  return true;
 }

@@ -235,6 +235,7 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
   zapStart = end;
   zapEnd = start;
   const root = load<u32>(pt, PT_ROOT);
+  if (end == start + 1 && root != 0) { const r = zapOneGfn(pt, root, start, partial); if (r >= 0) return r; }
   tdpIterStart(it, root, 1, start, end);
   while (it.valid) {
     const e = it.oldSpte;
@@ -275,6 +276,43 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
     tdpIterNext(it);
   }
   return <i32>zapCount;
+}
+
+/**
+ * ptZapRange of the single gfn g without the iterator: the same walk tdp_iter makes for a one-gfn range (root to the
+ * leaf, one entry per level, no side steps), so the same leaf goes, the same counters change and the same emptied
+ * tables are freed in the same order. -1 (nothing changed) when a huge leaf must be demoted first: the iterator
+ * path does that.
+ */
+function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
+  let t4: u32 = root, t3: u32 = 0, t2: u32 = 0, t1: u32 = 0;
+  for (let level: u32 = PT_LEVELS; level >= 1; level--) {
+    const table = level == 4 ? t4 : level == 3 ? t3 : level == 2 ? t2 : t1;
+    const sptep = table + (indexAt(g, level) << 3);
+    const e = load<u64>(sptep);
+    if (!spteIsPresent(e)) return 0;
+    if (!spteIsLeaf(e)) {
+      if (level == 4) t3 = spteChild(e); else if (level == 3) t2 = spteChild(e); else t1 = spteChild(e);
+      continue;
+    }
+    if (level > 1 && partial == ZAP_DEMOTE) return -1;
+    store<u64>(sptep, 0);
+    leavesAdd(pt, level, -1);
+    zapCount = 1;
+    zapStart = g & ~(levelPages(level) - 1);
+    zapEnd = zapStart + levelPages(level);
+    // freeEmptyUpwards: the emptied table goes, then each ancestor it empties (never the root)
+    let l = level, t = table;
+    while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
+      pageFree(t, 0);
+      tablesAdd(pt, -1);
+      l++;
+      t = l == 4 ? t4 : l == 3 ? t3 : t2;
+      store<u64>(t + (indexAt(g, l) << 3), 0);
+    }
+    return 1;
+  }
+  return 0;
 }
 
 /** Free the table at `level` and everything below it; returns the leaves it held (counters adjusted). */

@@ -13,7 +13,7 @@ import {
   OPK_CONVERT, OPK_PUNCH, OPK_GUEST_ACCESS, OPK_IOMMU_MAP, OPK_HOST_ACCESS, OPK_HOST_PIN, OPK_IOMMU_UNMAP,
   OPK_GMEM_CLOSE, OPK_VM_DESTROY, OPK_VM_BIND, OPK_VM_UNBIND, OPK_HOST_MMAP, OPK_HOST_MUNMAP, OPK_HOST_UNPIN,
   OPK_IOMMU_BIND, OPK_IOMMU_UNBIND, OPK_DMA, STEP_RUN, ST_MORE, ST_DONE, ST_BLOCKED, RESULT_PAUSED, RESULT_BLOCKED,
-  STOP_NEVER, STOP_ONE, STOP_PROBE, GUEST_RETRY, HOST_RETRY, STEP_LOCK,
+  STOP_NEVER, STOP_ONE, STOP_PROBE, GUEST_RETRY, HOST_RETRY, STEP_LOCK, STEP_INVALIDATE_END,
 } from "../abi/ops";
 import { EV_OP_STEP } from "../abi/events";
 import { H_DEAD } from "../abi/layout";
@@ -28,10 +28,10 @@ import { emit } from "../lib/events";
 import { pageAllocRaw, pageFree } from "../mm/alloc";
 import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP, objNew, objGet, objFree } from "../mm/objects";
 import { instOpRecord, out, setThreadMode, setRunningOp, opIdNew } from "../mm/instance";
-import { releaseHeld, LW_TRY, LW_MUST } from "../mm/sync";
+import { releaseHeld, lockingOn, LW_TRY, LW_MUST } from "../mm/sync";
 import { notifierLockAll } from "../gmem/notifier";
 import { pagesLock } from "../gmem/lock";
-import { convertV2Step, CF_V4 } from "../gmem/convert";
+import { convertV2Step, convertV2Run, CF_V4 } from "../gmem/convert";
 import { convertV4Step } from "../gmem/convert_v4";
 import { punchStep } from "../gmem/truncate";
 import { faultStep, faultLevel, faultValue } from "../kvm/fault";
@@ -160,6 +160,7 @@ export function opRun(op: u32, stop: u32): i32 {
   if (stop != STOP_PROBE) { assignId(op); setRunningOp(load<u32>(op, OP_ID)); }
   // the op's objects may have gone between calls (never within one: no step frees another op's object)
   if (!resolve(op)) { opFinish(op, -EBADF); return finished(op); }
+  if (fastConvert(op, stop)) return finished(op);
   for (;;) {
     if (stop == STOP_PROBE) {
       const st = dispatch(op, true);
@@ -189,6 +190,21 @@ export function opRun(op: u32, stop: u32): i32 {
     if (stop == STOP_ONE || stop == step) { out(OUT_STATUS, ST_MORE); return keep(op, false); }
   }
   return RESULT_BLOCKED; // (not reached)
+}
+
+/**
+ * The common conversion in one pass (gmem/convert.ts convertV2Run): a v2 call that runs to the end, with one
+ * instance attached (no step lock to take, nothing else can run between its steps) and not resumed. The same
+ * snapshot and last step as the phase machine's; false: not that case, or the lock is held, and nothing changed.
+ */
+function fastConvert(op: u32, stop: u32): bool {
+  if (stop != STOP_NEVER || opKind(op) != OPK_CONVERT || lockingOn() || (opFlags(op) & CF_V4) != 0 ||
+      opStep(op) != STEP_LOCK || load<u32>(op, OP_HANDLE) != 0) return false;
+  if (load<u32>(op, OP_SNAP) == 0) convertSnapshot(op);
+  if (!convertV2Run(op)) return false;
+  store<u32>(op, STEP_INVALIDATE_END, OP_LAST);
+  out(OUT_STEP, STEP_INVALIDATE_END);
+  return true;
 }
 
 /** The op continues later (it has its heap record and handle: opRun gave it one); out OUT_OP = its handle. */

@@ -40,7 +40,9 @@ async function round(shared: object, lay: Layout, workers: number, what: "conver
   // a computed specifier: this module is also bundled for pages (the bench report), where this case does not run
   const { Worker } = await import(["node", "worker_threads"].join(":")) as typeof import("node:worker_threads");
   const flag = new SharedArrayBuffer(4);
-  const lib = new URL("./index.js", import.meta.url).href;
+  // the CLI loads this case from a chunk in dist/chunks/; the package entry is dist/index.js
+  const here = import.meta.url;
+  const lib = new URL(/\/chunks\/[^/]*$/.test(here) ? "../index.js" : "./index.js", here).href;
   const ws = Array.from({ length: workers }, (_, k) => new Worker(WORKER, { eval: true, workerData: {
     lib, shared, flag, ms, what, seed: seed * 31 + k, gmem: lay.gmems[k], vm: lay.vms[k], range: lay.ranges[k] } }));
   await Promise.all(ws.map((w) => new Promise((r) => w.once("message", r))));

@@ -2,7 +2,7 @@
 // Markdown table. Output files are opened before the run, so a path that cannot be written fails in a moment, not
 // after half a minute.
 import { createRequire } from "node:module";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { CASES, runBench, setLoader, setMachine } from "../../bench/main";
 import { chartSvg, markdownTable } from "../../bench/report";
 import { EXIT, str, usageError, type Command } from "./command";
@@ -41,7 +41,7 @@ export const command: Command = {
         setLoader(createRequire(import.meta.url)("@assemblyscript/loader"));
       } catch { /* optional: the binding-overhead case says it is missing */ }
       const c = cpus();
-      setMachine({ cpus: c.length, model: c[0]?.model ?? "unknown" });
+      setMachine({ cpus: c.length, model: c[0]?.model ?? "unknown", loadavg });
       const clear = io.errIsTty ? "\r\x1b[K" : "";
       let lastProgress = 0;
       const rep = await runBench({
