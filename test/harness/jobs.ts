@@ -10,6 +10,7 @@ export type Job =
   | { kind: "gmem-split"; handle: number; index: number }
   | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
   | { kind: "convert-loop"; gmem: number; offset: number; size: number; ms: number }
+  | { kind: "attach-churn"; gmem: number; pfns: number[]; rounds: number }
   | MixedJob
   | LoopJob;
 
@@ -17,15 +18,32 @@ export type Job =
 export function runJob(shared: SharedSimulator, job: Job, post: (m: unknown) => void = () => {}): unknown {
   const sim = createSimulatorSync(shared.module, { memory: shared.memory, debug: shared.flavor === "debug" });
   post({ attached: sim.instanceId });
-  try { return jobOn(sim, job, post); } finally { if (!sim.failure) sim.detach(); }
+  try { return jobOn(sim, job, post, shared); } finally { if (!sim.failure) sim.detach(); }
 }
 
-function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: unknown) => void): unknown {
+function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: unknown) => void, shared: SharedSimulator): unknown {
   switch (job.kind) {
     case "mixed": return mixedOps(sim, job);
     case "loop-convert": return convertLoop(sim, job, post);
     case "info":
       return { instanceId: sim.instanceId, stats: sim.memoryStats() };
+    case "attach-churn": {
+      // attach a further instance, ask it for folios whose frames are known, detach it; over and over. An instance
+      // reading another's out-values (a shared scratch block) shows as a wrong frame, here or in the parent.
+      let wrong = 0, enospc = 0;
+      for (let r = 0; r < job.rounds; r++) {
+        let b: ReturnType<typeof createSimulatorSync>;
+        try { b = createSimulatorSync(shared.module, { memory: shared.memory, debug: shared.flavor === "debug" }); }
+        catch (e) { if ((e as { code?: string }).code === "ENOSPC") { enospc++; continue; } throw e; }
+        const g = b.openGmem(job.gmem);
+        for (let k = 0; k < 4; k++) {
+          const i = (r * 7 + k * 13) % job.pfns.length;
+          if (g.folio(i).pfn !== job.pfns[i]) wrong++;
+        }
+        b.detach();
+      }
+      return { wrong, enospc };
+    }
     case "bitmap-assign": {
       const bm = sim.openBitmap(job.handle);
       for (const [s, e, v] of job.ranges) bm.assign(s, e, v);
