@@ -122,4 +122,19 @@ test(`workers (${runtime}): a thread waiting on a lock a killed worker held find
   assert.is(code, "EOWNERDEAD", "one of the kills landed inside a call, and the next caller noticed without reap");
 });
 
+test(`workers (${runtime}): a worker killed holding the world stop is found dead, not waited on forever`, async () => {
+  if (runtime !== "node") return; // (a page's thread never waits: it gets EBUSY)
+  const sim = await createSimulator();
+  const g = sim.createGmem(SIZE, ["mmap", "init-shared"]);
+  const w = startWorker<never>(sim.share(), { kind: "freeze-and-hang" });
+  await w.first; // (attached; the freeze follows at once)
+  await new Promise((r) => setTimeout(r, 200));
+  await w.terminate();
+  const t0 = Date.now();
+  let code: string | undefined;
+  try { g.convert(0, 4096, "private"); } catch (e) { code = (e as { code: string }).code; }
+  assert.is(code, "EOWNERDEAD");
+  assert.ok(Date.now() - t0 < 10000, `found out in ${Date.now() - t0} ms`);
+});
+
 test.run();

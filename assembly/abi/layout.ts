@@ -138,6 +138,8 @@ export const H_CALLS_DONE: u32 = H_CHANGES + 12; //      u32 calls of instances 
 export const VIEW_HOLD_WAIT_NS: u32 = 10000000; //       the longest a writer that may block waits for them (10 ms)
 // the debug core's lock-order report (LOCKDEP_* of abi/consts.ts), read by the binding when the core traps
 export const H_LOCKDEP: u32 = H_CALLS_DONE + 4; //        u32[LOCKDEP_WORDS]
+// world stops ever taken: a waiter that sees the same holder with the same count for DEAD_MS knows it died holding it
+export const H_FREEZE_GEN: u32 = H_LOCKDEP + 4 * 5; //    u32 (api/bracket.ts)
 // counters: one u64 per event kind, then extra counters (CTR_*), and per-kind sums of the `count` field
 export const MAX_COUNTERS: u32 = 128;
 export const H_COUNTERS: u32 = HEADER_BASE + 1024; //    u64[MAX_COUNTERS]

@@ -18,7 +18,7 @@
 // keep tearing asks them to stay out (H_VIEW_HOLD > 0) for one read: a writer that may block waits at the start of
 // its next call, a bounded time (read_seqbegin_or_lock's locked pass, with the writer waiting, never the reader).
 import {
-  H_FREEZE, H_DEAD, H_LIVE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL, INSTANCE_BASE, H_CHANGES,
+  H_FREEZE, H_FREEZE_GEN, H_DEAD, H_LIVE, INSTANCE_SIZE, MAX_INSTANCES, IN_STATE, IN_CALL, INSTANCE_BASE, H_CHANGES,
   H_CHANGE_WAITERS, H_VIEW_HOLD, VIEW_HOLD_WAIT_NS,
 } from "../abi/layout";
 import { EBUSY, EOWNERDEAD, ENOTRECOVERABLE } from "../abi/errno";
@@ -56,8 +56,10 @@ export function worldStop(): i32 {
   waitSince = -1;
   for (;;) {
     const f = atomic.cmpxchg<u32>(H_FREEZE, 0, me);
-    if (f == 0 || f == me) break;
+    if (f == 0) { atomic.add<u32>(H_FREEZE_GEN, 1); break; }
+    if (f == me) break;
     if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+    if (freezeHolderDied(f)) return -EOWNERDEAD;
     if (!backoff(H_FREEZE, f)) return -EBUSY;
   }
   for (let s: u32 = 0; s < <u32>MAX_INSTANCES; s++) {
@@ -76,6 +78,29 @@ export function worldStop(): i32 {
     }
   }
   return 0;
+}
+
+// the world stop a waiter watches: its holder and the H_FREEZE_GEN it had, since when (clock ms; -1: not yet)
+let watchHolder: u32 = 0;
+let watchGen: u32 = 0;
+let watchSince: f64 = -1;
+
+/**
+ * Has the instance holding the world stop (f = its slot + 1) died holding it? Yes when the same holder has held the
+ * same stop (H_FREEZE_GEN unchanged) for DEAD_MS: a terminated worker never lets go, and nobody else can (its slot
+ * may be reaped, which lets go for it). Marks the machine dead (EOWNERDEAD), as a holder dead inside a call does.
+ */
+function freezeHolderDied(f: u32): bool {
+  const gen = atomic.load<u32>(H_FREEZE_GEN);
+  if (f != watchHolder || gen != watchGen || watchSince < 0) {
+    watchHolder = f; watchGen = gen; watchSince = clockMs();
+    return false;
+  }
+  if (clockMs() - watchSince <= DEAD_MS) return false;
+  if (atomic.load<u32>(H_FREEZE) != f || atomic.load<u32>(H_FREEZE_GEN) != gen) return false;
+  atomic.cmpxchg<u32>(H_DEAD, 0, f);
+  watchSince = -1;
+  return true;
 }
 
 export function worldStart(): void {
@@ -109,6 +134,7 @@ export function enter(stopWorld: bool = true): i32 {
       if (f == 0 || f == instSlot() + 1) break;
       callMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
       if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+      if (freezeHolderDied(f)) return -EOWNERDEAD;
       if (!backoff(H_FREEZE, f)) return -EBUSY;
     }
   }

@@ -19,7 +19,7 @@ import { nAreas } from "../iommu/area";
 import { iommuDestroyable, iommuDestroy } from "../iommu/bind";
 import { mapInit } from "../iommu/map";
 import { opBegin } from "../op/engine";
-import { enter, leave } from "./bracket";
+import { enter, leave, worldStop, worldStart } from "./bracket";
 import { stopValid, runAndLeave, earlyResult } from "./ops";
 
 /** An iommufd-like domain: mode IOMMU_MODE_PIN (today's VFIO / IOAS map) or IOMMU_MODE_GMEM (bound to a gmem). */
@@ -100,7 +100,7 @@ export function iommu_dma(h: u32, iova: f64, secure: i32, write: i32, value: u32
 }
 
 /** The IO page-table entry for iova: its level (0 none); info IO_INFO_PFN = pfn of the page. */
-export function iommu_iopte(h: u32, iova: f64, secure: i32): i32 {
+function iommu_iopte_read(h: u32, iova: f64, secure: i32): i32 {
   const io = objGet(h, OBJ_T_IOMMU);
   if (io == 0) return -EBADF;
   if (!(iova >= 0 && iova < 17592186044416.0 && iova == Math.floor(iova))) return -EINVAL;
@@ -112,9 +112,16 @@ export function iommu_iopte(h: u32, iova: f64, secure: i32): i32 {
   out(OUT_INFO + IO_INFO_PFN, sptePfn(e) + (ivp & (<u32>levelPages(level) - 1)));
   return <i32>level;
 }
+/** iommu_iopte_read with the world stopped: a whole read, never half of another thread's step. */
+export function iommu_iopte(h: u32, iova: f64, secure: i32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = iommu_iopte_read(h, iova, secure);
+  worldStart();
+  return r;
+}
 
 /** The domain's state for views (IO_INFO_*); returns its mode. */
-export function iommu_info(h: u32): i32 {
+function iommu_info_read(h: u32): i32 {
   const io = objGet(h, OBJ_T_IOMMU);
   if (io == 0) return -EBADF;
   out(OUT_INFO + IO_INFO_IOTLB_FLUSHES, load<u32>(io, IO_IOTLB_FLUSHES));
@@ -126,4 +133,11 @@ export function iommu_info(h: u32): i32 {
   out(OUT_INFO + IO_INFO_SECURE_LEAVES, ptLeaves(s, 1) + ptLeaves(s, 2) + ptLeaves(s, 3));
   out(OUT_INFO + IO_INFO_NONSECURE_LEAVES, ptLeaves(n, 1) + ptLeaves(n, 2) + ptLeaves(n, 3));
   return <i32>load<u32>(io, IO_MODE);
+}
+/** iommu_info_read with the world stopped: a whole read, never half of another thread's step. */
+export function iommu_info(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = iommu_info_read(h);
+  worldStart();
+  return r;
 }

@@ -25,7 +25,7 @@ import { invLockedWrite } from "../gmem/lock";
 import { gmemGetFolio } from "../gmem/getpfn";
 import { gmemSplitBlock, gmemMergeBlock } from "../gmem/restructure";
 import { checkBitmap, checkFolios, checkPagetable } from "../check/struct";
-import { enter, leave } from "./bracket";
+import { enter, leave, worldStop, worldStart } from "./bracket";
 
 // ---- standalone shareability bitmaps ----------------------------------------------------------------------------
 
@@ -82,11 +82,18 @@ export function bitmap_test(h: u32, i: u32): i32 {
 }
 
 /** Shared indices in [start, end), or -errno. */
-export function bitmap_count(h: u32, start: u32, end: u32): f64 {
+function bitmap_count_read(h: u32, start: u32, end: u32): f64 {
   const bm = bitmapOf(h);
   if (bm == 0) return -EBADF;
   if (start > end || end > load<u32>(bm, BM_NPAGES)) return -EINVAL;
   return <f64>bitmapCountShared(bm, start, end);
+}
+/** bitmap_count_read with the world stopped: a whole read, never half of another thread's step. */
+export function bitmap_count(h: u32, start: u32, end: u32): f64 {
+  { const e = worldStop(); if (e != 0) return <f64>e; }
+  const r = bitmap_count_read(h, start, end);
+  worldStart();
+  return r;
 }
 
 /** First index in [from, end) whose value is not `shared`, else end; or -errno. */
@@ -113,10 +120,12 @@ export function bitmap_bytes(h: u32): f64 {
 
 /** Run the bitmap's I1 check; 0 or the invariant number (sim_last_violation gives where). */
 export function bitmap_check(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; } // a whole read: no step of another thread half done under it
   const bm = bitmapOf(h);
-  if (bm == 0) return -EBADF;
-  violationsReset();
-  return <i32>checkBitmap(bm);
+  let r: i32 = -EBADF;
+  if (bm != 0) { violationsReset(); r = <i32>checkBitmap(bm); }
+  worldStart();
+  return r;
 }
 
 // ---- standalone page tables -------------------------------------------------------------------------------------
@@ -154,7 +163,7 @@ export function pt_map(h: u32, gfn: u32, pfn: u32, level: u32, state: u32): i32 
 }
 
 /** Level of the leaf mapping gfn (0: none); info PT_INFO_PFN = pfn of gfn itself, PT_INFO_STATE = state. */
-export function pt_lookup(h: u32, gfn: u32): i32 {
+function pt_lookup_read(h: u32, gfn: u32): i32 {
   const pt = objGet(h, OBJ_T_PAGETABLE);
   if (pt == 0) return -EBADF;
   const e = ptLookup(pt, gfn);
@@ -163,6 +172,13 @@ export function pt_lookup(h: u32, gfn: u32): i32 {
   out(OUT_INFO + PT_INFO_PFN, sptePfn(e) + (gfn & (<u32>levelPages(level) - 1)));
   out(OUT_INFO + PT_INFO_STATE, spteState(e));
   return <i32>level;
+}
+/** pt_lookup_read with the world stopped: a whole read, never half of another thread's step. */
+export function pt_lookup(h: u32, gfn: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = pt_lookup_read(h, gfn);
+  worldStart();
+  return r;
 }
 
 /** Is x a whole number in [0, 2^32]? (gfn range ends cross as f64 so that 2^32 is expressible) */
@@ -193,18 +209,32 @@ export function pt_demote(h: u32, gfn: u32, level: u32): i32 {
 }
 
 /** Present leaves at level (1..3) by the counters; or -errno. */
-export function pt_leaves(h: u32, level: u32): i32 {
+function pt_leaves_read(h: u32, level: u32): i32 {
   const pt = objGet(h, OBJ_T_PAGETABLE);
   if (pt == 0) return -EBADF;
   if (level < 1 || level > 3) return -EINVAL;
   return <i32>ptLeaves(pt, level);
 }
+/** pt_leaves_read with the world stopped: a whole read, never half of another thread's step. */
+export function pt_leaves(h: u32, level: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = pt_leaves_read(h, level);
+  worldStart();
+  return r;
+}
 
 /** Table pages in use (root included). */
-export function pt_tables(h: u32): i32 {
+function pt_tables_read(h: u32): i32 {
   const pt = objGet(h, OBJ_T_PAGETABLE);
   if (pt == 0) return -EBADF;
   return <i32>ptTables(pt);
+}
+/** pt_tables_read with the world stopped: a whole read, never half of another thread's step. */
+export function pt_tables(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = pt_tables_read(h);
+  worldStart();
+  return r;
 }
 
 /** Present leaves in [start, end) counted by walking with the iterator. */
@@ -219,10 +249,12 @@ export function pt_count_range(h: u32, start: f64, end: f64): i32 {
 }
 
 export function pt_check(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
-  if (pt == 0) return -EBADF;
-  violationsReset();
-  return <i32>checkPagetable(pt);
+  let r: i32 = -EBADF;
+  if (pt != 0) { violationsReset(); r = <i32>checkPagetable(pt); }
+  worldStart();
+  return r;
 }
 
 // ---- an inode's folios below the protocol ----------------------------------------------------------------------
@@ -245,10 +277,17 @@ export function folio_alloc(h: u32, index: u32): i32 {
 }
 
 /** Describe the folio holding index into the info block (FOLIO_INFO_*); the state or -errno. */
-export function folio_describe(h: u32, index: u32): i32 {
+function folio_describe_read(h: u32, index: u32): i32 {
   const gi = gmemIndexed(h, index);
   if (gi == 0) return lastErr;
   return <i32>folioDescribe(gi, index, outAt(OUT_INFO));
+}
+/** folio_describe_read with the world stopped: a whole read, never half of another thread's step. */
+export function folio_describe(h: u32, index: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = folio_describe_read(h, index);
+  worldStart();
+  return r;
 }
 
 /** Split the huge folio holding index to 4 KiB folios (mappings first). -EAGAIN: OUT_ERR_INDEX = busy index. */
@@ -294,10 +333,14 @@ export function folio_mark_uptodate(h: u32, index: u32): i32 {
 
 /** Run I1 on the inode's bitmap and I2/I4 on its folios; 0 or the invariant number. */
 export function gmem_check(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; } // a whole read: no conversion of another thread half done under it
   const gi = objGet(h, OBJ_T_GMEM);
-  if (gi == 0) return -EBADF;
-  violationsReset();
-  const r = checkBitmap(gmemBitmap(gi));
-  if (r != 0) return <i32>r;
-  return <i32>checkFolios(gi);
+  let r: i32 = -EBADF;
+  if (gi != 0) {
+    violationsReset();
+    r = <i32>checkBitmap(gmemBitmap(gi));
+    if (r == 0) r = <i32>checkFolios(gi);
+  }
+  worldStart();
+  return r;
 }

@@ -12,7 +12,7 @@ import { ptLeaves, ptWalkLeaf, spteLevel, sptePfn, spteState, levelPages } from 
 import { vmPt, vmSeq, vmInProgress, vmTlbFlushes } from "../kvm/vm";
 import { faultInit } from "../kvm/fault";
 import { opBegin } from "../op/engine";
-import { enter } from "./bracket";
+import { enter, worldStop, worldStart } from "./bracket";
 import { stopValid, runAndLeave, earlyResult } from "./ops";
 
 export function vm_create(stop: u32): i32 {
@@ -69,7 +69,7 @@ export function guest_access(h: u32, gpa: f64, priv: i32, write: i32, value: u32
 }
 
 /** VM state for views: info VM_INFO_SEQ, _IN_PROGRESS, _TLB_FLUSHES, _PRIVATE_LEAVES, _SHARED_LEAVES. */
-export function vm_info(h: u32): i32 {
+function vm_info_read(h: u32): i32 {
   const vm = objGet(h, OBJ_T_VM);
   if (vm == 0) return -EBADF;
   out(OUT_INFO + VM_INFO_SEQ, vmSeq(vm));
@@ -80,9 +80,16 @@ export function vm_info(h: u32): i32 {
   out(OUT_INFO + VM_INFO_SHARED_LEAVES, ptLeaves(s, 1) + ptLeaves(s, 2) + ptLeaves(s, 3));
   return 0;
 }
+/** vm_info_read with the world stopped: a whole read, never half of another thread's step. */
+export function vm_info(h: u32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = vm_info_read(h);
+  worldStart();
+  return r;
+}
 
 /** The SPTE for gpa in the private (1) or shared (0) table: its level (0 none); info VM_INFO_PFN, _STATE. */
-export function vm_spte(h: u32, gpa: f64, priv: i32): i32 {
+function vm_spte_read(h: u32, gpa: f64, priv: i32): i32 {
   const vm = objGet(h, OBJ_T_VM);
   if (vm == 0) return -EBADF;
   if (!(gpa >= 0 && gpa < 17592186044416.0 && gpa == Math.floor(gpa))) return -EINVAL;
@@ -95,9 +102,16 @@ export function vm_spte(h: u32, gpa: f64, priv: i32): i32 {
   out(OUT_INFO + VM_INFO_STATE, spteState(e));
   return <i32>level;
 }
+/** vm_spte_read with the world stopped: a whole read, never half of another thread's step. */
+export function vm_spte(h: u32, gpa: f64, priv: i32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = vm_spte_read(h, gpa, priv);
+  worldStart();
+  return r;
+}
 
 /** Leaves per level of the private (1) or shared (0) table: info VM_INFO_LEAVES_4K, _2M, _1G. */
-export function vm_leaves(h: u32, priv: i32): i32 {
+function vm_leaves_read(h: u32, priv: i32): i32 {
   const vm = objGet(h, OBJ_T_VM);
   if (vm == 0) return -EBADF;
   const pt = vmPt(vm, priv != 0);
@@ -105,5 +119,12 @@ export function vm_leaves(h: u32, priv: i32): i32 {
   out(OUT_INFO + VM_INFO_LEAVES_2M, ptLeaves(pt, 2));
   out(OUT_INFO + VM_INFO_LEAVES_1G, ptLeaves(pt, 3));
   return 0;
+}
+/** vm_leaves_read with the world stopped: a whole read, never half of another thread's step. */
+export function vm_leaves(h: u32, priv: i32): i32 {
+  { const e = worldStop(); if (e != 0) return e; }
+  const r = vm_leaves_read(h, priv);
+  worldStart();
+  return r;
 }
 

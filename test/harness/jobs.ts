@@ -11,6 +11,7 @@ export type Job =
   | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
   | { kind: "convert-loop"; gmem: number; offset: number; size: number; ms: number }
   | { kind: "attach-churn"; gmem: number; pfns: number[]; rounds: number }
+  | { kind: "freeze-and-hang" }
   | MixedJob
   | LoopJob;
 
@@ -27,6 +28,12 @@ function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: 
     case "loop-convert": return convertLoop(sim, job, post);
     case "info":
       return { instanceId: sim.instanceId, stats: sim.memoryStats() };
+    case "freeze-and-hang": {
+      // stop the world (as a snapshot does) and never let go: the parent terminates this worker
+      if (sim.core.sim_freeze() !== 0) throw new Error("sim_freeze failed");
+      post({ frozen: true });
+      for (;;) { /* hang */ }
+    }
     case "attach-churn": {
       // attach a further instance, ask it for folios whose frames are known, detach it; over and over. An instance
       // reading another's out-values (a shared scratch block) shows as a wrong frame, here or in the parent.
