@@ -7,6 +7,7 @@ import { convert4kRandom, convert2m, convert1g, convert1t } from "./cases/conver
 import { faultsAndMaps, pinVsGmem, bindingOverhead, memoryUse, tdBoot, modelledCost } from "./cases/machine";
 import { exploreSchedules } from "./cases/explore";
 import { workerScaling } from "./cases/workers";
+import { checkerScaling } from "./cases/check";
 
 export type { BenchReport, CaseResult } from "./util";
 export { setLoader } from "./cases/machine";
@@ -26,6 +27,7 @@ export const CASES: { name: string; quickSeconds: number; fullSeconds: number; f
   { name: "modelled-cost", quickSeconds: 1, fullSeconds: 1, fn: modelledCost },
   { name: "explore-schedules", quickSeconds: 3, fullSeconds: 5, fn: exploreSchedules },
   { name: "workers", quickSeconds: 4, fullSeconds: 12, fn: workerScaling },
+  { name: "checker", quickSeconds: 2, fullSeconds: 6, fn: checkerScaling },
 ];
 
 export interface BenchOptions { quick: boolean; filter?: string; log: Log; progress: (line: string) => void }

@@ -198,6 +198,9 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
  * larger than it (I15, I5); outside an in-flight invalidation a non-secure entry maps only shared pages (I7: on
  * TDX a host machine check) and a secure one only private pages (I9), except on SNP, whose scheme keeps both and
  * instead bounds the entry by the RMP entry (I10); a pin-mode entry holds its GUP pin (I4).
+ * Cost: one walk of each table, O(present entries + tables), and per leaf a binary search of the domain's areas
+ * (sorted by (secure, iova): findArea) and O(1) folio lookups: O(E log A) for E leaves and A areas, linear in the
+ * state in practice (bench `checker`: 4096 areas cost what one does).
  */
 function checkIommu(io: u32, it: TdpIter): u32 {
   const pinMode = load<u32>(io, IO_MODE) == IOMMU_MODE_PIN;
