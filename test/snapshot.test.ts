@@ -4,6 +4,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, restoreSimulator, type Simulator } from "../bindings/index";
 import { rng } from "./harness/rng";
+import { hash } from "../bindings/snapshot";
+import * as L from "../assembly/abi/layout";
 
 /** Build a busy state: a hugetlb gmem, a VM, a gmem IOMMU, conversions, host and DMA mappings. */
 function build(sim: Simulator) {
@@ -64,6 +66,43 @@ test("snapshot: bad bytes are refused with EINVAL", () => {
   for (const bad of [new Uint8Array(10), bytes.slice(0, bytes.length - 1), (() => { const x = bytes.slice(); x[0] = 0; return x; })()]) {
     try { restoreSimulator(bad); assert.unreachable(); } catch (e) { assert.is((e as { code: string }).code, "EINVAL"); }
   }
+});
+
+test("snapshot: a corrupted image with a recomputed checksum is refused by its structures, never used", () => {
+  const sim = createSimulatorSync({ arch: "tdx" });
+  const g = sim.createGmem(8 * 2 ** 20, ["mmap", "init-private", "hugetlb-2M"]);
+  const vm = sim.createVm();
+  vm.bind(0, 0, 8 * 2 ** 20, g, 0);
+  vm.access(0, { private: true });
+  g.convert(4096, 4096, "shared");
+  sim.createBitmap(100).dispose(); // a free object slot
+  const good = sim.snapshot();
+  const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
+  const nlen = (dv.getUint32(16, true) + 3) & ~3, base = 32 + nlen, used = dv.getUint32(12, true);
+  const heads = Array.from({ length: L.MAX_ORDER + 1 }, (_, o) => dv.getUint32(base + L.H_FREE_HEADS + 4 * o, true));
+  const order = heads.findIndex((h) => h !== 0);
+  assert.ok(order >= 0, "the heap has a free block");
+  const block = heads[order];
+  const live = (() => { for (let i = 1; i < L.OBJ_MAX; i++) if (dv.getUint8(base + L.OBJ_TABLE + i * 16) !== 0) return i; return -1; })();
+  const cases: [string, (d: DataView) => void][] = [
+    ["a free-list head past the heap top", (d) => d.setUint32(base + L.H_FREE_HEADS + 4 * order, used + L.PAGE_SIZE, true)],
+    ["a free-list head inside the static region", (d) => d.setUint32(base + L.H_FREE_HEADS + 4 * order, L.OBJ_TABLE, true)],
+    ["a free-list head not page-aligned", (d) => d.setUint32(base + L.H_FREE_HEADS + 4 * order, block + 8, true)],
+    ["a free block pointing at itself (a cycle)", (d) => { d.setUint32(base + block, block, true); d.setUint32(base + block + 4, 0, true); }],
+    ["a free list through a live block", (d) => d.setUint8(base + L.PAGEMAP_BASE + (block / L.PAGE_SIZE) * 4, L.PAGEMAP_USED | order)],
+    ["an object slot pointing outside the heap", (d) => d.setUint32(base + L.OBJ_TABLE + live * 16 + L.OS_PTR, 16, true)],
+    ["a free object-slot list past the table", (d) => d.setUint32(base + L.H_OBJ_FREE, L.OBJ_MAX + 5, true)],
+  ];
+  for (const [what, corrupt] of cases) {
+    const bad = good.slice();
+    const d = new DataView(bad.buffer);
+    corrupt(d);
+    d.setUint32(24, hash(bad.subarray(32)), true); // an attacker's (or a careful tool's) checksum
+    let code: string | undefined;
+    try { restoreSimulator(bad); } catch (e) { code = (e as { code?: string }).code; }
+    assert.is(code, "EINVAL", what);
+  }
+  assert.is(restoreSimulator(good).objects().length, sim.objects().length, "the intact image restores");
 });
 
 test.run();
