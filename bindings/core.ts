@@ -35,6 +35,7 @@ export interface CoreExports {
   sim_dead(): number;
   sim_trapped(): void;
   sim_used_bytes(): number;
+  sim_image_check(): number;
   bitmap_create(npages: number, shared: number): number;
   bitmap_destroy(h: number): number;
   bitmap_ptr(h: number): number;

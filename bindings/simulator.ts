@@ -10,7 +10,7 @@ import { GmemError, EnvironmentError, ERRNO, check, einval } from "./errors";
 import { EVENT_NAMES, GMEM_FLAG, IOMMU_MODE, INJECT, DEBUG_HOOK, SAFEGUARD, REASON_NAMES } from "./abi";
 import { SimContext, u32, optsOf, type SimulatorOptions, type Protocol } from "./context";
 import { resumeOp, type GuestAccess, type PausedOp } from "./ops";
-import { takeSnapshot, parseSnapshot, loadImage } from "./snapshot";
+import { takeSnapshot, parseSnapshot, loadImage, checkImage } from "./snapshot";
 import { Bitmap } from "./objects/bitmap";
 import { PageTable } from "./objects/pagetable";
 import { Gmem } from "./objects/gmem";
@@ -338,7 +338,9 @@ export function restoreSimulator(bytes: Uint8Array, options?: Omit<SimulatorOpti
   loadImage(memory, snap.image);
   const flavor: CoreFlavor = options.debug ? "debug" : "release";
   const module = compileCoreSync(flavor);
-  const sim = makeSimulator(instantiateCore(module, memory), module, memory, flavor,
+  const core = instantiateCore(module, memory);
+  checkImage(core);
+  const sim = makeSimulator(core, module, memory, flavor,
     { ...options, memory, protocol: options.protocol ?? snap.protocol });
   sim.namesFrom(snap.names);
   return sim;

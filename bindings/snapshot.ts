@@ -1,9 +1,13 @@
 // Snapshots: the whole model state as bytes (a 32-byte header, the object names, the memory image up to the heap
 // top) and the checks a restore makes before it trusts them. A corrupted or foreign snapshot is refused with an
-// Error whose .code says why, in time linear in its size: nothing it holds is run before its checksum matches.
+// Error whose .code says why, in time linear in its size: nothing it holds is run before its checksum matches, and
+// no instance attaches before the core found its allocator, object table and pfn pools whole (checkImage: the
+// checksum only shows accidents, whoever can change the bytes can recompute it).
 import * as L from "../assembly/abi/layout";
+import * as C from "../assembly/abi/consts";
 import { ERRNO, GmemError, check, einval } from "./errors";
 import type { SimContext, Protocol } from "./context";
+import type { CoreExports } from "./core";
 
 const MAGIC = "GMSNAP02";
 const HEADER = 32;
@@ -151,4 +155,22 @@ export function loadImage(memory: WebAssembly.Memory, image: Uint8Array): void {
     try { memory.grow(pages - have); } catch { throw new GmemError(ERRNO.ENOMEM, "restore", "the image does not fit"); }
   }
   new Uint8Array(memory.buffer).set(image);
+}
+
+/** What sim_image_check found wrong (IMAGE_BAD_* of assembly/abi/consts.ts), for the error message. */
+const IMAGE_PROBLEMS: Record<number, string> = {
+  [C.IMAGE_BAD_HEADER]: "a lock, world stop, death mark or instance block is not at rest, or the arch is unknown",
+  [C.IMAGE_BAD_HEAP_TOP]: "the heap top is not a page inside memory",
+  [C.IMAGE_BAD_PAGE_MAP]: "the page map does not tile the heap with aligned blocks",
+  [C.IMAGE_BAD_FREE_LIST]: "a heap free list leaves the free blocks, loops or misses one",
+  [C.IMAGE_BAD_PAGES_USED]: "the allocated-page count disagrees with the page map",
+  [C.IMAGE_BAD_OBJ_TABLE]: "an object-table slot has an impossible kind, generation or pointer",
+  [C.IMAGE_BAD_OBJ_FREE_LIST]: "the object table's free-slot list leaves the free slots or loops",
+  [C.IMAGE_BAD_PFN_POOL]: "a pfn pool's watermark, count or freed-pfn stack is impossible",
+};
+
+/** The core's structural check of a loaded image, before anything attaches: EINVAL naming what is wrong. */
+export function checkImage(core: CoreExports): void {
+  const bad = core.sim_image_check() >>> 0;
+  if (bad !== 0) throw einval("restore", `the snapshot's state is corrupted: ${IMAGE_PROBLEMS[bad] ?? `image check ${bad}`}`);
 }

@@ -172,3 +172,13 @@ export const VIEW_INFO_MORE: u32 = 1; //                 1: the records filled u
 export const VIEW_FOLIO_UPTODATE: u32 = 0x10000;
 // record word 0 of view_memslots: slot << 16 | gmem index; of view_areas: secure << 16 | gmem index
 export const VIEW_ID_SHIFT: u32 = 16;
+
+// ---- restore: what sim_image_check found wrong in an image (0: nothing) ---------------------------------------------
+export const IMAGE_BAD_HEADER: u32 = 1; //               a lock, world stop, death mark or instance block not at rest
+export const IMAGE_BAD_HEAP_TOP: u32 = 2; //             the heap top is not a page inside memory
+export const IMAGE_BAD_PAGE_MAP: u32 = 3; //             the page map does not tile the heap with aligned blocks
+export const IMAGE_BAD_FREE_LIST: u32 = 4; //            a free list leaves the free blocks, loops, or misses one
+export const IMAGE_BAD_PAGES_USED: u32 = 5; //           the allocated-page count disagrees with the page map
+export const IMAGE_BAD_OBJ_TABLE: u32 = 6; //            an object slot's kind, generation or pointer is impossible
+export const IMAGE_BAD_OBJ_FREE_LIST: u32 = 7; //        the free-slot list leaves the free slots or loops
+export const IMAGE_BAD_PFN_POOL: u32 = 8; //             a pfn pool's watermark, count or freed-pfn stack is impossible

@@ -3,16 +3,18 @@
 import {
   LAYOUT_MAGIC, LAYOUT_VERSION, H_MAGIC, H_VERSION, H_INIT, H_HEAP_TOP, HEAP_BASE, PAGEMAP_BASE, H_DEBUG, H_ARCH,
   H_SAFEGUARDS_OFF, H_CORRUPT, H_FAIL_ALLOC, PFN_LEAKED, STATIC_SIZE, MEMORY_BASE, MAX_INSTANCES, IN_STATE, IN_CALL,
-  IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_FIRST_SEQ,
+  IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_FIRST_SEQ, H_ALLOC_LOCK, H_OBJ_LOCK, H_PFN_LOCK,
+  H_CHANGE_WAITERS, H_VIEW_HOLD, INSTANCE_BASE, INSTANCES_SIZE,
 } from "../abi/layout";
-import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX } from "../abi/consts";
+import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX, IMAGE_BAD_HEADER, ARCH_SNP } from "../abi/consts";
 import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT, EOWNERDEAD } from "../abi/errno";
 import { setMayBlock } from "../mm/sync";
 import { worldStop, worldStart, trapped } from "./bracket";
-import { pfnPoolInit } from "../mm/pfn";
+import { pfnPoolInit, pfnPoolCheck } from "../mm/pfn";
+import { heapCheck } from "../mm/alloc";
 import { instanceClaim, instanceRelease, instBase, instSlot, instBlock, out } from "../mm/instance";
 import { countersFold } from "../lib/events";
-import { objEnd, objSlotType, OBJ_T_FREE } from "../mm/objects";
+import { objEnd, objSlotType, objTableCheck, OBJ_T_FREE } from "../mm/objects";
 import { DEBUG } from "../lib/debug";
 import { injectArm } from "../lib/inject";
 import { violationCount, violationCode, violationWhere, violationsReset } from "../lib/machine";
@@ -73,6 +75,25 @@ export function sim_attach(may_block: i32): i32 {
   registerConsumers(); // idempotent: a restored image gets this build's table indices
   iterReset();
   return <i32>instSlot();
+}
+
+/**
+ * An image a restore just loaded, checked before any instance attaches to it (a snapshot's hash only shows
+ * accidents: whoever can change the bytes can recompute it). 0, or the IMAGE_BAD_* of abi/consts.ts found first:
+ * the header at rest (no lock, world stop or death mark; no instance block; a known arch), then the heap allocator
+ * (mm/alloc.ts heapCheck), the object table (mm/objects.ts) and the pfn pools (mm/pfn.ts). Every loop is bounded by
+ * the image's size; nothing is written. Structures inside the objects are the invariant checker's (check/).
+ */
+export function sim_image_check(): u32 {
+  if (load<u32>(H_FREEZE) != 0 || load<u32>(H_DEAD) != 0 || load<u32>(H_ALLOC_LOCK) != 0 || load<u32>(H_OBJ_LOCK) != 0 ||
+      load<u32>(H_PFN_LOCK) != 0 || load<u32>(H_CHANGE_WAITERS) != 0 || load<u32>(H_VIEW_HOLD) != 0 || load<u32>(H_ARCH) > ARCH_SNP) {
+    return IMAGE_BAD_HEADER;
+  }
+  for (let a: usize = INSTANCE_BASE; a < <usize>(INSTANCE_BASE + INSTANCES_SIZE); a += 8) if (load<u64>(a) != 0) return IMAGE_BAD_HEADER;
+  let r = heapCheck();
+  if (r == 0) r = objTableCheck();
+  if (r == 0) r = pfnPoolCheck();
+  return r;
 }
 
 /** Give this instance's block back (its counters go into the header first). */

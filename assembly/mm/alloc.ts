@@ -15,6 +15,7 @@ import {
   H_FREE_HEADS, H_HEAP_TOP, H_PAGES_USED, H_PAGES_PEAK, H_FAIL_ALLOC, HEAP_BASE, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE,
   PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, WASM_PAGE_SHIFT, MAX_WASM_PAGES, H_ALLOC_LOCK,
 } from "../abi/layout";
+import { IMAGE_BAD_HEAP_TOP, IMAGE_BAD_PAGE_MAP, IMAGE_BAD_FREE_LIST, IMAGE_BAD_PAGES_USED } from "../abi/consts";
 import { leafLock, leafUnlock } from "./sync";
 import { DEBUG } from "../lib/debug";
 
@@ -156,4 +157,60 @@ export function orderFor(bytes: u64): u32 {
   let k: u32 = 0;
   while (k <= <u32>MAX_ORDER && (<u64>PAGE_SIZE << k) < bytes) k++;
   return k;
+}
+
+// ---- a restored image, checked before any use --------------------------------------------------------------------
+
+/** Is addr the head of an allocated block of the heap (below the heap top)? (The object table's pointers.) */
+export function heapBlockUsed(addr: u32): bool {
+  if (addr < <u32>HEAP_BASE || addr >= load<u32>(H_HEAP_TOP) || (addr & (PAGE_SIZE - 1)) != 0) return false;
+  return (<u32>load<u8>(pagemapEntry(addr)) & PAGEMAP_USED) != 0;
+}
+
+/** The order of the allocated block at addr (heapBlockUsed(addr) holds). */
+export function heapBlockOrder(addr: u32): u32 { return <u32>load<u8>(pagemapEntry(addr)) & 0x3f; }
+
+/**
+ * The heap of an image a restore loaded (a corrupted snapshot may carry a recomputed hash): 0, or the IMAGE_BAD_*
+ * found. The heap top is a page inside memory; the page map tiles [HEAP_BASE, top) with naturally aligned blocks,
+ * each head FREE|order or USED|order and every other page's allocator byte 0, above the top too (so a free can only
+ * merge with a real free buddy); the free lists, linked both ways, hold exactly the free blocks (a node is a free
+ * head of its list's order; no list repeats a node: each one's prev is the node before it); H_PAGES_USED is the
+ * sum of the allocated blocks. Bounded: one pass over the page map, list walks stop after as many nodes as there
+ * are free blocks. Reads only below the heap top and the page map (a trap-free check of any bytes).
+ */
+export function heapCheck(): u32 {
+  const top = <u64>load<u32>(H_HEAP_TOP);
+  if (top < <u64>HEAP_BASE || top > (<u64>memory.size() << WASM_PAGE_SHIFT) || ((top - <u64>HEAP_BASE) & (PAGE_SIZE - 1)) != 0) {
+    return IMAGE_BAD_HEAP_TOP;
+  }
+  let freeBlocks: u32 = 0, usedPages: u32 = 0;
+  let a = <u64>HEAP_BASE;
+  while (a < top) {
+    const e = <u32>load<u8>(pagemapEntry(<u32>a));
+    const k = e & 0x3f;
+    if ((e & (PAGEMAP_FREE | PAGEMAP_USED)) == 0 || (e & PAGEMAP_FREE) != 0 && (e & PAGEMAP_USED) != 0 || k > <u32>MAX_ORDER) {
+      return IMAGE_BAD_PAGE_MAP;
+    }
+    const size = <u64>PAGE_SIZE << k;
+    if (((a - <u64>HEAP_BASE) & (size - 1)) != 0 || a + size > top) return IMAGE_BAD_PAGE_MAP;
+    for (let p = a + PAGE_SIZE; p < a + size; p += PAGE_SIZE) if (load<u8>(pagemapEntry(<u32>p)) != 0) return IMAGE_BAD_PAGE_MAP;
+    if ((e & PAGEMAP_FREE) != 0) freeBlocks++; else usedPages += <u32>1 << k;
+    a += size;
+  }
+  for (let p = top; p < (<u64>MAX_WASM_PAGES << WASM_PAGE_SHIFT); p += PAGE_SIZE) {
+    if (load<u8>(pagemapEntry(<u32>p)) != 0) return IMAGE_BAD_PAGE_MAP;
+  }
+  let listed: u32 = 0;
+  for (let k: u32 = 0; k <= <u32>MAX_ORDER; k++) {
+    let prev: u32 = 0;
+    for (let n = load<u32>(headOf(k)); n != 0; n = freeNext(n)) {
+      if (++listed > freeBlocks || <u64>n < <u64>HEAP_BASE || <u64>n >= top || (n & (PAGE_SIZE - 1)) != 0) return IMAGE_BAD_FREE_LIST;
+      if (<u32>load<u8>(pagemapEntry(n)) != (PAGEMAP_FREE | k) || freePrev(n) != prev) return IMAGE_BAD_FREE_LIST;
+      prev = n;
+    }
+  }
+  if (listed != freeBlocks) return IMAGE_BAD_FREE_LIST;
+  if (load<u32>(H_PAGES_USED) != usedPages) return IMAGE_BAD_PAGES_USED;
+  return 0;
 }

@@ -7,9 +7,11 @@ import {
   H_OBJ_FREE, H_OBJ_NEXT, H_OBJ_LIVE, H_OBJ_LOCK,
 } from "../abi/layout";
 import { leafLock, leafUnlock } from "./sync";
+import { heapBlockUsed } from "./alloc";
+import { IMAGE_BAD_OBJ_TABLE, IMAGE_BAD_OBJ_FREE_LIST } from "../abi/consts";
 
 // the kinds are ABI (views list objects by kind): defined in abi/consts.ts
-import { OBJ_T_FREE } from "../abi/consts";
+import { OBJ_T_FREE, OBJ_T_OP } from "../abi/consts";
 export { OBJ_T_FREE, OBJ_T_BITMAP, OBJ_T_PAGETABLE, OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP } from "../abi/consts";
 
 // @ts-ignore: decorator
@@ -78,3 +80,41 @@ export function objFree(handle: u32): void {
 /** Highest slot index ever used + 1 (walks over the table stop here). */
 // @ts-ignore: decorator
 @inline export function objEnd(): u32 { const n = load<u32>(H_OBJ_NEXT); return n == 0 ? 1 : n; }
+
+/**
+ * The object table of an image a restore loaded (after heapCheck): 0, or the IMAGE_BAD_* found. Below H_OBJ_NEXT a
+ * slot is free (no pointer) or live (a known kind, a generation, a pointer at an allocated heap block); above it
+ * every slot is unused (zero); H_OBJ_LIVE counts the live ones; the free-slot list visits free, reusable slots only
+ * and ends (it may not hold more nodes than there are such slots, so a loop is found). One pass plus a walk bounded
+ * by the table size.
+ */
+export function objTableCheck(): u32 {
+  const next = load<u32>(H_OBJ_NEXT);
+  if (next > <u32>OBJ_MAX) return IMAGE_BAD_OBJ_TABLE;
+  const end = objEnd();
+  let live: u32 = 0, reusable: u32 = 0;
+  for (let i: u32 = 1; i < <u32>OBJ_MAX; i++) {
+    const s = objSlot(i);
+    const type = <u32>load<u8>(s, OS_TYPE), gen = load<u32>(s, OS_GEN), ptr = load<u32>(s, OS_PTR);
+    if (i >= end) {
+      if (type != OBJ_T_FREE || gen != 0 || ptr != 0 || load<u32>(s, OS_NEXT) != 0) return IMAGE_BAD_OBJ_TABLE;
+      continue;
+    }
+    if (type > OBJ_T_OP || gen > <u32>OBJ_GEN_MAX) return IMAGE_BAD_OBJ_TABLE;
+    if (type == OBJ_T_FREE) {
+      if (ptr != 0) return IMAGE_BAD_OBJ_TABLE;
+      if (gen < <u32>OBJ_GEN_MAX) reusable++;
+    } else {
+      if (gen == 0 || !heapBlockUsed(ptr)) return IMAGE_BAD_OBJ_TABLE;
+      live++;
+    }
+  }
+  if (live != load<u32>(H_OBJ_LIVE)) return IMAGE_BAD_OBJ_TABLE;
+  let listed: u32 = 0;
+  for (let i = load<u32>(H_OBJ_FREE); i != 0; i = load<u32>(objSlot(i), OS_NEXT)) {
+    if (++listed > reusable || i >= end) return IMAGE_BAD_OBJ_FREE_LIST;
+    const s = objSlot(i);
+    if (<u32>load<u8>(s, OS_TYPE) != OBJ_T_FREE || load<u32>(s, OS_GEN) >= <u32>OBJ_GEN_MAX) return IMAGE_BAD_OBJ_FREE_LIST;
+  }
+  return 0;
+}

@@ -8,8 +8,10 @@
 import {
   PFN_NEXT_SMALL, PFN_NEXT_2M, PFN_NEXT_1G, PFN_STACK_SMALL, PFN_STACK_2M, PFN_STACK_1G,
   PFN_USED_SMALL, PFN_USED_2M, PFN_USED_1G, PFN_LIMIT_SMALL, PFN_LIMIT_2M, PFN_LIMIT_1G, PFN_LEAKED, H_PFN_LOCK,
+  H_PAGES_USED,
 } from "../abi/layout";
-import { pageAlloc, pageFree } from "./alloc";
+import { pageAlloc, pageFree, heapBlockUsed, heapBlockOrder } from "./alloc";
+import { IMAGE_BAD_PFN_POOL } from "../abi/consts";
 import { leafLock, leafUnlock } from "./sync";
 
 export const PFN_BASE_SMALL: u32 = 0x100;
@@ -100,4 +102,38 @@ export function pfnFree(pfn: u32, order: u32): void {
   store<u32>(usedAt, load<u32>(usedAt) - 1);
   pushPfn(isSmall ? PFN_STACK_SMALL : is2m ? PFN_STACK_2M : PFN_STACK_1G, pfn);
   leafUnlock(H_PFN_LOCK);
+}
+
+/**
+ * The pfn pools of an image a restore loaded (after heapCheck): 0, or IMAGE_BAD_PFN_POOL. Per pool the watermark lies
+ * in its range, the frames in use do not pass the capacity nor the capacity the range, and the freed-pfn stack is a
+ * chain of allocated heap pages, each holding 1 .. STACK_CAP pfns of the pool handed out before (below the
+ * watermark, aligned to the pool's order), no more in all than were handed out and are not in use (so a loop in
+ * the chain is found); the walk stops after as many pages as the heap has allocated.
+ */
+export function pfnPoolCheck(): u32 {
+  for (let p: u32 = 0; p < 3; p++) {
+    const order: u32 = p == 0 ? 0 : p == 1 ? 9 : 18;
+    const base = p == 0 ? PFN_BASE_SMALL : p == 1 ? PFN_BASE_2M : PFN_BASE_1G;
+    const end = p == 0 ? PFN_END_SMALL : p == 1 ? PFN_END_2M : PFN_END_1G;
+    const next = load<u32>(p == 0 ? PFN_NEXT_SMALL : p == 1 ? PFN_NEXT_2M : PFN_NEXT_1G);
+    const limit = load<u32>(p == 0 ? PFN_LIMIT_SMALL : p == 1 ? PFN_LIMIT_2M : PFN_LIMIT_1G);
+    const used = load<u32>(p == 0 ? PFN_USED_SMALL : p == 1 ? PFN_USED_2M : PFN_USED_1G);
+    if (next < base || next > end || ((next - base) & ((<u32>1 << order) - 1)) != 0) return IMAGE_BAD_PFN_POOL;
+    if (limit > (end - base) >> order || used > limit || used > (next - base) >> order) return IMAGE_BAD_PFN_POOL;
+    let pages: u32 = 0, stacked: u64 = 0;
+    const freed = <u64>((next - base) >> order) - used;
+    const heapPages = load<u32>(H_PAGES_USED);
+    for (let page = load<u32>(p == 0 ? PFN_STACK_SMALL : p == 1 ? PFN_STACK_2M : PFN_STACK_1G); page != 0; page = load<u32>(page, STACK_NEXT)) {
+      if (++pages > heapPages || !heapBlockUsed(page) || heapBlockOrder(page) != 0) return IMAGE_BAD_PFN_POOL;
+      const n = load<u32>(page, STACK_COUNT);
+      stacked += n;
+      if (n == 0 || n > STACK_CAP || stacked > freed) return IMAGE_BAD_PFN_POOL;
+      for (let i: u32 = 0; i < n; i++) {
+        const pfn = load<u32>(<usize>page + STACK_PFNS + (<usize>i << 2));
+        if (pfn < base || pfn >= next || ((pfn - base) & ((<u32>1 << order) - 1)) != 0) return IMAGE_BAD_PFN_POOL;
+      }
+    }
+  }
+  return 0;
 }
