@@ -9,6 +9,7 @@ import * as assert from "uvu/assert";
 import {
   createSimulatorSync, restoreSimulator, compileCore, Vm, Gmem, Iommu, Bitmap, PageTable, layout, type Simulator,
 } from "../bindings/index";
+import { hash } from "../bindings/snapshot"; // the checksum, to reseal an edited image
 import { spawnWorker, runtime } from "gmemsim-test-env";
 
 const M = 2 ** 20;
@@ -46,20 +47,10 @@ function expectCode(what: string, f: () => unknown, code: string, maxMs = 2000):
 // spaces), then the memory image up to the heap top.
 const SNAP_HEADER = 32;
 
-/** The snapshot checksum, as bindings/snapshot.ts computes it (a word-wise FNV-style hash). */
-function snapHash(bytes: Uint8Array): number {
-  const w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  let h = 0x811c9dc5 ^ bytes.byteLength;
-  for (let i = 0; i < w.length; i++) {
-    h = Math.imul(h ^ w[i], 0x01000193);
-    h ^= h >>> 15;
-  }
-  return h >>> 0;
-}
 
 /** Recompute the checksum of edited bytes (a copy at offset 0), so only the edit itself can be refused. */
 function reseal(x: Uint8Array): Uint8Array {
-  new DataView(x.buffer, x.byteOffset).setUint32(24, snapHash(x.subarray(SNAP_HEADER)), true);
+  new DataView(x.buffer, x.byteOffset).setUint32(24, hash(x.subarray(SNAP_HEADER)), true);
   return x;
 }
 
@@ -115,7 +106,7 @@ test("reliability: restoreSimulator refuses corrupted snapshot bytes with EINVAL
   // edits with the checksum recomputed: the checks behind the checksum must refuse them on their own. The test's
   // copy of the checksum must be the binding's, or these cases prove nothing.
   const stored = new DataView(bytes.buffer, bytes.byteOffset).getUint32(24, true);
-  assert.is(snapHash(bytes.subarray(SNAP_HEADER)), stored, "test/reliability.test.ts computes the snapshot checksum as bindings/snapshot.ts does");
+  assert.is(hash(bytes.subarray(SNAP_HEADER)), stored, "the stored checksum is the hash of the image");
   const sealed = (f: (x: Uint8Array, dv: DataView) => void) => reseal(edit(f));
   refuse("H_INIT = 1 (initialisation in progress), resealed", sealed((x, dv) => { dv.setUint32(img + layout.H_INIT, 1, true); }));
   refuse("H_INIT = 0, resealed", sealed((x, dv) => { dv.setUint32(img + layout.H_INIT, 0, true); }));

@@ -6,20 +6,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, restoreSimulator, layout as L } from "../bindings/index";
+import { hash } from "../bindings/snapshot"; // the checksum, to reseal an edited image
 
 const M = 2 ** 20;
 const HEADER = 32;
 
-/** The snapshot checksum as bindings/snapshot.ts computes it (test/reliability.test.ts checks the two agree). */
-function snapHash(bytes: Uint8Array): number {
-  const w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
-  let h = 0x811c9dc5 ^ bytes.byteLength;
-  for (let i = 0; i < w.length; i++) {
-    h = Math.imul(h ^ w[i], 0x01000193);
-    h ^= h >>> 15;
-  }
-  return h >>> 0;
-}
 
 /** A busy state with freed heap blocks, freed object slots and freed frames on the pfn stacks. */
 function busySnapshot(): Uint8Array {
@@ -87,7 +78,7 @@ class Image {
     return best;
   }
   sealed(): Uint8Array {
-    this.dv.setUint32(24, snapHash(this.x.subarray(HEADER)), true);
+    this.dv.setUint32(24, hash(this.x.subarray(HEADER)), true);
     return this.x;
   }
 }
