@@ -10,7 +10,7 @@
 // table, so a domain costs O(entries + areas), never entries x areas. So O(slots + bitmap words + blocks + pages in
 // split blocks + table pages + areas); an entry on a truncated, still pinned frame finds its orphan record through
 // the inode's pfn index (gmem/orphan.ts) in constant time. What it visited is reported (CHECK_INFO_* of abi/consts.ts):
-// test/invariants-cost.test.ts counts it, bench/cases/check.ts times it.
+// test/invariants-cost.test.ts counts it, bench/cases/check.ts (`checker`) times it.
 import { GI_NPAGES, GI_HOSTPTES, GI_NBLOCKS, GI_HANDLE } from "../abi/records";
 import { OPK_CONVERT, OPK_PUNCH } from "../abi/ops";
 import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP, objEnd, objSlotType, objSlotPtr, objGet } from "../mm/objects";
@@ -214,9 +214,9 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
  * larger than it (I15, I5); outside an in-flight invalidation a non-secure entry maps only shared pages (I7: on
  * TDX a host machine check) and a secure one only private pages (I9), except on SNP, whose scheme keeps both and
  * instead bounds the entry by the RMP entry (I10); a pin-mode entry holds its GUP pin (I4).
- * Cost: one walk of each table, O(present entries + tables), and per leaf a binary search of the domain's areas
- * (sorted by (secure, iova): findArea) and O(1) folio lookups: O(E log A) for E leaves and A areas, linear in the
- * state in practice (bench `checker`: 4096 areas cost what one does).
+ * Cost: one walk of each table, O(present entries + tables); a cursor over the domain's areas (sorted by (secure,
+ * iova)) moves with the walk, and folio and orphan lookups are O(1): O(E + A) for E leaves and A areas (bench
+ * `checker`: 4096 areas cost what one does).
  */
 function checkIommu(io: u32, it: TdpIter): u32 {
   const pinMode = load<u32>(io, IO_MODE) == IOMMU_MODE_PIN;
