@@ -14,7 +14,7 @@ const HEADER = 32;
 
 /**
  * A word-wise hash of bytes (a multiple of 4 long): detects any accidental corruption of a snapshot (a deliberate
- * one can recompute it: restore also checks the image's structures).
+ * one can recompute it: restore also checks the image's structures, checkImage).
  * @internal
  */
 export function hash(bytes: Uint8Array): number {
@@ -75,44 +75,6 @@ function foldCounters(dv: DataView, base: number): void {
   }
 }
 
-/**
- * Check what the allocator and the object table hand out before the image is used, so a corrupted image (a hash
- * can be recomputed) never makes new allocations overwrite live structures: every free list of the buddy heap
- * (mm/alloc.ts) runs through page-aligned blocks inside [HEAP_BASE, heap top), each marked free of that order in
- * the page map, linked back to its predecessor, none twice (bounded by the heap's pages: no cycle); the free
- * object-slot list stays in the table without a cycle; every live object points into the heap. The reason, or null.
- */
-function structureFault(dv: DataView, used: number): string | null {
-  const pages = (used - L.HEAP_BASE) / L.PAGE_SIZE;
-  const seen = new Uint8Array(Math.max(0, Math.ceil(pages)));
-  for (let o = 0; o <= L.MAX_ORDER; o++) {
-    const size = L.PAGE_SIZE * 2 ** o;
-    let p = dv.getUint32(L.H_FREE_HEADS + 4 * o, true), prev = 0;
-    for (let steps = 0; p !== 0; steps++) {
-      if (steps > pages || p < L.HEAP_BASE || p % L.PAGE_SIZE !== 0 || p + size > used) return `free list of order ${o}: block 0x${p.toString(16)}`;
-      const page = (p - L.HEAP_BASE) / L.PAGE_SIZE;
-      if (seen[page]) return `free list of order ${o}: block 0x${p.toString(16)} listed twice`;
-      seen[page] = 1;
-      if (dv.getUint8(L.PAGEMAP_BASE + (p / L.PAGE_SIZE) * 4) !== (L.PAGEMAP_FREE | o)) return `block 0x${p.toString(16)} is not marked free`;
-      if (dv.getUint32(p + 4, true) !== prev) return `free list of order ${o}: a broken back link at 0x${p.toString(16)}`;
-      prev = p;
-      p = dv.getUint32(p, true);
-    }
-  }
-  let s = dv.getUint32(L.H_OBJ_FREE, true);
-  for (let steps = 0; s !== 0; steps++) {
-    if (steps >= L.OBJ_MAX || s >= L.OBJ_MAX) return `free object slot ${s}`;
-    s = dv.getUint32(L.OBJ_TABLE + s * L.OBJ_SLOT_SIZE + L.OS_NEXT, true);
-  }
-  for (let i = 1; i < L.OBJ_MAX; i++) {
-    const at = L.OBJ_TABLE + i * L.OBJ_SLOT_SIZE;
-    if (dv.getUint8(at + L.OS_TYPE) === 0) continue;
-    const ptr = dv.getUint32(at + L.OS_PTR, true);
-    if (ptr < L.HEAP_BASE || ptr >= used) return `object ${i} at 0x${ptr.toString(16)}`;
-  }
-  return null;
-}
-
 export interface ParsedSnapshot { image: Uint8Array; names: [string, string][]; protocol: Protocol }
 
 /** Check a snapshot's bytes: EINVAL (code) for anything that is not an intact snapshot of this layout. */
@@ -142,8 +104,6 @@ export function parseSnapshot(bytes: unknown): ParsedSnapshot {
       idv.getUint32(L.H_HEAP_TOP, true) !== used) {
     throw einval(op, "the snapshot's header is not a ready gmemsim state");
   }
-  const bad = structureFault(idv, used);
-  if (bad !== null) throw einval(op, `the snapshot's structures are corrupted (${bad})`);
   return { image, names: names as [string, string][], protocol: dv.getUint32(20, true) === 1 ? "v4" : "v2" };
 }
 
