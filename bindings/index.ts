@@ -6,7 +6,7 @@
  */
 export {
   createSimulator, createSimulatorSync, restoreSimulator, Simulator, Bitmap, PageTable, Gmem, Vm, Iommu, coreBytes,
-  compileCore, type SimulatorOptions, type SharedSimulator, type FolioInfo, type FolioState, type MemoryStats,
+  compileCore, type SimulatorOptions, type SharedSimulator, type FolioInfo, type FolioState, type MemoryStats, type CheckCost,
   type Run, type Leaf, type PageLevel, type GmemFlag, type Arch, type Protocol, type GuestAccess, type HostAccess,
   type PausedOp, type SimEvent, type DmaResult, type MappingRun, type FolioRun, type ShareRun, type Memslot,
   type IommuArea, type ModelObject, type RangeOptions,

@@ -1,7 +1,7 @@
 // The typed facade over the core, in one import: the simulator and every object class.
 export {
   Simulator, createSimulator, createSimulatorSync, restoreSimulator, coreBytes, compileCore,
-  type SharedSimulator, type MemoryStats, type GmemFlag,
+  type SharedSimulator, type MemoryStats, type CheckCost, type GmemFlag,
 } from "./simulator";
 export type { SimulatorOptions, Arch, Protocol } from "./context";
 export type { PausedOp, GuestAccess } from "./ops";

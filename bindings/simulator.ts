@@ -41,6 +41,16 @@ export interface MemoryStats {
   pfn1G: number;
 }
 
+/** What one checkInvariants() visited: its cost, linear in the state's size (assembly/check/state.ts). */
+export interface CheckCost {
+  /** SPTEs of every VM and entries of every IOMMU, each checked once */
+  leaves: number;
+  /** IOMMU area records the entries' cursor moved past (each area of a domain once) */
+  areas: number;
+  /** lookups of an orphan (a pinned page a truncation took out of the file) by frame, for pin-mode entries */
+  orphans: number;
+}
+
 export type GmemFlag = "mmap" | "init-shared" | "init-private" | "hugetlb-2M" | "hugetlb-1G";
 
 export class Simulator extends SimContext {
@@ -94,10 +104,12 @@ export class Simulator extends SimContext {
   /** Every live guest_memfd, VM, IOMMU, bitmap and page table, with its name (lock-free). */
   objects(): ModelObject[] { return listObjects(this); }
 
-  /** Run every invariant now; throws InvariantError naming the broken ones. */
-  checkInvariants(): void {
+  /** Run every invariant now; throws InvariantError naming the broken ones. Returns what the check visited. */
+  checkInvariants(): CheckCost {
     const r = check(this.core.sim_check_all(), "check.invariants");
     if (r !== 0) this.raiseViolation("check.invariants");
+    return { leaves: this.out(C.OUT_INFO + C.CHECK_INFO_LEAVES), areas: this.out(C.OUT_INFO + C.CHECK_INFO_AREAS),
+      orphans: this.out(C.OUT_INFO + C.CHECK_INFO_ORPHANS) };
   }
 
   /** Arm a fault for the next matching internal step(s): 'enomem-split', 'enomem-store', 'transient-ref', 'sept-remove-fail'. */

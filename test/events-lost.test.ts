@@ -4,9 +4,9 @@
 // surviving events as if they were all.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { runScenario } from "../bindings/index";
+import { runScenario, toChromeTrace } from "../bindings/index";
 import { layout } from "../bindings/index";
-import { runCli, tempFile } from "gmemsim-test-env";
+import { runCli, tempFile, readText } from "gmemsim-test-env";
 
 // a pin-mode IOMMU map of 128 MiB: a folio, a zeroing, a host PTE and an IO entry per 4 KiB page, ~98k events
 const BIG = [
@@ -50,6 +50,22 @@ test("events lost: a trace notes the step instead of checking a partial list, an
   const i = traced.steps.findIndex((s) => s.op === "iommu.map");
   assert.match(traced.steps[i].args!.note!, /events were overwritten in the event ring before they were read; its events are not checked/);
   assert.is.not(traced.steps[i + 1]?.op, "check.events", "no partial list written as the step's events");
+});
+
+test("events lost: a Chrome trace marks the step's slice with what was lost, streamed or not", async () => {
+  const rep = await runScenario({ format: 1, steps: BIG });
+  const slice = (events: { ph: string; name: string; args?: { eventsLost?: number } }[]) =>
+    events.find((e) => e.ph === "X" && e.name === "iommu.map")!;
+  const lost = rep.steps[3].eventsLost!;
+  assert.ok(lost > 0);
+  assert.is(slice(toChromeTrace(rep).traceEvents).args!.eventsLost, lost);
+  const file = tempFile("big2.json", JSON.stringify({ format: 1, steps: BIG }));
+  if (file === null) return;
+  const out = tempFile("big2.chrome.json")!;
+  const run = runCli(["run", file, "--chrome-trace", out])!;
+  assert.is(run.code, 0, run.stderr);
+  const written = JSON.parse(await readText(out)) as { traceEvents: { ph: string; name: string; args?: { eventsLost?: number } }[] };
+  assert.is(slice(written.traceEvents).args!.eventsLost, lost, "the streamed trace says so too");
 });
 
 test.run();

@@ -148,6 +148,10 @@ export const IO_INFO_IN_PROGRESS: u32 = 4;
 export const IO_INFO_SECURE_LEAVES: u32 = 5;
 export const IO_INFO_NONSECURE_LEAVES: u32 = 6;
 export const IO_INFO_PFN: u32 = 7; //                    iommu_iopte: pfn of the page
+// sim_check_all: what the check visited (its cost; check/state.ts says why it is linear in the state)
+export const CHECK_INFO_LEAVES: u32 = 0; //              leaves checked: SPTEs of every VM, entries of every IOMMU
+export const CHECK_INFO_AREAS: u32 = 1; //               IOMMU area records the entries' cursor moved past
+export const CHECK_INFO_ORPHANS: u32 = 2; //             orphan lookups (by frame) for pin-mode entries on truncated pages
 // page table queries
 export const PT_INFO_PFN: u32 = 0;
 export const PT_INFO_STATE: u32 = 1;

@@ -6,7 +6,10 @@ import {
   IN_HELD, H_DEAD, H_FREEZE, H_LIVE, RING_HEAD, RING_FIRST_SEQ, H_ALLOC_LOCK, H_OBJ_LOCK, H_PFN_LOCK,
   H_CHANGE_WAITERS, H_VIEW_HOLD, INSTANCE_BASE, INSTANCES_SIZE,
 } from "../abi/layout";
-import { INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, VIOLATIONS_MAX, IMAGE_BAD_HEADER, ARCH_SNP } from "../abi/consts";
+import {
+  INJ_KINDS, OUT_VIOLATIONS, OUT_WHERE, OUT_NVIOL, OUT_INFO, VIOLATIONS_MAX, IMAGE_BAD_HEADER, ARCH_SNP, CHECK_INFO_LEAVES,
+  CHECK_INFO_ORPHANS,
+} from "../abi/consts";
 import { EBUSY, EINVAL, ENOMEM, ENOSPC, EOPNOTSUPP, ETIMEDOUT, EOWNERDEAD } from "../abi/errno";
 import { setMayBlock } from "../mm/sync";
 import { worldStop, worldStart, trapped } from "./bracket";
@@ -22,7 +25,7 @@ import { kvmNotifierOpsInit } from "../kvm/notifier";
 import { iommuHooksInit } from "../iommu/domain";
 import { iommuSchemeZapInit } from "../iommu/scheme_zap";
 import { iommuSchemeKeepInit } from "../iommu/scheme_keep";
-import { checkAll } from "../check/state";
+import { checkAll, checkWork } from "../check/state";
 import { iterReset } from "../lib/iter";
 import { eventLayout, eventTablesInit } from "../lib/events";
 
@@ -213,13 +216,17 @@ export function sim_debug_hook(which: u32): i32 {
   return 0;
 }
 
-/** Run every invariant now; 0 or the first one violated (sim_last_violation gives them all). */
+/**
+ * Run every invariant now; 0 or the first one violated (sim_last_violation gives them all). Out OUT_INFO +
+ * CHECK_INFO_*: what the check visited.
+ */
 export function sim_check_all(): i32 {
   { const e = worldStop(); if (e != 0) return e; }
   violationsReset();
   iterReset();
   const r = checkAll();
   worldStart();
+  for (let i: u32 = CHECK_INFO_LEAVES; i <= CHECK_INFO_ORPHANS; i++) out(OUT_INFO + i, checkWork(i));
   return <i32>r;
 }
 

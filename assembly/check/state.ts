@@ -2,9 +2,18 @@
 // section 6): I1-I8, I10, I11, I13-I17, with the allowances an operation in flight needs (a conversion between
 // set_attr and split, an invalidation in progress). I9, I12, I18-I20 are checked where they happen (check/post.ts,
 // the fault's install).
-import { GI_NPAGES, GI_HOSTPTES, GI_NBLOCKS } from "../abi/records";
+//
+// Cost: linear in the state's size. One pass over the object table finds the operations in flight (and which
+// invalidate locks they hold); then each guest_memfd's bitmap and folio blocks, each VM's and IOMMU's tables are
+// walked once. Per leaf the work is constant: the VM's memslot is one of VM_MAX_SLOTS, and an IO entry's area comes
+// from a cursor that moves through the domain's areas (sorted by iova, iommu/area.ts) as the walk moves through the
+// table, so a domain costs O(entries + areas), never entries x areas. So O(slots + bitmap words + blocks + pages in
+// split blocks + table pages + areas); an entry on a truncated, still pinned frame finds its orphan record through
+// the inode's pfn index (gmem/orphan.ts) in constant time. What it visited is reported (CHECK_INFO_* of abi/consts.ts):
+// test/invariants-cost.test.ts counts it, bench/cases/check.ts (`checker`) times it.
+import { GI_NPAGES, GI_HOSTPTES, GI_NBLOCKS, GI_HANDLE } from "../abi/records";
 import { OPK_CONVERT, OPK_PUNCH } from "../abi/ops";
-import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP, objEnd, objSlotType, objSlotPtr } from "../mm/objects";
+import { OBJ_T_GMEM, OBJ_T_VM, OBJ_T_IOMMU, OBJ_T_OP, objEnd, objSlotType, objSlotPtr, objGet } from "../mm/objects";
 import { rwWriter } from "../mm/sync";
 import { violationCount, violationCode, isTdx, isSnp } from "../lib/machine";
 import { TdpIter, tdpIterStart, tdpIterNext, spteIsPresent, spteIsLeaf, spteLevel, sptePfn, spteState, ptRoot, levelPages } from "../lib/pagetable";
@@ -17,7 +26,7 @@ import { folioIoPins } from "../gmem/refs";
 import { orphanByPfn, orphanIoPins } from "../gmem/orphan";
 import { notifierCount, notifierClass, notifierOwner } from "../gmem/notifier";
 import { CF_LOCKED } from "../gmem/convert";
-import { NOTIFIER_KVM, SEPT_MAPPED, IOMMU_MODE_PIN } from "../abi/consts";
+import { NOTIFIER_KVM, SEPT_MAPPED, IOMMU_MODE_PIN, CHECK_INFO_LEAVES, CHECK_INFO_AREAS, CHECK_INFO_ORPHANS } from "../abi/consts";
 import { archMaxPrivateLevel } from "../arch/arch";
 import { rmpLevelOf } from "../arch/snp";
 import { tdxInhibited } from "../arch/tdx";
@@ -26,17 +35,29 @@ import {
   slotBase, slotNpages, slotPgoff, slotInode, slotForGfn,
 } from "../kvm/vm";
 import { IO_MODE, IO_IN_PROGRESS, IO_RANGE_START, IO_RANGE_END, IO_RANGE_VALID, ioPt } from "../iommu/domain";
-import { findArea, areaInode, areaPgoff, areaIova, areaSecure, areaNpages } from "../iommu/area";
+import { areaFirst, nAreas, ioArea, areaInode, areaPgoff, areaIova, areaSecure, areaNpages } from "../iommu/area";
 import { checkBitmap, checkFolios, fail } from "./struct";
 
 // what the live operations hold, counted once per check
 let liveOps: u32 = 0;
 let liveConverts: u32 = 0;
+let locksClaimed: u32 = 0; //  invalidate locks of live guest_memfds held by the live conversion or punch that took them
+let locksHeld: u32 = 0; //     live guest_memfds whose invalidate lock is held exclusively
+// what this check visited (CHECK_INFO_*)
+let workLeaves: u32 = 0;
+let workAreas: u32 = 0;
+let workOrphans: u32 = 0;
+
+/** What the last checkAll visited: CHECK_INFO_LEAVES, _AREAS or _ORPHANS. */
+export function checkWork(what: u32): u32 {
+  return what == CHECK_INFO_LEAVES ? workLeaves : what == CHECK_INFO_AREAS ? workAreas : what == CHECK_INFO_ORPHANS ? workOrphans : 0;
+}
 
 /** Every invariant readable off the state now; 0 or the first violated one (all found are recorded). */
 export function checkAll(): u32 {
   const before = violationCount();
-  liveOps = 0; liveConverts = 0;
+  liveOps = 0; liveConverts = 0; locksClaimed = 0; locksHeld = 0;
+  workLeaves = 0; workAreas = 0; workOrphans = 0;
   const end = objEnd();
   for (let i: u32 = 1; i < end; i++) {
     if (objSlotType(i) != OBJ_T_OP) continue;
@@ -46,8 +67,11 @@ export function checkAll(): u32 {
     const k = opKind(op);
     if (k != OPK_CONVERT && k != OPK_PUNCH) continue;
     liveConverts++;
+    if ((opFlags(op) & CF_LOCKED) == 0) continue;
     // I14: a conversion that took its inode's invalidate lock holds it exclusively
-    if ((opFlags(op) & CF_LOCKED) != 0 && rwWriter(gmemInvLock(load<u32>(op, OP_OBJ))) != (opId(op) & 0x7fffffff)) fail(14, 0);
+    const gi = load<u32>(op, OP_OBJ);
+    if (rwWriter(gmemInvLock(gi)) != (opId(op) & 0x7fffffff)) fail(14, 0);
+    else if (objGet(load<u32>(gi, GI_HANDLE), OBJ_T_GMEM) == gi) locksClaimed++; // (op ids are unique: one per inode)
   }
   const it = iterPush();
   for (let i: u32 = 1; i < end; i++) {
@@ -58,17 +82,9 @@ export function checkAll(): u32 {
     else if (t == OBJ_T_IOMMU) checkIommu(p, it);
   }
   iterPop();
+  // I14: an invalidate lock held exclusively by nobody in flight (every held one is claimed by its own op, above)
+  if (locksHeld != locksClaimed) fail(14, 0);
   return violationCount() > before ? violationCode(before) : 0;
-}
-
-/** Does a live conversion or punch hold gi's invalidate lock as `writer`? */
-function lockClaimed(gi: u32, writer: u32): bool {
-  for (let i: u32 = 1, end = objEnd(); i < end; i++) {
-    if (objSlotType(i) != OBJ_T_OP) continue;
-    const op = objSlotPtr(i);
-    if (!opDone(op) && (opFlags(op) & CF_LOCKED) != 0 && load<u32>(op, OP_OBJ) == gi && (opId(op) & 0x7fffffff) == writer) return true;
-  }
-  return false;
 }
 
 function checkGmem(gi: u32): u32 {
@@ -77,9 +93,8 @@ function checkGmem(gi: u32): u32 {
   if (r != 0) return r;
   r = checkFolios(gi);
   if (r != 0) return r;
-  const writer = rwWriter(gmemInvLock(gi));
-  if (writer != 0 && !lockClaimed(gi, writer)) return fail(14, 0); // held exclusively by nobody in flight
-  const locked = writer != 0;
+  const locked = rwWriter(gmemInvLock(gi)) != 0;
+  if (locked) locksHeld++; // (claimed by an op in flight: checkAll compares the counts)
   const shift = blockShift(gi);
   const nb = load<u32>(gi, GI_NBLOCKS);
   let hostPtes: u32 = 0;
@@ -143,6 +158,7 @@ function checkVm(vm: u32, it: TdpIter): u32 {
     while (it.valid) {
       const e = it.oldSpte;
       if (spteIsPresent(e) && spteIsLeaf(e)) {
+        workLeaves++;
         const r = checkLeaf(vm, <u32>it.gfn, e, isPrivate, inProgress);
         if (r != 0) return r;
       }
@@ -198,19 +214,30 @@ function checkLeaf(vm: u32, gfn: u32, e: u64, isPrivate: bool, inProgress: i32):
  * larger than it (I15, I5); outside an in-flight invalidation a non-secure entry maps only shared pages (I7: on
  * TDX a host machine check) and a secure one only private pages (I9), except on SNP, whose scheme keeps both and
  * instead bounds the entry by the RMP entry (I10); a pin-mode entry holds its GUP pin (I4).
- * Cost: one walk of each table, O(present entries + tables), and per leaf a binary search of the domain's areas
- * (sorted by (secure, iova): findArea) and O(1) folio lookups: O(E log A) for E leaves and A areas, linear in the
- * state in practice (bench `checker`: 4096 areas cost what one does).
+ * Cost: one walk of each table, O(present entries + tables); a cursor over the domain's areas (sorted by (secure,
+ * iova)) moves with the walk, and folio and orphan lookups are O(1): O(E + A) for E leaves and A areas (bench
+ * `checker`: 4096 areas cost what one does).
  */
 function checkIommu(io: u32, it: TdpIter): u32 {
   const pinMode = load<u32>(io, IO_MODE) == IOMMU_MODE_PIN;
+  const na = nAreas(io);
   for (let t: u32 = 0; t < 2; t++) {
     const secure = t == 1;
+    // the walk goes up in iova, and so do the table's areas: the cursor passes each area once
+    let ai = areaFirst(io, secure);
     tdpIterStart(it, ptRoot(ioPt(io, secure)), 1, 0, <u64>1 << 32);
     while (it.valid) {
       const e = it.oldSpte;
       if (spteIsPresent(e) && spteIsLeaf(e)) {
-        const r = checkIoLeaf(io, <u32>it.gfn, e, secure, pinMode);
+        const iova = <u32>it.gfn;
+        while (ai < na && areaSecure(ioArea(io, ai)) == secure && <u64>areaIova(ioArea(io, ai)) + areaNpages(ioArea(io, ai)) <= <u64>iova) {
+          ai++;
+          workAreas++;
+        }
+        let area: usize = 0;
+        if (ai < na && areaSecure(ioArea(io, ai)) == secure && areaIova(ioArea(io, ai)) <= iova) area = ioArea(io, ai);
+        workLeaves++;
+        const r = checkIoLeaf(io, iova, e, secure, pinMode, area);
         if (r != 0) return r;
       }
       tdpIterNext(it);
@@ -219,15 +246,16 @@ function checkIommu(io: u32, it: TdpIter): u32 {
   return 0;
 }
 
-function checkIoLeaf(io: u32, iova: u32, e: u64, secure: bool, pinMode: bool): u32 {
+/** One IO entry at iova, in `area` (the area of its table holding iova, or 0). */
+function checkIoLeaf(io: u32, iova: u32, e: u64, secure: bool, pinMode: bool, area: usize): u32 {
   const level = spteLevel(e);
   const n = <u32>levelPages(level);
-  const area = findArea(io, iova, secure);
   if (area == 0 || <u64>iova + n > <u64>areaIova(area) + areaNpages(area) || areaSecure(area) != secure) return fail(17, iova);
   const gi = areaInode(area);
   const index = areaPgoff(area) + iova - areaIova(area);
   if (pinMode && folioPfn(gi, index) != sptePfn(e)) {
     // a truncated page the IOMMU's pin keeps: the entry must still point at that orphaned frame
+    workOrphans++; // (a lookup in the inode's pfn index of orphans: constant time)
     const orphan = orphanByPfn(gi, sptePfn(e));
     if (orphan == 0 || orphanIoPins(orphan) == 0) return fail(15, iova);
     return 0;

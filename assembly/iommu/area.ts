@@ -53,6 +53,9 @@ function lowerBound(io: u32, secure: bool, iova: u32): u32 {
   return lo;
 }
 
+/** The index of the first area of `secure`'s table (the areas of a table follow in iova order): a walk's cursor. */
+export function areaFirst(io: u32, secure: bool): u32 { return lowerBound(io, secure, 0); }
+
 /** The area of `secure`'s table holding iova page iova, or 0. */
 export function findArea(io: u32, iova: u32, secure: bool): usize {
   const i = lowerBound(io, secure, iova);

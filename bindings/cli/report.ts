@@ -29,6 +29,9 @@ export function eventLine(ev: SimEvent): string {
 
 /** The text report, written as the run goes. */
 export class TextReport {
+  private steps = 0;
+  /** the last step that emitted events (the failure shows its last few) */
+  private lastWithEvents: StepOutcome | undefined;
   constructor(private readonly io: Io) {}
 
   begin(scn: Scenario): void {
@@ -37,6 +40,8 @@ export class TextReport {
   }
 
   step(step: Step, s: StepOutcome): void {
+    this.steps++;
+    if (s.events.length) this.lastWithEvents = s;
     let text = stepLine(s, step.raw, this.io.paint) + "\n";
     for (const ev of s.events) text += `        | ${safeText(eventLine(ev))}\n`;
     if (s.eventsLost) text += `        | (${s.eventsLost} earlier events of this step were overwritten in the event ring before they were read)\n`;
@@ -54,8 +59,7 @@ export class TextReport {
       painted(p.bad, `FAILED at ${at} (${f.op})`);
       w(`  expected: ${f.expected}`);
       w(`  got:      ${f.got}`);
-      let prev: StepOutcome | undefined;
-      for (let i = rep.steps.length - 1; i >= 0 && prev === undefined; i--) if (rep.steps[i].events.length) prev = rep.steps[i];
+      const prev = this.lastWithEvents;
       if (prev) {
         w(`  last events (step ${where(prev)}):`);
         for (const ev of prev.events.slice(-12)) w(`    ${eventLine(ev)}`);
@@ -74,8 +78,8 @@ export class TextReport {
     const stats = Object.entries(rep.stats).filter(([, n]) => n !== 0).map(([k, n]) => `${k} ${n}`).join(", ");
     w(`  events: ${stats || "none"}`);
     w("");
-    if (rep.ok) painted(p.ok, `PASS: ${rep.steps.length} steps`);
-    else painted(p.bad, `FAIL: step ${rep.steps.length - 1} of ${total}`);
+    if (rep.ok) painted(p.ok, `PASS: ${this.steps} steps`);
+    else painted(p.bad, `FAIL: step ${this.steps - 1} of ${total}`);
   }
 }
 

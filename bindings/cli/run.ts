@@ -89,6 +89,7 @@ export const command: Command = {
       report.begin(scn);
       const rep = runScenario(scn, {
         debugCore: args.values["debug-core"] === true,
+        keepSteps: false, // every output takes its steps as they finish: a long run holds one step at a time
         onStep: (step, outcome) => {
           report.step(step, outcome);
           for (const s of sinks) s.step(step, outcome);

@@ -16,6 +16,11 @@ export interface RunScenarioOptions {
   simulator?: Simulator;
   /** Use the debug core for a new simulator (asserts kept). */
   debugCore?: boolean;
+  /**
+   * Keep every step's outcome in the report's `steps` (the default). false: `steps` stays empty, each outcome goes
+   * to onStep only, and a run of any length holds one step at a time.
+   */
+  keepSteps?: boolean;
 }
 
 /** How long the runner keeps the thread before it lets the event loop run (ms). */
@@ -42,7 +47,8 @@ export async function runScenario(scenario: unknown, options: RunScenarioOptions
     throw einval("runScenario", "simulator is a Simulator (createSimulator / createSimulatorSync)");
   }
   const scn = validated(scenario);
-  const run = scenarioRun(scn, { simulator: options.simulator, debugCore: options.debugCore });
+  if (options.keepSteps !== undefined && typeof options.keepSteps !== "boolean") throw einval("runScenario", "keepSteps is a boolean");
+  const run = scenarioRun(scn, { simulator: options.simulator, debugCore: options.debugCore, keepSteps: options.keepSteps });
   let since = Date.now();
   try {
     for (;;) {

@@ -47,6 +47,7 @@ export interface RunReport {
   ok: boolean;
   /** the first failing step (the run stops there) */
   failure?: StepOutcome;
+  /** every step run, in order (empty when the run was told keepSteps: false) */
   steps: StepOutcome[];
   /** every event-kind counter at the end */
   stats: Record<string, number>;
@@ -60,6 +61,11 @@ export interface RunOptions {
   simulator?: Simulator;
   /** called after every step (the async runner of the package awaits a promise it returns) */
   onStep?: (step: Step, outcome: StepOutcome, events: SimEvent[]) => unknown;
+  /**
+   * keep every step's outcome in the report's `steps` (the default); false: `steps` stays empty and each outcome
+   * goes to onStep only, so a run of any length holds one step at a time (`gmemsim run` streams its outputs)
+   */
+  keepSteps?: boolean;
 }
 
 /**
@@ -189,7 +195,7 @@ export function* scenarioRun(scn: Scenario, opts: RunOptions = {}): Generator<{ 
         if (got.lost > 0) outcome.eventsLost = got.lost;
         last = outcome;
       }
-      steps.push(outcome);
+      if (opts.keepSteps !== false) steps.push(outcome);
       yield { step, outcome };
       if (!outcome.ok) { failure = outcome; break; }
     }

@@ -72,41 +72,50 @@ function eventArgs(e: SimEvent): Record<string, unknown> {
   return rest;
 }
 
-/** The report of runScenario / `gmemsim run --format json` as Chrome Trace Event JSON. */
-export function toChromeTrace(report: RunReport): ChromeTrace {
-  if (typeof report !== "object" || report === null || !Array.isArray(report.steps)) {
-    throw Object.assign(new TypeError("toChromeTrace: a run report ({ steps: [...] }) from runScenario"), { code: "EINVAL" });
+/**
+ * A Chrome trace built step by step: the trace events of each step as it finishes (a writer streams them, so a run
+ * of any length is traced without holding it), then the metadata naming the tracks, which comes last.
+ */
+export class ChromeTraceBuilder {
+  private readonly tids = new Map<string, number>();
+  private readonly pausedBy = new Map<string, string>();
+  private ts = 0;
+  readonly arch: string;
+  readonly protocol: "v2" | "v4";
+
+  constructor(config: RunReport["config"] | undefined) {
+    this.arch = config?.arch ?? "sw";
+    this.protocol = config?.protocol === "v4" ? "v4" : "v2";
   }
-  const arch = report.config?.arch ?? "sw";
-  const protocol = report.config?.protocol === "v4" ? "v4" : "v2";
-  const tids = new Map<string, number>();
-  const tid = (track: string): number => {
-    let t = tids.get(track);
-    if (t === undefined) { t = tids.size + 1; tids.set(track, t); }
+
+  private tid(track: string): number {
+    let t = this.tids.get(track);
+    if (t === undefined) { t = this.tids.size + 1; this.tids.set(track, t); }
     return t;
-  };
-  const out: TraceEvent[] = [];
-  const pausedBy = new Map<string, string>();
-  let ts = 0;
-  for (const s of report.steps) {
-    const track = stepTrack(s, pausedBy);
-    if (typeof s.args?.as === "string") pausedBy.set(s.args.as, track);
+  }
+
+  /** The trace events of one step: its slice, its conversion phases, its events as instants. */
+  step(s: StepOutcome): TraceEvent[] {
+    const out: TraceEvent[] = [];
+    const track = stepTrack(s, this.pausedBy);
+    if (typeof s.args?.as === "string") this.pausedBy.set(s.args.as, track);
     const events = s.events ?? [];
+    const ts = this.ts;
     const dur = Math.max(1, events.length) * EVENT_US;
     const args: Record<string, unknown> = { index: s.index, section: s.section, ...(s.args ?? {}), result: s.result, ok: s.ok };
     for (const k of ["thread", "errorOffset", "level", "value", "expected", "got", "invariants", "eventsLost"] as const) {
       if (s[k] !== undefined) args[k] = s[k];
     }
-    out.push({ name: s.op, ph: "X", cat: "op", pid: PID, tid: tid(track), ts, dur, args,
+    out.push({ name: s.op, ph: "X", cat: "op", pid: PID, tid: this.tid(track), ts, dur, args,
       ...(s.ok ? {} : { cname: "terrible" }) });
     if (hasPhases(s.op) || (s.op === "resume" && events.some((e) => e.kind === "gmem.lock" || e.kind === "op.step"))) {
-      const phases = conversionPhases(events, protocol, s.op === "resume" ? "convert" : s.op);
+      const phases = conversionPhases(events, this.protocol, s.op === "resume" ? "convert" : s.op);
       for (let i = 0; i < events.length;) {
         const p = phases[i];
         let j = i + 1;
         while (j < events.length && phases[j] === p) j++;
         if (p !== null) {
-          out.push({ name: p, ph: "X", cat: "phase", pid: PID, tid: tid(track), ts: ts + i * EVENT_US,
+          out.push({ name: p, ph: "X", cat: "phase", pid: PID, tid: this.tid(track), ts: ts + i * EVENT_US,
             dur: (j - i) * EVENT_US, args: { events: j - i } });
         }
         i = j;
@@ -115,20 +124,42 @@ export function toChromeTrace(report: RunReport): ChromeTrace {
     events.forEach((e, i) => {
       const name = eventTrack(e);
       out.push({ name: e.kind, ph: "i", s: "t", cat: eventClass(e.kind), pid: PID,
-        tid: tid(name === "firmware" ? FIRMWARE[arch] : name === "scenario" ? track : name),
+        tid: this.tid(name === "firmware" ? FIRMWARE[this.arch] : name === "scenario" ? track : name),
         ts: ts + i * EVENT_US + EVENT_US / 2, args: eventArgs(e) });
     });
-    ts += dur + GAP_US;
+    this.ts += dur + GAP_US;
+    return out;
   }
-  const meta: TraceEvent[] = [{ name: "process_name", ph: "M", pid: PID, tid: 0,
-    args: { name: `gmemsim: ${report.name || "scenario"} (${arch}, ${protocol})` } }];
-  for (const [name, t] of tids) {
-    meta.push({ name: "thread_name", ph: "M", pid: PID, tid: t, args: { name } });
-    meta.push({ name: "thread_sort_index", ph: "M", pid: PID, tid: t, args: { sort_index: trackRank(name) * 1000 + t } });
+
+  /** The metadata: the process name and every track's name and sort order. */
+  meta(scenarioName: string | undefined): TraceEvent[] {
+    const meta: TraceEvent[] = [{ name: "process_name", ph: "M", pid: PID, tid: 0,
+      args: { name: `gmemsim: ${scenarioName || "scenario"} (${this.arch}, ${this.protocol})` } }];
+    for (const [name, t] of this.tids) {
+      meta.push({ name: "thread_name", ph: "M", pid: PID, tid: t, args: { name } });
+      meta.push({ name: "thread_sort_index", ph: "M", pid: PID, tid: t, args: { sort_index: trackRank(name) * 1000 + t } });
+    }
+    return meta;
   }
-  return {
-    traceEvents: [...meta, ...out],
-    displayTimeUnit: "ns",
-    otherData: { generator: "gmemsim", scenario: report.name ?? "", arch, protocol, ok: report.ok },
-  };
+
+  /** The fields after traceEvents. */
+  tail(report: Pick<RunReport, "name" | "ok">): Omit<ChromeTrace, "traceEvents"> {
+    return { displayTimeUnit: "ns",
+      otherData: { generator: "gmemsim", scenario: report.name ?? "", arch: this.arch, protocol: this.protocol, ok: report.ok } };
+  }
+}
+
+/**
+ * The report of runScenario / `gmemsim run --format json` as Chrome Trace Event JSON: the steps' events, then the
+ * metadata naming the tracks (as `gmemsim run --chrome-trace` streams it).
+ */
+export function toChromeTrace(report: RunReport): ChromeTrace {
+  if (typeof report !== "object" || report === null || !Array.isArray(report.steps)) {
+    throw Object.assign(new TypeError("toChromeTrace: a run report ({ steps: [...] }) from runScenario"), { code: "EINVAL" });
+  }
+  const b = new ChromeTraceBuilder(report.config);
+  const traceEvents: TraceEvent[] = [];
+  for (const s of report.steps) for (const e of b.step(s)) traceEvents.push(e);
+  for (const e of b.meta(report.name)) traceEvents.push(e);
+  return { traceEvents, ...b.tail(report) };
 }
