@@ -5,7 +5,7 @@
 import { EAGAIN } from "../abi/errno";
 import { NOTIFIER_KVM } from "../abi/consts";
 import { pageAlloc, pageFree, orderFor } from "../mm/alloc";
-import { bitmapCountShared, bitmapTest } from "../lib/bitmap";
+import { bitmapCountShared, bitmapTest, bitmapCopyOut } from "../lib/bitmap";
 import { checksOn, recordViolation } from "../lib/machine";
 import { iterPush, iterPop } from "../lib/iter";
 import { ptCountRange } from "../lib/pagetable";
@@ -30,12 +30,10 @@ export function convertSnapshot(op: u32): void {
   const n = e - s;
   const toShared = (opFlags(op) & CF_SHARED) != 0;
   store<u32>(op, bitmapCountShared(bm, s, e) == (toShared ? <u64>n : 0) ? 1 : 0, OP_WASNOOP);
-  const order = orderFor(<u64>((n + 7) >> 3) + 8);
+  const order = orderFor(((<u64>n + 63) >> 6) << 3);
   const snap = pageAlloc(order);
   if (snap == 0) return; // no snapshot: I18 is not checked for this op
-  for (let i: u32 = 0; i < n; i++) {
-    if (bitmapTest(bm, s + i)) store<u8>(snap + (i >> 3), load<u8>(snap + (i >> 3)) | <u8>(<u32>1 << (i & 7)));
-  }
+  bitmapCopyOut(bm, s, n, snap);
   store<u32>(op, snap, OP_SNAP);
   store<u32>(op, order, OP_SNAP_ORDER);
 }

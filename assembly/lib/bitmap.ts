@@ -209,3 +209,24 @@ export function bitmapNextDiff(bm: u32, from: u32, end: u32, shared: bool): u32 
   }
   return end;
 }
+
+/**
+ * Copy the bits of [start, start + n) to dst, word by word: bit i of dst's u64 words is index start + i (dst holds
+ * (n + 63) >> 6 words; bits past n are 0). A conversion's before-image for the I18 check (check/post.ts).
+ */
+export function bitmapCopyOut(bm: u32, start: u32, n: u32, dst: usize): void {
+  const base = words(bm);
+  const nwords = <usize>load<u32>(bm, BM_NWORDS);
+  const sh = <u64>(start & 63);
+  const out = (<usize>n + 63) >> 6;
+  let w = <usize>start >> 6;
+  for (let j: usize = 0; j < out; j++, w++) {
+    let x = load<u64>(base + (w << 3)) >> sh;
+    if (sh != 0 && w + 1 < nwords) x |= load<u64>(base + ((w + 1) << 3)) << (64 - sh);
+    store<u64>(dst + (j << 3), x);
+  }
+  if ((n & 63) != 0) {
+    const last = dst + ((out - 1) << 3);
+    store<u64>(last, load<u64>(last) & ((<u64>1 << <u64>(n & 63)) - 1));
+  }
+}
