@@ -50,6 +50,7 @@ export const NCB_BEGIN: u32 = 0; //                      invalidate_begin(rec, g
 export const NCB_INVALIDATE: u32 = 1; //                 invalidate(rec, gi, start, end, reason, filter) -> i32
 export const NCB_END: u32 = 2; //                        invalidate_end(rec, gi, start, end)
 export const NCB_RESTRUCTURE: u32 = 3; //                restructure(rec, gi, first, n, how): nothing larger stays
+export const NCB_PREFETCH: u32 = 4; //                   prefetch(rec, gi, start, end) -> u64 (optional; the model's)
 export const RESTRUCTURE_RMP: u32 = 0x100; //            how = max level | this: the SNP RMP changed (demote NPT, IO)
 //                                                  how = max level alone: a folio splits (TDX demotes, else zap)
 export const FILTER_PRIVATE: u32 = 1; //                 which SPTEs an invalidation zaps (KVM_FILTER_*)

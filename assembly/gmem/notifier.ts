@@ -8,12 +8,14 @@
 //   lock word (a VM's mmu_lock, an IOMMU domain's lock), which conversion steps take up front (notifierLockAll)
 //   ops table (H_NOTIFIER_OPS): per ops id, the table index of each callback (NCB_*), written at every attach by
 //   the consumers' modules (kvm/notifier.ts, iommu/scheme_*.ts): like struct mmu_notifier_ops.
+// One callback is the simulator's, not the kernel's: NCB_PREFETCH (optional) reads the entries an invalidation of a
+// few pages is about to change, all at once, so their cache misses overlap instead of following one another.
 // Callbacks run KVM's records first, then the IOMMUs' (kvm_gmem_convert_should_proceed unmaps KVM's tables, then
 // calls the IOMMU). Switching the IOMMU callback off (SG_IOMMU_CALLBACK) skips the IOMMU records' NCB_INVALIDATE.
 import { H_NOTIFIER_OPS, NOTIFIER_OPS_MAX, NOTIFIER_CALLBACKS } from "../abi/layout";
 import { GI_NNOTIFIER, GI_NOTIFIERS, GI_NOTIFIER_SIZE, GI_NOTIFIER_MAX } from "../abi/records";
 import {
-  NOTIFIER_KVM, NOTIFIER_IOMMU, NCB_BEGIN, NCB_INVALIDATE, NCB_END, NCB_RESTRUCTURE, SG_IOMMU_CALLBACK,
+  NOTIFIER_KVM, NOTIFIER_IOMMU, NCB_BEGIN, NCB_INVALIDATE, NCB_END, NCB_RESTRUCTURE, NCB_PREFETCH, SG_IOMMU_CALLBACK,
 } from "../abi/consts";
 import { safeguard } from "../lib/machine";
 import { DEBUG } from "../lib/debug";
@@ -31,6 +33,7 @@ export type BeginFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32) =
 export type InvalidateFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32, filter: u32) => i32;
 export type EndFn = (owner: u32, gi: u32, start: u32, end: u32, reason: u32) => void;
 export type RestructureFn = (owner: u32, gi: u32, first: u32, n: u32, level: u32) => void;
+export type PrefetchFn = (owner: u32, gi: u32, start: u32, end: u32) => u64;
 
 // @ts-ignore: decorator
 @inline function opsAt(ops: u32, cb: u32): usize {
@@ -55,6 +58,11 @@ export function notifierOpsSet(ops: u32, begin: BeginFn, invalidate: InvalidateF
   store<u32>(opsAt(ops, NCB_INVALIDATE), invalidate.index);
   store<u32>(opsAt(ops, NCB_END), end.index);
   store<u32>(opsAt(ops, NCB_RESTRUCTURE), restructure.index);
+}
+
+/** A consumer that can say what its invalidation of a range reads publishes that too (after notifierOpsSet). */
+export function notifierPrefetchSet(ops: u32, prefetch: PrefetchFn): void {
+  if (ops != 0 && ops < <u32>NOTIFIER_OPS_MAX) store<u32>(opsAt(ops, NCB_PREFETCH), prefetch.index);
 }
 
 /** Register `owner` (of class NOTIFIER_*, taking lock word `lock`) on the inode with ops id `ops`; false when full. */
@@ -178,6 +186,20 @@ export function notifierEnd(gi: u32, start: u32, end: u32, reason: u32): void {
       if (f != 0) call_indirect<void>(f, load<u32>(r, NR_OWNER), gi, start, end, reason);
     }
   }
+}
+
+/**
+ * Read what invalidating [start, end) will change, on every consumer that publishes NCB_PREFETCH, and return the sum
+ * of what was read (the caller keeps it, so the loads stay). Nothing changes; only the cache does.
+ */
+export function notifierPrefetch(gi: u32, start: u32, end: u32): u64 {
+  let x: u64 = 0;
+  for (let i: u32 = 0, n = load<u32>(gi, GI_NNOTIFIER); i < n; i++) {
+    const r = recAt(gi, i);
+    const f = callbackOf(r, NCB_PREFETCH);
+    if (f != 0) x += call_indirect<u64>(f, load<u32>(r, NR_OWNER), gi, start, end);
+  }
+  return x;
 }
 
 /**

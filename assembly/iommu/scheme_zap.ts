@@ -4,9 +4,9 @@
 // to-shared zaps secure (T=1) ones; the area keeps the hole, and userspace re-maps into it (the seed's step 4).
 // Truncation revokes whole areas. Plugged into the inode's notifier list as ops NOPS_IOMMU_ZAP.
 import { NOPS_IOMMU_ZAP, REASON_TRUNCATE, REASON_TO_SHARED } from "../abi/consts";
-import { ptZapRange, ZAP_DEMOTE } from "../lib/pagetable";
+import { ptZapRange, ptLookup, ZAP_DEMOTE } from "../lib/pagetable";
 import { iterPush, iterPop } from "../lib/iter";
-import { notifierOpsSet } from "../gmem/notifier";
+import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
 import { ioPt, iotlbFlush } from "./domain";
 import { nAreas, ioArea, areaUsed, areaInode, areaSecure, areaPgoff, areaNpages, areaIova } from "./area";
 import {
@@ -45,6 +45,21 @@ function zapInvalidate(io: u32, gi: u32, s: u32, e: u32, reason: u32, filter: u3
   return <i32>count;
 }
 
+/** The IO entries (either kind) the callback would zap for gmem range [s, e), read (the caller bounds the range). */
+function zapPrefetch(io: u32, gi: u32, s: u32, e: u32): u64 {
+  let x: u64 = 0;
+  for (let i: u32 = 0, na = nAreas(io); i < na; i++) {
+    const a = ioArea(io, i);
+    if (!areaUsed(a) || areaInode(a) != gi) continue;
+    const pg = areaPgoff(a), n = areaNpages(a);
+    const lo = s > pg ? s : pg, hi = e < pg + n ? e : pg + n;
+    const pt = ioPt(io, areaSecure(a));
+    for (let p = lo; p < hi; p++) x += ptLookup(pt, areaIova(a) + p - pg);
+  }
+  return x;
+}
+
 export function iommuSchemeZapInit(): void {
   notifierOpsSet(NOPS_IOMMU_ZAP, zapBegin, zapInvalidate, zapEnd, zapRestructure);
+  notifierPrefetchSet(NOPS_IOMMU_ZAP, zapPrefetch);
 }

@@ -7,10 +7,11 @@ import {
 } from "../abi/events";
 import { NOPS_KVM, FILTER_PRIVATE, FILTER_SHARED } from "../abi/consts";
 import { emit } from "../lib/events";
-import { notifierOpsSet } from "../gmem/notifier";
+import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
+import { ptLookup } from "../lib/pagetable";
 import {
   vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd, overlapLo,
-  overlapHi,
+  overlapHi, vmPtPrivate, vmPtShared,
 } from "./vm";
 import {
   mmuWrite, kvmInvalidateBegin, kvmInvalidateRangeAdd, kvmInvalidateEnd, kvmZapSlotRange, kvmFlushTlbs,
@@ -84,7 +85,21 @@ function kvmGmemRestructure(vm: u32, gi: u32, first: u32, n: u32, how: u32): voi
   if (zapped > 0) kvmFlushTlbs(vm);
 }
 
+/** The SPTEs (both tables) an invalidation of [start, end) would zap, read (the caller bounds the range). */
+function kvmGmemPrefetch(vm: u32, gi: u32, start: u32, end: u32): u64 {
+  let x: u64 = 0;
+  for (let s: u32 = 0, n = vmSlotsEnd(vm); s < n; s++) {
+    const sp = vmSlot(vm, s);
+    if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, start, end)) continue;
+    for (let g = overlapGfnStart(sp), ge = overlapGfnEnd(sp); g < ge; g++) {
+      x += ptLookup(vmPtPrivate(vm), g) + ptLookup(vmPtShared(vm), g);
+    }
+  }
+  return x;
+}
+
 /** Publish KVM's callbacks (every attach). */
 export function kvmNotifierOpsInit(): void {
   notifierOpsSet(NOPS_KVM, kvmGmemBegin, kvmGmemInvalidate, kvmGmemEnd, kvmGmemRestructure);
+  notifierPrefetchSet(NOPS_KVM, kvmGmemPrefetch);
 }

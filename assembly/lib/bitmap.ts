@@ -29,6 +29,10 @@ const HP1G_SHIFT: u32 = 18;
   return n < (<u32>1 << shift) ? n : (<u32>1 << shift);
 }
 
+/** The u64 word holding index i's bit (a read, for prefetching). */
+// @ts-ignore: decorator
+@inline export function bitmapWordOf(bm: u32, i: u32): u64 { return load<u64>(words(bm) + ((<usize>i >> 6) << 3)); }
+
 /** Create a bitmap of `npages` bits, all shared or all private. Returns its address, or 0 (-ENOMEM). */
 export function bitmapCreate(npages: u32, shared: bool): u32 {
   const n2m = (npages + 511) >> HP2M_SHIFT;
