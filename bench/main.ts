@@ -70,7 +70,8 @@ function extraSummary(r: CaseResult): string | undefined {
   switch (r.name) {
     case "convert-4k-random":
       return `${x.nsPerConversion} ns vs floor kernel ${x.floorNsPerConversion} ns; cost growth ${x.growthOf}: ${x.growth}x ` +
-        `(${x.nsAt1GiB} -> ${x.nsAtLargest} ns; the floor kernel's own growth ${x.floorGrowth}x, ${x.floorNsAt1GiB} -> ${x.floorNsAtLargest} ns)`;
+        `(${x.nsAt1GiB} -> ${x.nsAtLargest} ns; the floor kernel's own growth ${x.floorGrowth}x, ${x.floorNsAt1GiB} -> ${x.floorNsAtLargest} ns); ` +
+        `floor kernel one conversion at a time ${x.serialFloorNsPerConversion} ns (${x.timesSerialFloor}x)`;
     case "convert-1t-unpopulated": {
       const sp = x.msSpread as [number, number];
       return `${x.msPerRoundTrip} ms per round trip [${((x.msPerRoundTrip as number) * sp[0]).toFixed(2)} - ${((x.msPerRoundTrip as number) * sp[1]).toFixed(2)}]`;

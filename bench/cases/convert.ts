@@ -2,14 +2,14 @@
 // 1 TiB unpopulated file, each against the reference model where one applies.
 import { createSimulatorSync } from "../../bindings/index";
 import type { ActionStep } from "../../bindings/scenario/types";
-import { GiB, MiB, alternate, check, median, now, rng, spreadOf, type CaseFn } from "../util";
+import { GiB, MiB, alternate, check, median, now, rng, spreadOf, timeRounds, type CaseFn } from "../util";
 import { refConvert, refWorld, world, type World } from "../worlds";
 import floorWasm from "../../build/floor.wasm";
 
 /** The floor kernel (bench/floor/kernel.ts, built into build/floor.wasm): its own instance and memory. */
 function floorKernel(pages: number) {
   const k = new WebAssembly.Instance(new WebAssembly.Module(floorWasm), {}).exports as unknown as
-    { floor_setup(pages: number): void; floor_run(n: number, seed: number): number };
+    { floor_setup(pages: number): void; floor_run(n: number, seed: number): number; floor_run_serial(n: number, seed: number): number };
   k.floor_setup(pages);
   return k;
 }
@@ -31,8 +31,11 @@ function nsPerConversion(bytes: number, rounds: number, batch: number, log: (m: 
     }
     return 2 * batch;
   });
+  // the floor for one conversion at a time (floor_run_serial): not the target's floor, shown beside it
+  const serial = timeRounds(rounds, () => { fk.floor_run_serial(2 * batch, seed++); return 2 * batch; });
   // only numbers leave: the world's memory and the kernel's (together up to ~5 GiB at 256 GiB) can go
-  return { alt, modelNs: 1e9 / median(alt.bOps), floorNs: 1e9 / median(alt.aOps), counters: w.sim.counters(),
+  return { alt, modelNs: 1e9 / median(alt.bOps), floorNs: 1e9 / median(alt.aOps), serialFloorNs: 1e9 / median(serial),
+    counters: w.sim.counters(),
     memoryBytes: w.sim.memoryStats().memoryBytes };
 }
 
@@ -91,6 +94,8 @@ export const convert4kRandom: CaseFn = ({ quick, log }) => {
       nsAt1GiB: +small.modelNs.toFixed(0), nsAtLargest: +large.modelNs.toFixed(0),
       floorNsAt1GiB: +small.floorNs.toFixed(1), floorNsAtLargest: +large.floorNs.toFixed(1),
       floorGrowth: +(large.floorNs / small.floorNs).toFixed(2),
+      serialFloorNsPerConversion: +big.serialFloorNs.toFixed(1), timesSerialFloor: +(big.modelNs / big.serialFloorNs).toFixed(2),
+      serialFloorNote: "the floor kernel with each conversion depending on the one before (floor_run_serial): what a caller issuing one conversion at a time cannot go below; the target is against floor_run",
       wasmOpsOnComparisonGuest: Math.round(median(altRef.aOps)), referenceOps: Math.round(median(altRef.bOps)),
       memoryBytes: big.memoryBytes, sptesZapped: c["kvm.zap.count"] ?? 0, ioptesZapped: c["iommu.invalidate.count"] ?? 0,
     },

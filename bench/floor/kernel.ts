@@ -8,7 +8,12 @@
 //   4. the folio entry: the 2 MiB block descriptor, then the page's 16-byte entry in its sub-array (gmem/folio.ts
 //      FB_SIZE / FE_SIZE), read (the refcount check) and written (its flags)
 // The tables are laid out the way the model's faults lay them out (allocated in gfn order, one tree after the
-// other), so the walks miss the cache as the model's do. Exports: floor_setup(pages) then floor_run(n, seed).
+// other), so the walks miss the cache as the model's do. Exports: floor_setup(pages) then floor_run(n, seed) and
+// floor_run_serial(n, seed).
+// floor_run lets the processor overlap the misses of many conversions (nothing in one depends on the one before),
+// which a conversion that is a call cannot do; floor_run_serial makes each conversion's page depend on what the
+// previous one read (a value that is always 0, which the compiler cannot know), so conversions run one after another
+// while the four accesses inside one still overlap: the floor for a caller that issues one conversion at a time.
 const LEVELS: u32 = 4;
 const FB_SIZE: u32 = 32;
 const FE_SIZE: u32 = 16;
@@ -92,3 +97,29 @@ export function floor_run(n: u32, seed: u32): u32 {
   }
   return sum + <u32>load<u64>(leafOf(rootA, s % npages));
 }
+
+/** floor_run with each conversion's page depending on the previous conversion's reads (one at a time). */
+export function floor_run_serial(n: u32, seed: u32): u32 {
+  let s = seed | 1, sum: u32 = 0, dep: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    s ^= s << 13; s ^= s >> 17; s ^= s << 5;
+    const g = (s + dep) % npages;
+    const w = bitmap + ((<usize>g >> 6) << 3);
+    const wv = load<u64>(w);
+    store<u64>(w, wv ^ (<u64>1 << (g & 63)));
+    const a = leafOf(rootA, g);
+    const av = load<u64>(a);
+    store<u64>(a, av ^ 1);
+    const b = leafOf(rootB, g);
+    const bv = load<u64>(b);
+    store<u64>(b, bv ^ 1);
+    const e = <usize>load<u32>(blocks + <usize>(g >> 9) * FB_SIZE, 20) + <usize>(g & 511) * FE_SIZE;
+    const ev = load<u32>(e, 4);
+    sum += ev;
+    store<u16>(e, load<u16>(e, 12) ^ 1, 12);
+    // bit 63 of an entry and bit 31 of a folio refcount are never set: 0, known only at run time
+    dep = <u32>((wv & av & bv) >> 63) | (ev >> 31);
+  }
+  return sum + dep;
+}
+
