@@ -1,5 +1,6 @@
 // What every benchmark case shares: the result shape, timing helpers (median, spread, alternating rounds) and a
 // seeded generator, so every run replays the same sequence.
+import { Bench } from "tinybench";
 export interface CaseResult {
   name: string;
   what: string;
@@ -53,28 +54,41 @@ export function rng(seed: number) {
 }
 
 /**
- * The one timing harness every case uses: `fn` (which does a batch and returns how many operations it did) is run
- * once to warm up, then `rounds` times; each round's operations per second. Spread = min / max of the rounds.
+ * The one timing harness every timed case uses, on tinybench: each round, tinybench runs `fns` in order, once each
+ * (tasks marked synchronous, no warm-up of its own, reset between rounds), so the functions of a round alternate
+ * and share the machine's state of that moment. One warm-up round first (not kept). Returns each function's time in
+ * ms per round: ms[f][round].
  */
-export function timeRounds(rounds: number, fn: () => number): number[] {
-  fn();
-  const ops: number[] = [];
-  for (let r = 0; r < rounds; r++) { const t = now(); const n = fn(); ops.push(n / ((now() - t) / 1000)); }
-  return ops;
+export function roundsOf(rounds: number, fns: (() => unknown)[], warmup = true): number[][] {
+  const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
+  fns.forEach((f, i) => bench.add(String(i), () => { f(); }, { async: false }));
+  const ms: number[][] = fns.map(() => []);
+  for (let r = warmup ? -1 : 0; r < rounds; r++) {
+    bench.reset();
+    bench.runSync();
+    if (r < 0) continue;
+    bench.tasks.forEach((t, i) => {
+      const res = t.result;
+      if (res.state !== "completed") throw new Error(`bench: task ${i} ${res.state}`);
+      ms[i].push(res.latency.mean);
+    });
+  }
+  return ms;
 }
 
-/** Alternate A and B for `rounds` rounds of one call each; ratio = timeB / timeA per round (A faster -> > 1). */
+/** `fn` does a batch and returns how many operations it did: operations per second of each round. */
+export function timeRounds(rounds: number, fn: () => number): number[] {
+  let n = 0;
+  const [ms] = roundsOf(rounds, [() => { n = fn(); }]);
+  return ms.map((t) => n / (t / 1000));
+}
+
+/** Alternate A and B each round (A then B); ratio = timeB / timeA per operation, per round (A faster -> > 1). */
 export function alternate(rounds: number, a: () => number, b: () => number): { aOps: number[]; bOps: number[]; ratios: number[] } {
-  const aOps: number[] = [], bOps: number[] = [], ratios: number[] = [];
-  a(); b(); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    let t = now(); const na = a(); const ta = now() - t;
-    t = now(); const nb = b(); const tb = now() - t;
-    aOps.push(na / (ta / 1000));
-    bOps.push(nb / (tb / 1000));
-    ratios.push((tb / nb) / (ta / na));
-  }
-  return { aOps, bOps, ratios };
+  let na = 0, nb = 0;
+  const [ta, tb] = roundsOf(rounds, [() => { na = a(); }, () => { nb = b(); }]);
+  const aOps = ta.map((t) => na / (t / 1000)), bOps = tb.map((t) => nb / (t / 1000));
+  return { aOps, bOps, ratios: ta.map((t, i) => (tb[i] / nb) / (t / na)) };
 }
 
 /** An export's result: an errno is an Error naming what failed. */

@@ -6,7 +6,7 @@
 // limit; and O(entries x orphans): 128 MiB punched under pins took 0.2-0.8 s per check.) What the checker visited
 // comes from checkInvariants() itself (test/invariants-cost.test.ts counts it without timing).
 import { createSimulatorSync, type CheckCost } from "../../bindings/index";
-import { median, now, spreadOf, MiB, type CaseFn } from "../util";
+import { median, roundsOf, spreadOf, MiB, type CaseFn } from "../util";
 
 /**
  * ns per IO entry of checkInvariants() on `mib` MiB, every page in a 4 KiB IO entry, over `areas` areas; with
@@ -24,11 +24,7 @@ function nsPerEntry(mib: number, areas: number, rounds: number, orphaned = false
   const entries = io.info().nonSecureLeaves;
   const ns: number[] = [];
   let visited = sim.checkInvariants();
-  for (let r = 0; r < rounds; r++) {
-    const t = now();
-    visited = sim.checkInvariants();
-    ns.push(((now() - t) * 1e6) / entries);
-  }
+  for (const ms of roundsOf(rounds, [() => { visited = sim.checkInvariants(); }])[0]) ns.push((ms * 1e6) / entries);
   return { ns, visited };
 }
 

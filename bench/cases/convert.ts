@@ -2,7 +2,7 @@
 // 1 TiB unpopulated file, each against the reference model where one applies.
 import { createSimulatorSync } from "../../bindings/index";
 import type { ActionStep } from "../../bindings/scenario/types";
-import { GiB, MiB, alternate, check, median, now, rng, spreadOf, timeRounds, type CaseFn } from "../util";
+import { GiB, MiB, alternate, check, median, rng, roundsOf, spreadOf, timeRounds, type CaseFn } from "../util";
 import { refConvert, refWorld, world, type World } from "../worlds";
 import floorWasm from "../../build/floor.wasm";
 
@@ -177,32 +177,20 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
   const floorBytes = which === "4k-mapped" ? bitmapBytes + 8 + 513 * (4 + 8) : bitmapBytes + 4 * MiB + 8 + 32 + (4 + 8);
   check(w.sim.core.bench_block(floorBytes), "bench_block");
   const rounds = quick ? 7 : 15;
-  const convOnly: number[] = [], floor: number[] = [], refTimes: number[] = [], remap: number[] = [];
-  for (let r = -1; r < rounds; r++) {
-    // re-map the whole range before every pair, so every pair zaps (and splits) everything
-    let t = now();
-    populate(w);
-    remap.push(now() - t);
-    t = now();
-    w.g.convert(0, GiB, "shared");
-    w.g.convert(0, GiB, "private");
-    const tc = now() - t;
-    t = now();
-    // one fill per round, right after the pair: repeating it would time cache-hot refills, cheaper than the
-    // pair's first writes (16 fills measured 1 us where one measures 4-5 us)
-    w.sim.core.bench_fill(floorBytes, r & 0xff);
-    const tf = now() - t;
-    let tr = 0;
-    if (r < (quick ? 1 : 3)) { // the reference populates 262144 pages per round: a few rounds suffice
-      refPopulate();
-      t = now();
-      ref.apply(refConvert("g", 0, 262144, "shared"));
-      ref.apply(refConvert("g", 0, 262144, "private"));
-      tr = now() - t;
-    }
-    if (tr) refTimes.push(tr);
-    if (r >= 0) { convOnly.push(tc); floor.push(tf); }
-  }
+  let fillByte = 0;
+  // each round: re-map the whole range (so every pair zaps, and splits, everything), the pair, then one fill right
+  // after it (repeating the fill would time cache-hot refills, cheaper than the pair's first writes: 16 fills
+  // measured 1 us where one measures 4-5 us)
+  const [remap, convOnly, floor] = roundsOf(rounds, [
+    () => populate(w),
+    () => { w.g.convert(0, GiB, "shared"); w.g.convert(0, GiB, "private"); },
+    () => w.sim.core.bench_fill(floorBytes, fillByte++ & 0xff),
+  ]);
+  // the reference populates 262144 pages per round (untimed): a few rounds suffice
+  const [, refTimes] = roundsOf(quick ? 1 : 3, [refPopulate, () => {
+    ref.apply(refConvert("g", 0, 262144, "shared"));
+    ref.apply(refConvert("g", 0, 262144, "private"));
+  }], false);
   const vsFloor = convOnly.map((t, i) => t / floor[i]);
   const refRatio = median(refTimes) / median(convOnly);
   const floorX = median(vsFloor);
@@ -224,13 +212,7 @@ export const convert1t: CaseFn = ({ quick, log }) => {
   log("convert-1t-unpopulated");
   const sim = createSimulatorSync(undefined, { checks: false });
   const g = sim.createGmem(2 ** 40, ["mmap", "init-private", "hugetlb-1G"]);
-  const times: number[] = [];
-  for (let r = 0; r < (quick ? 3 : 7); r++) {
-    const t = now();
-    g.convert(0, 2 ** 40, "shared");
-    g.convert(0, 2 ** 40, "private");
-    times.push(now() - t);
-  }
+  const [times] = roundsOf(quick ? 3 : 7, [() => { g.convert(0, 2 ** 40, "shared"); g.convert(0, 2 ** 40, "private"); }]);
   const ms = median(times);
   return {
     name: "convert-1t-unpopulated", unit: "round trips/s", what: "1 TiB hugetlb-1G guest_memfd, nothing populated: all to shared and back",

@@ -2,7 +2,7 @@
 // memory per simulated GiB, a TD boot pattern, and the modelled cost per arch.
 import { createSimulatorSync, coreBytes } from "../../bindings/index";
 import { modelCost, type CostArch } from "../costmodel";
-import { GiB, MiB, median, now, rng, spreadOf, timeRounds, type CaseFn } from "../util";
+import { GiB, MiB, median, rng, roundsOf, spreadOf, timeRounds, type CaseFn } from "../util";
 import { world } from "../worlds";
 
 // the loader is optional: the CLI bundle sets it when the package is installed (see bench/loader.ts)
@@ -57,8 +57,7 @@ export const pinVsGmem: CaseFn = ({ quick, log }) => {
     const next = rng(9);
     let eagain = 0, userUnmaps = 0, userMaps = 0, conversions = 0;
     const shared = new Uint8Array(np).fill(1);
-    const t = now();
-    for (let i = 0; i < (quick ? 2000 : 20000); i++) {
+    const [[ms]] = roundsOf(1, [() => { for (let i = 0; i < (quick ? 2000 : 20000); i++) {
       const p = next() % np;
       const to = shared[p] ? "private" : "shared";
       if (mode === "pin") {
@@ -79,8 +78,7 @@ export const pinVsGmem: CaseFn = ({ quick, log }) => {
       }
       shared[p] ^= 1;
       conversions++;
-    }
-    const ms = now() - t;
+    } }], false);
     const c = sim.counters();
     const d = (k: string) => (c[k] ?? 0) - (before[k] ?? 0);
     return { conversions, ms: +ms.toFixed(1), eagainRetries: eagain, userspaceUnmaps: userUnmaps, userspaceMaps: userMaps,
