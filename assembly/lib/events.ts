@@ -1,7 +1,8 @@
 // The event ring: every mechanism reports what it does here, in the order it does it. An instance reserves a batch
 // of slots with one atomic add on RING_HEAD (so threads do not fight over one cache line per event), fills them in
-// order, publishes each by storing its sequence number last, and pads what it did not use with empty entries when
-// its call ends (so a reader never waits on a slot nobody will fill). Readers take RING_HEAD, read an entry and accept
+// order, publishes each by storing its sequence number last, and when its call ends gives back what it did not use
+// (RING_HEAD moved back, when nobody reserved after it) or pads it with empty entries (so a reader never waits on a
+// slot nobody will fill; a reader stops at the first slot not yet published, so the head moving back loses nothing). Readers take RING_HEAD, read an entry and accept
 // it only if its seq still equals the number they expected (a lapped entry shows a newer seq); empty entries are
 // skipped. Events of one instance are in its order; across instances, in reservation order (a global sequence).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
@@ -14,7 +15,6 @@ import {
 } from "../abi/layout";
 import * as EV from "../abi/events";
 import { instBase, instStep } from "../mm/instance";
-import { lockingOn } from "../mm/sync";
 
 const E_SEQ: usize = 0;
 const E_KIND: usize = 4;
@@ -26,14 +26,10 @@ const E_E: usize = 24;
 const E_STEP: usize = 28;
 const BATCH: u32 = 16; //         slots one reservation takes
 
-/**
- * Reserve slots for this instance; the first sequence number. A batch when other instances are attached (one atomic
- * add per batch instead of per event); one slot at a time when this instance is alone (nothing to pad at the end).
- */
+/** Reserve a batch of slots for this instance (one atomic add per batch instead of per event); the first seq. */
 function reserve(): u32 {
-  const n: u32 = lockingOn() ? BATCH : 1;
-  const head = <u32>atomic.add<u64>(RING_HEAD, <u64>n);
-  store<u32>(instBase() + IN_RING_END, head + n);
+  const head = <u32>atomic.add<u64>(RING_HEAD, <u64>BATCH);
+  store<u32>(instBase() + IN_RING_END, head + BATCH);
   return head;
 }
 
@@ -59,11 +55,22 @@ function reserve(): u32 {
   if (cf != NO_COUNT) countAdd(kind, cf == 0 ? a : cf == 1 ? b : cf == 2 ? c : cf == 3 ? d : e);
 }
 
-/** The call ends: publish the rest of the reservation as empty entries (kind 0) and drop it. */
+/**
+ * The call ends: the rest of the reservation goes back to RING_HEAD when nobody reserved after it (the head is still
+ * its end), else it is published as empty entries (kind 0); either way this instance drops it.
+ */
 export function eventsPad(): void {
   const ib = instBase();
   const end = load<u32>(ib + IN_RING_END);
-  for (let seq = load<u32>(ib + IN_RING_NEXT); seq != end; seq++) {
+  const next = load<u32>(ib + IN_RING_NEXT);
+  // (next and end are the low words of the reservation; next < end: it does not straddle a 2^32 boundary)
+  const h = atomic.load<u64>(RING_HEAD);
+  if (next < end && <u32>h == end && atomic.cmpxchg<u64>(RING_HEAD, h, (h & 0xffffffff00000000) | <u64>next) == h) {
+    store<u32>(ib + IN_RING_NEXT, 0);
+    store<u32>(ib + IN_RING_END, 0);
+    return;
+  }
+  for (let seq = next; seq != end; seq++) {
     const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
     atomic.store<u32>(slot, seq - 1, E_SEQ);
     store<u32>(slot, 0, E_KIND);
