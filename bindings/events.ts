@@ -92,7 +92,9 @@ export class EventReader {
   /** Skip to the head: the next read starts with what happens next. */
   skip(): void { this.next = this.head(); }
   read(): { events: SimEvent[]; lost: number } {
-    const head = this.head();
+    const hv = new Uint32Array(this.memory.buffer, L.RING_HEAD, 2);
+    const headNow = () => Atomics.load(hv, 0) + Atomics.load(hv, 1) * 2 ** 32;
+    const head = headNow();
     let lost = 0;
     if (head - this.next > L.RING_SIZE) { lost = head - this.next - L.RING_SIZE; this.next = head - L.RING_SIZE; }
     const u = new Uint32Array(this.memory.buffer, L.RING_BASE, L.RING_SIZE * (L.RING_ENTRY_SIZE / 4));
@@ -105,11 +107,11 @@ export class EventReader {
       const behind = (seqLow - seen) >>> 0;
       if (behind !== 0 && behind < 2 ** 31) break; // reserved but not yet published: read it next time
       if (behind !== 0) { lost++; continue; } // a later lap overwrote it
-      const kf = u[w + 1];
+      const kf = u[w + 1], a = u[w + 2], b = u[w + 3], c = u[w + 4], d = u[w + 5], e = u[w + 6], step = u[w + 7];
+      // the slot's next writer (seq s + RING_SIZE) reserves it before it writes: past that, it may have been mid-write
+      if (headNow() > s + L.RING_SIZE) { lost++; continue; }
       if ((kf & 0xffff) === 0) continue; // an instance's unused reservation
-      const ev = decodeEvent(kf & 0xffff, kf >>> 16, u[w + 2], u[w + 3], u[w + 4], u[w + 5], u[w + 6], u[w + 7], s, this.name);
-      if (Atomics.load(u, w) !== seqLow) { lost++; continue; } // overwritten while we read it
-      events.push(ev);
+      events.push(decodeEvent(kf & 0xffff, kf >>> 16, a, b, c, d, e, step, s, this.name));
     }
     this.next = s;
     return { events, lost };

@@ -1,9 +1,11 @@
 // The event ring: every mechanism reports what it does here, in the order it does it. An instance reserves a batch
 // of slots with one atomic add on RING_HEAD (so threads do not fight over one cache line per event), fills them in
-// order, publishes each by storing its sequence number last, and when its call ends gives back what it did not use
-// (RING_HEAD moved back, when nobody reserved after it) or pads it with empty entries (so a reader never waits on a
-// slot nobody will fill; a reader stops at the first slot not yet published, so the head moving back loses nothing). Readers take RING_HEAD, read an entry and accept
-// it only if its seq still equals the number they expected (a lapped entry shows a newer seq); empty entries are
+// order with plain stores and publishes each by storing its sequence number last (its one atomic store). When its
+// call ends it gives back what it did not use (RING_HEAD moved back, when nobody reserved after it) or pads it with
+// empty entries, so a reader never waits on a slot nobody will fill. Readers take RING_HEAD, stop at the first slot
+// not yet published (so the head moving back loses nothing), read an entry whose seq is the one they expect, then
+// take RING_HEAD again: only the writer of seq + RING_SIZE rewrites the slot, and it reserves it first, so while the
+// head has not passed seq + RING_SIZE what they read is whole (past it, the entry counts as lost). Empty entries are
 // skipped. Events of one instance are in its order; across instances, in reservation order (a global sequence).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
 // check.stats reads the header plus every attached instance.
@@ -41,7 +43,6 @@ function reserve(): u32 {
   if (seq == load<u32>(ib + IN_RING_END)) seq = reserve();
   store<u32>(ib + IN_RING_NEXT, seq + 1);
   const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
-  atomic.store<u32>(slot, seq - 1, E_SEQ); // invalid while written (a reader expects exactly `seq`)
   store<u32>(slot, kind | (flags << 16), E_KIND);
   store<u32>(slot, a, E_A);
   store<u32>(slot, b, E_B);
@@ -72,7 +73,6 @@ export function eventsPad(): void {
   }
   for (let seq = next; seq != end; seq++) {
     const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
-    atomic.store<u32>(slot, seq - 1, E_SEQ);
     store<u32>(slot, 0, E_KIND);
     atomic.store<u32>(slot, seq, E_SEQ);
   }
