@@ -1,0 +1,68 @@
+// The event ring's reservations (assembly/lib/events.ts): an instance reserves slots in batches and, when its call
+// ends, gives the unused ones back (RING_HEAD moves back) when nobody reserved after it, else pads them with empty
+// entries. Either way a reader sees every event once, in sequence order, with no holes it must skip.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createSimulatorSync, EventReader } from "../bindings/index";
+
+function reader(sim: ReturnType<typeof createSimulatorSync>) {
+  return new EventReader(sim.memory, (k, i) => sim.nameOf(k, i));
+}
+
+test("event ring: a lone instance's call moves the head by exactly the events it emitted", () => {
+  const sim = createSimulatorSync();
+  const g = sim.createGmem(4 << 20, ["mmap", "init-private"]);
+  const r = reader(sim);
+  for (const to of ["shared", "private", "shared"] as const) {
+    const before = r.head();
+    g.convert(0, 8192, to);
+    const { events, lost } = r.read();
+    assert.is(lost, 0);
+    assert.ok(events.length >= 3, "lock, set_attr, unlock at least");
+    assert.is(r.head() - before, events.length, "no reserved slot is left behind");
+    assert.equal(events.map((e) => e.seq), events.map((_, i) => before + i), "sequence numbers without holes");
+  }
+});
+
+test("event ring: two instances taking turns share one gap-free sequence", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  const start = r.head();
+  let emitted = 0;
+  for (let i = 0; i < 50; i++) {
+    const who = i % 2 ? gb : ga;
+    const before = r.head();
+    who.convert((i % 8) * 4096, 4096, i % 4 < 2 ? "shared" : "private");
+    emitted += r.head() - before;
+  }
+  const { events, lost } = r.read();
+  assert.is(lost, 0);
+  assert.is(events.length, emitted);
+  assert.is(r.head() - start, emitted);
+  for (let i = 1; i < events.length; i++) assert.is(events[i].seq, events[i - 1].seq + 1);
+  b.detach();
+});
+
+test("event ring: a call that emits more than one batch still leaves no holes", () => {
+  const sim = createSimulatorSync();
+  const g = sim.createGmem(64 << 20, ["mmap", "init-private"]);
+  const vm = sim.createVm();
+  vm.bind(0, 0, 64 << 20, g, 0);
+  const r = reader(sim);
+  const before = r.head();
+  // 40 separate runs in one conversion: a set_attr per run, more than one 16-slot reservation
+  for (let p = 0; p < 80; p += 2) g.convert(p * 4096, 4096, "shared");
+  r.read();
+  const mid = r.head();
+  g.convert(0, 80 * 4096, "private");
+  const { events, lost } = r.read();
+  assert.is(lost, 0);
+  assert.ok(events.length > 16, `${events.length} events`);
+  assert.is(r.head() - mid, events.length);
+  assert.ok(mid > before);
+});
+
+test.run();
