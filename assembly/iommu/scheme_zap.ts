@@ -4,7 +4,7 @@
 // to-shared zaps secure (T=1) ones; the area keeps the hole, and userspace re-maps into it (the seed's step 4).
 // Truncation revokes whole areas. Plugged into the inode's notifier list as ops NOPS_IOMMU_ZAP.
 import { NOPS_IOMMU_ZAP, REASON_TRUNCATE, REASON_TO_SHARED } from "../abi/consts";
-import { ptZapRange, ptLookup, ZAP_DEMOTE } from "../lib/pagetable";
+import { ptZapRange, ptTouch, ZAP_DEMOTE } from "../lib/pagetable";
 import { iterPush, iterPop } from "../lib/iter";
 import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
 import { ioPt, iotlbFlush } from "./domain";
@@ -54,7 +54,7 @@ function zapPrefetch(io: u32, gi: u32, s: u32, e: u32): u64 {
     const pg = areaPgoff(a), n = areaNpages(a);
     const lo = s > pg ? s : pg, hi = e < pg + n ? e : pg + n;
     const pt = ioPt(io, areaSecure(a));
-    for (let p = lo; p < hi; p++) x += ptLookup(pt, areaIova(a) + p - pg);
+    for (let p = lo; p < hi; p++) x += ptTouch(pt, areaIova(a) + p - pg);
   }
   return x;
 }

@@ -8,7 +8,7 @@ import {
 import { NOPS_KVM, FILTER_PRIVATE, FILTER_SHARED } from "../abi/consts";
 import { emit } from "../lib/events";
 import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
-import { ptLookup } from "../lib/pagetable";
+import { ptTouch } from "../lib/pagetable";
 import {
   vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd, overlapLo,
   overlapHi, vmPtPrivate, vmPtShared,
@@ -92,7 +92,7 @@ function kvmGmemPrefetch(vm: u32, gi: u32, start: u32, end: u32): u64 {
     const sp = vmSlot(vm, s);
     if (!slotUsed(sp) || slotInode(sp) != gi || !slotOverlap(sp, start, end)) continue;
     for (let g = overlapGfnStart(sp), ge = overlapGfnEnd(sp); g < ge; g++) {
-      x += ptLookup(vmPtPrivate(vm), g) + ptLookup(vmPtShared(vm), g);
+      x += ptTouch(vmPtPrivate(vm), g) + ptTouch(vmPtShared(vm), g);
     }
   }
   return x;

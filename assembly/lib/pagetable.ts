@@ -107,6 +107,15 @@ export function ptZapLeaf(pt: usize, gfn: u32): u32 {
   return 0;
 }
 
+/**
+ * Read what zapping gfn's leaf writes: the leaf and its table's occupancy count (a prefetch: the value only keeps
+ * the loads; 0 when nothing maps gfn).
+ */
+export function ptTouch(pt: usize, gfn: u32): u64 {
+  const p = ptWalkLeaf(pt, gfn);
+  return p == 0 ? 0 : load<u64>(p) + <u64>load<u16>(occupancyAt(p & ~4095));
+}
+
 /** The entry mapping gfn (0 when none). */
 export function ptLookup(pt: usize, gfn: u32): u64 {
   const p = ptWalkLeaf(pt, gfn);
