@@ -29,6 +29,12 @@ function busySnapshot(): Uint8Array {
     gone.dispose();
   }
   sim.createBitmap(100000).dispose();
+  // two free buddy blocks of one order (freed single pages go to the per-cpu list instead)
+  const x1 = sim.createBitmap(100000);
+  sim.createBitmap(100000); // kept between them: the two cannot merge
+  const x3 = sim.createBitmap(100000);
+  x1.dispose();
+  x3.dispose();
   sim.createBitmap(2 ** 20); // kept: its words are a block of several pages
   const a = sim.createBitmap(64), b = sim.createBitmap(64);
   a.dispose(); // two freed slots on the free-slot list
@@ -62,10 +68,16 @@ class Image {
     const r: { addr: number; order: number }[] = [];
     for (let a = L.HEAP_BASE; a < this.top;) {
       const e = this.pagemap(a) & 0xff;
-      if ((e & flag) !== 0) r.push({ addr: a, order: e & 0x3f });
+      if ((e & 0xc0) === flag) r.push({ addr: a, order: e & 0x3f });
       a += 4096 * 2 ** (e & 0x3f);
     }
     return r;
+  }
+  /** the per-cpu list of free single pages, linked through the page map (bits 8-31: next address >> 12) */
+  pcpList(): number[] {
+    const nodes: number[] = [];
+    for (let n = this.get(L.H_PCP_HEAD); n !== 0 && nodes.length < 10000; n = (this.pagemap(n) >>> 8) * 4096) nodes.push(n);
+    return nodes;
   }
   /** the order whose free list is longest (its head first) */
   longestList(): { order: number; nodes: number[] } {
@@ -105,6 +117,16 @@ const CORRUPTIONS: [string, (m: Image) => void][] = [
     if (l.nodes[1]) m.set(l.nodes[1] + 4, 0);
   }],
   ["free block on the list of another order", (m) => { const l = m.longestList(); m.setPagemap(l.nodes[0], 0x80 | (l.order + 1)); }],
+  // the per-cpu list
+  ["per-cpu list head at an allocated block", (m) => m.set(L.H_PCP_HEAD, m.blocks(L.PAGEMAP_USED)[3].addr)],
+  ["per-cpu list head past the heap top", (m) => m.set(L.H_PCP_HEAD, m.top + 4096)],
+  ["per-cpu list made cyclic (last page back to the first)", (m) => {
+    const l = m.pcpList();
+    m.setPagemap(l[l.length - 1], L.PAGEMAP_PCP | ((l[0] / 4096) << 8));
+  }],
+  ["per-cpu page dropped from its list (head skips it)", (m) => m.set(L.H_PCP_HEAD, m.pcpList()[1] ?? 0)],
+  ["per-cpu page marked a free buddy", (m) => m.setPagemap(m.pcpList()[0], 0x80)],
+  ["per-cpu count off by one", (m) => m.set(L.H_PCP_COUNT, m.get(L.H_PCP_COUNT) + 1)],
   // the page map
   ["allocated block's head byte cleared", (m) => m.setPagemap(m.blocks(0x40)[0].addr, 0)],
   ["an interior page of an allocated block marked a free buddy", (m) => {
@@ -154,6 +176,7 @@ function cutImage(m: Image, n: number): void {
 test("snapshot structure: the busy image restores and checks (the cases below start from it)", () => {
   const m = new Image(bytes);
   assert.ok(m.longestList().nodes.length >= 2, "free blocks are listed");
+  assert.ok(m.pcpList().length >= 2 && m.pcpList().length === m.get(L.H_PCP_COUNT), "freed single pages are on the per-cpu list");
   assert.ok(m.get(L.H_OBJ_FREE) !== 0, "a freed object slot is listed");
   assert.ok(m.get(L.PFN_STACK_SMALL) !== 0, "freed frames are stacked");
   restoreSimulator(m.sealed()).checkInvariants();

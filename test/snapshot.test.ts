@@ -76,6 +76,7 @@ test("snapshot: a corrupted image with a recomputed checksum is refused by its s
   vm.access(0, { private: true });
   g.convert(4096, 4096, "shared");
   sim.createBitmap(100).dispose(); // a free object slot
+  sim.createBitmap(100000).dispose(); // a free buddy block (freed single pages go to the per-cpu list)
   const good = sim.snapshot();
   const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
   const nlen = (dv.getUint32(16, true) + 3) & ~3, base = 32 + nlen, used = dv.getUint32(12, true);

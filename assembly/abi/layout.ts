@@ -19,7 +19,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 6;
+export const LAYOUT_VERSION: u32 = 7;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -65,6 +65,7 @@ export const INITIAL_WASM_PAGES: u32 = ((HEAP_BASE + WASM_PAGE_SIZE - 1) >> WASM
 // page map entry: bits 0-7 allocator state of a heap block head, bits 16-31 present entries of a page-table page
 export const PAGEMAP_FREE: u32 = 0x80; //                 head of a free block (| order)
 export const PAGEMAP_USED: u32 = 0x40; //                 head of an allocated block (| order)
+export const PAGEMAP_PCP: u32 = 0xc0; //                  a free page on the per-cpu list (order 0, never a buddy)
 
 // ---- header fields ----------------------------------------------------------------------------------------------
 export const H_MAGIC: u32 = HEADER_BASE + 0; //          u32
@@ -94,8 +95,11 @@ export const H_STEPS: u32 = HEADER_BASE + 84; //         u32 the highest step co
 // allocator: one doubly linked free list per order
 export const MAX_ORDER: u32 = 19; //                     2^19 pages = 2 GiB
 export const H_FREE_HEADS: u32 = HEADER_BASE + 96; //    u32[MAX_ORDER + 1]
+// allocator: freed single pages, not yet merged (mm/alloc.ts, the per-cpu page list)
+export const H_PCP_HEAD: u32 = H_FREE_HEADS + (MAX_ORDER + 1) * 4; // u32 first page (link at +0), 0 = empty
+export const H_PCP_COUNT: u32 = H_PCP_HEAD + 4; //       u32 pages on it
 // modelled physical memory: three pfn pools (mm/pfn.ts)
-export const H_PFN: u32 = H_FREE_HEADS + (MAX_ORDER + 1) * 4;
+export const H_PFN: u32 = H_PCP_COUNT + 4;
 export const PFN_NEXT_SMALL: u32 = H_PFN + 0; //         u32 next never-used pfn of each pool
 export const PFN_NEXT_2M: u32 = H_PFN + 4;
 export const PFN_NEXT_1G: u32 = H_PFN + 8;

@@ -3,12 +3,11 @@
 //
 // Entries are encoded as lib/ptentry.ts says; the walk is lib/tdp_iter.ts.
 // Levels: 1 = 4 KiB (PTE), 2 = 2 MiB (PMD), 3 = 1 GiB (PUD), 4 = root (covers 2^36 gfns; u32 gfns use 32 entries).
-// The page map keeps, per table page, the number of present entries, so a table that a zap empties goes straight
-// back to the heap.
+// The page map keeps, per table page, the number of present entries, so a table a zap empties goes straight back.
 //
 // Table descriptor (PT_OBJ_SIZE bytes, embedded wherever the owner wants):
 //   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32
-import { pageAlloc, pageFree, pagemapEntry } from "../mm/alloc";
+import { pageAlloc, pageFree, pageFreeChain, pcpPrepare, pagemapEntry } from "../mm/alloc";
 import { ENOMEM, EEXIST, EINVAL, ENOENT } from "../abi/errno";
 import { TdpIter, tdpIterStart, tdpIterNext, ptPathAt } from "./tdp_iter";
 import {
@@ -251,7 +250,7 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
     if (spteIsPresent(e) && !spteIsLeaf(e) && it.gfn >= start && it.gfn + levelPages(it.level) <= end) {
       // a whole subtree inside the range: drop it in one go (the walk never has to visit its leaves)
       const level = it.level;
-      const n = zapSubtree(pt, spteChild(e), level - 1);
+      const n = zapSubtreeFree(pt, spteChild(e), level - 1);
       store<u64>(it.sptep, 0);
       zapCount += n;
       if (it.gfn < zapStart) zapStart = it.gfn;
@@ -324,23 +323,50 @@ function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
   return 0;
 }
 
-/** Free the table at `level` and everything below it; returns the leaves it held (counters adjusted). */
-function zapSubtree(pt: usize, table: u32, level: u32): u32 {
-  let n: u32 = 0;
-  if (level == 1) {
-    n = <u32>load<u16>(occupancyAt(table));
-    leavesAdd(pt, 1, -<i32>n);
-  } else {
-    for (let i: u32 = 0; i < 512; i++) {
-      const e = load<u64>(table + (i << 3));
-      if (!spteIsPresent(e)) continue;
-      if (spteIsLeaf(e)) { leavesAdd(pt, level, -1); n++; }
-      else n += zapSubtree(pt, spteChild(e), level - 1);
-    }
-  }
-  pageFree(table, 0);
-  tablesAdd(pt, -1);
+// The tables of a subtree being dropped, chained for one pageFreeChain (per instance, empty between zaps).
+let chainFirst: u32 = 0, chainLast: u32 = 0, chainN: u32 = 0;
+
+// @ts-ignore: decorator
+@inline function chainAdd(table: u32): void {
+  if (chainN == 0) chainLast = table;
+  chainFirst = pcpPrepare(table, chainFirst);
+  chainN++;
+}
+
+/**
+ * Drop the subtree of the table at `level` whole: every table in it goes to the allocator in one batch, the counters
+ * change once (handle_removed_pt + tdp_mmu_free_sp, the pages freed together as the RCU callback does). Returns the
+ * leaves it held.
+ */
+function zapSubtreeFree(pt: usize, table: u32, level: u32): u32 {
+  chainFirst = 0; chainLast = 0; chainN = 0;
+  const n = zapSubtree(pt, table, level);
+  tablesAdd(pt, -<i32>chainN);
+  pageFreeChain(chainFirst, chainLast, chainN);
   return n;
+}
+
+/** Chain the table at `level` and everything below it; returns the leaves it held (leaf counters adjusted). */
+function zapSubtree(pt: usize, table: u32, level: u32): u32 {
+  if (level == 1) {
+    const n = <u32>load<u16>(occupancyAt(table)); // a PTE table: its present entries are its leaves
+    leavesAdd(pt, 1, -<i32>n);
+    chainAdd(table);
+    return n;
+  }
+  let huge: u32 = 0, below: u32 = 0;
+  for (let i: u32 = 0; i < 512; i++) {
+    const e = load<u64>(table + (i << 3));
+    if (!spteIsPresent(e)) continue;
+    if (spteIsLeaf(e)) { huge++; continue; }
+    const child = spteChild(e);
+    if (level == 2) { below += <u32>load<u16>(occupancyAt(child)); chainAdd(child); } // counted once, below
+    else below += zapSubtree(pt, child, level - 1);
+  }
+  leavesAdd(pt, level, -<i32>huge);
+  if (level == 2) leavesAdd(pt, 1, -<i32>below);
+  chainAdd(table);
+  return huge + below;
 }
 
 /**
@@ -377,16 +403,6 @@ export function ptCountRange(pt: usize, it: TdpIter, start: u64, end: u64): u32 
 /** Free every table (the owner is going away). */
 export function ptDestroy(pt: usize): void {
   const root = load<u32>(pt, PT_ROOT);
-  if (root != 0) freeTable(root, PT_LEVELS);
+  if (root != 0) zapSubtreeFree(pt, root, PT_LEVELS);
   memory.fill(pt, 0, PT_OBJ_SIZE);
-}
-
-function freeTable(table: u32, level: u32): void {
-  if (level > 1) {
-    for (let i: u32 = 0; i < 512; i++) {
-      const e = load<u64>(table + (i << 3));
-      if (spteIsPresent(e) && !spteIsLeaf(e)) freeTable(spteChild(e), level - 1);
-    }
-  }
-  pageFree(table, 0);
 }
