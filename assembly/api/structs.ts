@@ -12,9 +12,10 @@ import {
   bitmapBytes,
 } from "../lib/bitmap";
 import {
-  ptInit, ptMap, ptLookup, ptZapRange, ptDemote, ptDestroy, ptLeaves, ptTables, ptCountRange, sptePfn, spteLevel,
+  ptInit, ptMap, ptLookup, ptZapRange, ptDemote, ptDestroy, ptLeaves, ptTables, sptePfn, spteLevel,
   spteState, ptLastZapStart, ptLastZapEnd, levelPages, PT_OBJ_SIZE,
 } from "../lib/pagetable";
+import { ptCountRange } from "../lib/ptread";
 import { iterPush, iterPop } from "../lib/iter";
 import { violationsReset } from "../lib/machine";
 import { blockShift, hugeOrder, gmemBitmap } from "../gmem/inode";

@@ -8,7 +8,7 @@ import { pageAlloc, pageFree, orderFor } from "../mm/alloc";
 import { bitmapCountShared, bitmapTest, bitmapCopyOut } from "../lib/bitmap";
 import { checksOn, recordViolation } from "../lib/machine";
 import { iterPush, iterPop } from "../lib/iter";
-import { ptCountRange } from "../lib/pagetable";
+import { ptCountRange } from "../lib/ptread";
 import {
   OP_START, OP_END, OP_SNAP, OP_SNAP_ORDER, OP_WASNOOP, OP_ERR_INDEX, OP_NLIST, opFlags, opResult,
 } from "../lib/oprec";

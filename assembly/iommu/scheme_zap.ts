@@ -4,7 +4,8 @@
 // to-shared zaps secure (T=1) ones; the area keeps the hole, and userspace re-maps into it (the seed's step 4).
 // Truncation revokes whole areas. Plugged into the inode's notifier list as ops NOPS_IOMMU_ZAP.
 import { NOPS_IOMMU_ZAP, REASON_TRUNCATE, REASON_TO_SHARED } from "../abi/consts";
-import { ptZapRange, ptTouch, ZAP_DEMOTE } from "../lib/pagetable";
+import { ptZapRange, ZAP_DEMOTE } from "../lib/pagetable";
+import { ptTouch } from "../lib/ptread";
 import { iterPush, iterPop } from "../lib/iter";
 import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
 import { ioPt, iotlbFlush } from "./domain";

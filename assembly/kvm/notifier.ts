@@ -8,7 +8,7 @@ import {
 import { NOPS_KVM, FILTER_PRIVATE, FILTER_SHARED } from "../abi/consts";
 import { emit } from "../lib/events";
 import { notifierOpsSet, notifierPrefetchSet } from "../gmem/notifier";
-import { ptTouch } from "../lib/pagetable";
+import { ptTouch } from "../lib/ptread";
 import {
   vmSlotsEnd, vmSlot, vmIndex, slotUsed, slotInode, slotOverlap, overlapGfnStart, overlapGfnEnd, overlapLo,
   overlapHi, vmPtPrivate, vmPtShared,

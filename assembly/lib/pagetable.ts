@@ -106,15 +106,6 @@ export function ptZapLeaf(pt: usize, gfn: u32): u32 {
   return 0;
 }
 
-/**
- * Read what zapping gfn's leaf writes: the leaf and its table's occupancy count (a prefetch: the value only keeps
- * the loads; 0 when nothing maps gfn).
- */
-export function ptTouch(pt: usize, gfn: u32): u64 {
-  const p = ptWalkLeaf(pt, gfn);
-  return p == 0 ? 0 : load<u64>(p) + <u64>load<u16>(occupancyAt(p & ~4095));
-}
-
 /** The entry mapping gfn (0 when none). */
 export function ptLookup(pt: usize, gfn: u32): u64 {
   const p = ptWalkLeaf(pt, gfn);
@@ -387,17 +378,6 @@ function freeEmptyUpwards(pt: usize, it: TdpIter): void {
     it.oldSpte = 0;
     occAdd(parent, -1);
   }
-}
-
-/** Count present leaves in [start, end) at each level by walking (not the counters); for checks. */
-export function ptCountRange(pt: usize, it: TdpIter, start: u64, end: u64): u32 {
-  let n: u32 = 0;
-  tdpIterStart(it, load<u32>(pt, PT_ROOT), 1, start, end);
-  while (it.valid) {
-    if (spteIsPresent(it.oldSpte) && spteIsLeaf(it.oldSpte)) n++;
-    tdpIterNext(it);
-  }
-  return n;
 }
 
 /** Free every table (the owner is going away). */

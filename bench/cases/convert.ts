@@ -165,16 +165,17 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
   // of that many bytes (contiguous: cheaper than the scattered real writes, so a generous floor).
   //   both: the shareability bitmap, 1 bit per 4 KiB page, set then cleared: 2 x 262144 / 8 = 64 KiB
   //   4k-mapped: the zap finds the 1 GiB subtree inside the range and drops it whole (lib/pagetable.ts zapSubtree):
-  //     one PUD entry (8 B) and 513 table pages freed (512 PTE tables + their PMD table), each a page-map entry
-  //     (4 B) and a free-list link written into the page (8 B). The leaves are NOT cleared: the 2 MiB of stale
-  //     SPTEs are zeroed when the next faults reallocate the tables (mm/alloc.ts pageAllocMaybeZero), which is in
-  //     the re-map below, outside the timed pair: that is where the lazy cost went (extra.remapMs shows it).
+  //     one entry above it (8 B) and 514 table pages freed (512 PTE tables, their PMD table, and the PUD table the
+  //     drop empties), each one page-map entry (4 B: the per-cpu free list links through the page map, never
+  //     through the page). The leaves are NOT cleared: the 2 MiB of stale SPTEs are zeroed when the next faults
+  //     reallocate the tables (mm/alloc.ts pageAllocMaybeZero), which is in the re-map below, outside the timed
+  //     pair: that is where the lazy cost went (extra.remapMs shows it).
   //   1g-mapped: the split gives the block a sub-array of 262144 16-byte folio entries that must start all-zero
   //     (gmem/folio.ts: FE_SIZE, pfns implied by the huge page) = 4 MiB, plus the 1 GiB SPTE (8 B) and the block
   //     descriptor (32 B); the merge frees the sub-array (one page-map entry + link). The split is itself that
   //     4 MiB fill, so this ratio measures everything around it: ~1x is the best possible, not a construction.
   const bitmapBytes = 2 * (GiB / 4096) / 8;
-  const floorBytes = which === "4k-mapped" ? bitmapBytes + 8 + 513 * (4 + 8) : bitmapBytes + 4 * MiB + 8 + 32 + (4 + 8);
+  const floorBytes = which === "4k-mapped" ? bitmapBytes + 8 + 514 * 4 : bitmapBytes + 4 * MiB + 8 + 32 + (4 + 8);
   check(w.sim.core.bench_block(floorBytes), "bench_block");
   const rounds = quick ? 7 : 15;
   let fillByte = 0;
