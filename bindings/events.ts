@@ -91,6 +91,31 @@ export class EventReader {
   }
   /** Skip to the head: the next read starts with what happens next. */
   skip(): void { this.next = this.head(); }
+  /**
+   * Slot s is reserved but unpublished: if an instance keeps it between calls (IN_RING_OPEN, assembly/lib/events.ts),
+   * take the reservation from it (it drops it at its next call) and publish the rest as empty entries. True: done,
+   * read slot s again.
+   */
+  private close(s: number, head: number): boolean {
+    const u = new Int32Array(this.memory.buffer);
+    const low = s >>> 0;
+    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+      const b = (L.INSTANCE_BASE + i * L.INSTANCE_SIZE) >>> 2;
+      const next = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0, end = Atomics.load(u, b + (L.IN_RING_END >>> 2)) >>> 0;
+      if (!(next <= low && low < end)) continue;
+      if (Atomics.compareExchange(u, b + (L.IN_RING_OPEN >>> 2), 1, 0) !== 1) return false; // it is inside a call
+      // the owner cannot touch the range now; pad it unless the ring lapped it meanwhile
+      if (head - s >= L.RING_SIZE) return false;
+      const ring = L.RING_BASE >>> 2, words = L.RING_ENTRY_SIZE >>> 2;
+      for (let q = next; q !== end; q = (q + 1) >>> 0) {
+        const w = ring + (q % L.RING_SIZE) * words;
+        u[w + 1] = 0;
+        Atomics.store(u, w, q | 0);
+      }
+      return true;
+    }
+    return false;
+  }
   read(): { events: SimEvent[]; lost: number } {
     const hv = new Uint32Array(this.memory.buffer, L.RING_HEAD, 2);
     const headNow = () => Atomics.load(hv, 0) + Atomics.load(hv, 1) * 2 ** 32;
@@ -105,7 +130,12 @@ export class EventReader {
       const seqLow = s >>> 0;
       const seen = Atomics.load(u, w);
       const behind = (seqLow - seen) >>> 0;
-      if (behind !== 0 && behind < 2 ** 31) break; // reserved but not yet published: read it next time
+      if (behind !== 0 && behind < 2 ** 31) {
+        // reserved but not yet published: by an instance inside a call (read it next time), or kept by one between
+        // calls (close its reservation and read on)
+        if (this.close(s, head)) { s--; continue; }
+        break;
+      }
       if (behind !== 0) { lost++; continue; } // a later lap overwrote it
       const kf = u[w + 1], a = u[w + 2], b = u[w + 3], c = u[w + 4], d = u[w + 5], e = u[w + 6], step = u[w + 7];
       // the slot's next writer (seq s + RING_SIZE) reserves it before it writes: past that, it may have been mid-write

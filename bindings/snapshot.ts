@@ -12,6 +12,20 @@ import type { CoreExports } from "./core";
 const MAGIC = "GMSNAP02";
 const HEADER = 32;
 
+/** Ring slots an instance keeps reserved between calls (IN_RING_OPEN) go into the image as empty entries. */
+function padKept(dv: DataView, base: number): void {
+  for (let i = 0; i < L.MAX_INSTANCES; i++) {
+    const b = base + L.INSTANCE_BASE + i * L.INSTANCE_SIZE;
+    if (dv.getUint32(b + L.IN_RING_OPEN, true) !== 1) continue;
+    const end = dv.getUint32(b + L.IN_RING_END, true);
+    for (let q = dv.getUint32(b + L.IN_RING_NEXT, true); q < end; q++) {
+      const w = base + L.RING_BASE + (q % L.RING_SIZE) * L.RING_ENTRY_SIZE;
+      dv.setUint32(w + 4, 0, true);
+      dv.setUint32(w, q, true);
+    }
+  }
+}
+
 /**
  * A word-wise hash of bytes (a multiple of 4 long): detects any accidental corruption of a snapshot (a deliberate
  * one can recompute it: the core checks the image's structures before anything attaches, sim_image_check).
@@ -48,6 +62,7 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     // instances' counters do (folded into the header's, as a detach would)
     dv.setUint32(HEADER + nlen + L.H_FREEZE, 0, true);
     foldCounters(dv, HEADER + nlen);
+    padKept(dv, HEADER + nlen);
     outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
     // nor do the views reading this memory (asleep on the change count, or holding writers off)
     dv.setUint32(HEADER + nlen + L.H_CHANGE_WAITERS, 0, true);

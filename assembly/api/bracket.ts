@@ -29,7 +29,7 @@ import { instBase, instSlot, callMark, seqMark, seqGiveBack, instStepAdd, setRun
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
-import { eventsPad } from "../lib/events";
+import { eventsPad, eventsResume } from "../lib/events";
 import { checkAll } from "../check/state";
 
 const NAP_NS: i64 = 200000; //     0.2 ms
@@ -139,6 +139,7 @@ export function enter(stopWorld: bool = true): i32 {
     }
   }
   seqMark(true);
+  eventsResume();
   world = stopWorld;
   setLocking(atomic.load<u32>(H_LIVE) > 1);
   violationsReset();
@@ -151,7 +152,7 @@ export function enter(stopWorld: bool = true): i32 {
 /** The end of every call: the step's locks go, the event reservation is padded, this instance leaves its call. */
 function finish(): void {
   releaseHeld();
-  eventsPad();
+  eventsPad(true);
   setRunningOp(0);
 }
 

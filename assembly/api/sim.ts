@@ -16,7 +16,7 @@ import { worldStop, worldStart, trapped } from "./bracket";
 import { pfnPoolInit, pfnPoolCheck } from "../mm/pfn";
 import { heapCheck } from "../mm/alloc";
 import { instanceClaim, instanceRelease, instBase, instSlot, instBlock, out } from "../mm/instance";
-import { countersFold } from "../lib/events";
+import { countersFold, eventsClose } from "../lib/events";
 import { objEnd, objSlotType, objTableCheck, OBJ_T_FREE } from "../mm/objects";
 import { DEBUG } from "../lib/debug";
 import { injectArm } from "../lib/inject";
@@ -102,6 +102,7 @@ export function sim_image_check(): u32 {
 /** Give this instance's block back (its counters go into the header first). */
 export function sim_detach(): void {
   if (instBase() == 0) return;
+  eventsClose(instBase());
   countersFold(instBase());
   instanceRelease();
 }
@@ -121,6 +122,7 @@ export function sim_reap(slot: u32): i32 {
     if (atomic.load<u32>(H_FREEZE) == slot + 1) atomic.store<u32>(H_FREEZE, 0);
     return -EOWNERDEAD;
   }
+  eventsClose(b);
   countersFold(b);
   atomic.sub<u32>(H_LIVE, 1);
   atomic.store<u32>(b + IN_STATE, 0);

@@ -1,19 +1,23 @@
 // The event ring: every mechanism reports what it does here, in the order it does it. An instance reserves a batch
 // of slots with one atomic add on RING_HEAD (so threads do not fight over one cache line per event), fills them in
 // order with plain stores and publishes each by storing its sequence number last (its one atomic store). When its
-// call ends it gives back what it did not use (RING_HEAD moved back, when nobody reserved after it) or pads it with
-// empty entries, so a reader never waits on a slot nobody will fill. Readers take RING_HEAD, stop at the first slot
-// not yet published (so the head moving back loses nothing), read an entry whose seq is the one they expect, then
-// take RING_HEAD again: only the writer of seq + RING_SIZE rewrites the slot, and it reserves it first, so while the
-// head has not passed seq + RING_SIZE what they read is whole (past it, the entry counts as lost). Empty entries are
-// skipped. Events of one instance are in its order; across instances, in reservation order (a global sequence).
+// call ends, a lone instance gives back what it did not use (RING_HEAD moved back); with others attached it keeps it
+// for its next call (IN_RING_OPEN), which uses it only if nobody reserved after it (so a call never puts events
+// before those of a call that ended before it began) and pads it otherwise. Readers take RING_HEAD and stop at the
+// first slot not yet published, unless an instance keeps it between calls: then the reader takes the reservation
+// over (a compare-exchange on IN_RING_OPEN against the owner's exchange at its next call) and pads it. A reader
+// reads an entry whose seq is the one it expects, then takes RING_HEAD again: only the writer of seq + RING_SIZE
+// rewrites the slot, and it reserves it first, so while the head has not passed seq + RING_SIZE what it read is
+// whole (past it, the entry counts as lost). Empty entries are skipped. Events of one instance are in its order;
+// across instances, in reservation order (a global sequence).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
 // check.stats reads the header plus every attached instance.
 //   entry (RING_ENTRY_SIZE): +0 seq u32 (published last), +4 kind u16, +6 flags u16, +8 a, +12 b, +16 c, +20 d,
 //   +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of abi/events.ts.
+import { lockingOn } from "../mm/sync";
 import {
   RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT,
-  IN_RING_END, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
+  IN_RING_END, IN_RING_OPEN, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
 } from "../abi/layout";
 import * as EV from "../abi/events";
 import { instBase, instStep } from "../mm/instance";
@@ -57,27 +61,70 @@ function reserve(): u32 {
 }
 
 /**
- * The call ends: the rest of the reservation goes back to RING_HEAD when nobody reserved after it (the head is still
- * its end), else it is published as empty entries (kind 0); either way this instance drops it.
+ * The call ends. Alone, the rest of the reservation goes back to RING_HEAD (the head is still its end). With others
+ * attached and `keep`, it is kept for the next call (IN_RING_OPEN = 1; eventsResume decides whether that call may
+ * use it): an instance that is the only one writing, beside attached ones that are idle (a page and its one
+ * worker), then reserves once per batch instead of once per call. A reader that reaches a kept slot closes the
+ * reservation and pads it (bindings/events.ts), as eventsClose does. Otherwise the rest is published as empty entries.
  */
-export function eventsPad(): void {
+export function eventsPad(keep: bool = false): void {
   const ib = instBase();
   const end = load<u32>(ib + IN_RING_END);
   const next = load<u32>(ib + IN_RING_NEXT);
-  // (next and end are the low words of the reservation; next < end: it does not straddle a 2^32 boundary)
-  const h = atomic.load<u64>(RING_HEAD);
-  if (next < end && <u32>h == end && atomic.cmpxchg<u64>(RING_HEAD, h, (h & 0xffffffff00000000) | <u64>next) == h) {
-    store<u32>(ib + IN_RING_NEXT, 0);
-    store<u32>(ib + IN_RING_END, 0);
+  if (next >= end) { store<u32>(ib + IN_RING_NEXT, 0); store<u32>(ib + IN_RING_END, 0); return; }
+  if (!lockingOn()) {
+    const h = atomic.load<u64>(RING_HEAD);
+    // (next < end: the reservation does not straddle a 2^32 boundary of the 64-bit head)
+    if (<u32>h == end && atomic.cmpxchg<u64>(RING_HEAD, h, (h & 0xffffffff00000000) | <u64>next) == h) {
+      store<u32>(ib + IN_RING_NEXT, 0);
+      store<u32>(ib + IN_RING_END, 0);
+      return;
+    }
+  } else if (keep) {
+    atomic.store<u32>(ib + IN_RING_OPEN, 1);
     return;
   }
+  padRange(next, end);
+  store<u32>(ib + IN_RING_NEXT, 0);
+  store<u32>(ib + IN_RING_END, 0);
+}
+
+/** Publish slots [next, end) as empty entries. */
+function padRange(next: u32, end: u32): void {
   for (let seq = next; seq != end; seq++) {
     const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
     store<u32>(slot, 0, E_KIND);
     atomic.store<u32>(slot, seq, E_SEQ);
   }
+}
+
+/**
+ * A call starts: take back the reservation kept since this instance's last call, if nobody reserved after it and
+ * no reader closed it (then it is padded already and gone); else pad it and drop it.
+ */
+export function eventsResume(): void {
+  const ib = instBase();
+  if (load<u32>(ib + IN_RING_END) == 0) return;
+  const kept = atomic.xchg<u32>(ib + IN_RING_OPEN, 0) == 1;
+  // only while nobody reserved after it: events of a call that began after another instance's call ended must not
+  // come before that call's events (the kept slots precede anything reserved since)
+  if (kept && <u32>atomic.load<u64>(RING_HEAD) == load<u32>(ib + IN_RING_END)) return;
+  if (kept) closeRange(ib);
   store<u32>(ib + IN_RING_NEXT, 0);
   store<u32>(ib + IN_RING_END, 0);
+}
+
+/** Pad what is left of instance block b's reservation, if the ring has not lapped it. */
+function closeRange(b: usize): void {
+  const next = load<u32>(b + IN_RING_NEXT), end = load<u32>(b + IN_RING_END);
+  if (next < end && <u32>atomic.load<u64>(RING_HEAD) - next < RING_SIZE) padRange(next, end);
+}
+
+/** Instance block b goes away (detach, reap): close a reservation it kept (unless a reader closed it first). */
+export function eventsClose(b: usize): void {
+  if (atomic.xchg<u32>(b + IN_RING_OPEN, 0) == 1) closeRange(b);
+  store<u32>(b + IN_RING_NEXT, 0);
+  store<u32>(b + IN_RING_END, 0);
 }
 
 /** Add the counters of the instance block at `b` into the header's, and clear them (it detaches or was reaped). */

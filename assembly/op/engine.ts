@@ -84,7 +84,11 @@ function dispatch(op: u32, probe: bool): u32 {
   const k = opKind(op);
   const step = opStep(op);
   if (k == OPK_CONVERT) {
-    if (step == STEP_LOCK && !probe && load<u32>(op, OP_SNAP) == 0) convertSnapshot(op);
+    // the before-image the post-conditions read: for every op that may outlive this call (a thread's, a paused
+    // one: an unchecked replay must leave what a checked run leaves), else only when the checker is on
+    if (step == STEP_LOCK && !probe && load<u32>(op, OP_SNAP) == 0 && (checksOn() || load<u32>(op, OP_HANDLE) != 0)) {
+      convertSnapshot(op);
+    }
     return (opFlags(op) & CF_V4) != 0 ? convertV4Step(op, step, probe) : convertV2Step(op, step, probe);
   }
   if (k == OPK_PUNCH) return punchStep(op, step, probe);
