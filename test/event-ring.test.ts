@@ -70,6 +70,27 @@ test("event ring: an instance that detaches with slots kept leaves no hole", () 
   assert.ok(events.filter((e) => e.kind === "gmem.lock").length >= 2);
 });
 
+test("event ring: a reader takes over slots an idle instance keeps, and that instance writes elsewhere next", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  r.skip();
+  ga.convert(0, 4096, "shared"); //   a keeps the rest of its batch
+  gb.convert(4096, 4096, "shared"); // b's events come after a's kept slots
+  const first = r.read();
+  assert.is(first.lost, 0);
+  assert.equal(first.events.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start), [0, 1],
+    "b's events are read although a's slots before them were never filled");
+  ga.convert(0, 4096, "private"); // a finds its reservation taken: it reserves anew
+  const second = r.read();
+  assert.is(second.lost, 0);
+  assert.equal(second.events.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start), [0]);
+  assert.ok(second.events[0].seq > first.events[first.events.length - 1].seq);
+  b.detach();
+});
+
 test("event ring: a call that emits more than one batch still leaves no holes", () => {
   const sim = createSimulatorSync();
   const g = sim.createGmem(64 << 20, ["mmap", "init-private"]);
