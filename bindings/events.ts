@@ -96,18 +96,22 @@ export class EventReader {
    * take the reservation from it (it drops it at its next call) and publish the rest as empty entries. True: done,
    * read slot s again.
    */
-  private close(s: number, head: number): boolean {
+  private close(s: number): boolean {
     const u = new Int32Array(this.memory.buffer);
     const low = s >>> 0;
     for (let i = 0; i < L.MAX_INSTANCES; i++) {
       const b = (L.INSTANCE_BASE + i * L.INSTANCE_SIZE) >>> 2;
-      const next = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0, end = Atomics.load(u, b + (L.IN_RING_END >>> 2)) >>> 0;
-      if (!(next <= low && low < end)) continue;
-      if (Atomics.compareExchange(u, b + (L.IN_RING_OPEN >>> 2), 1, 0) !== 1) return false; // it is inside a call
-      // the owner cannot touch the range now; pad it unless the ring lapped it meanwhile
-      if (head - s >= L.RING_SIZE) return false;
+      const open = Atomics.load(u, b + (L.IN_RING_OPEN >>> 2)) >>> 0; // the kept range's end, 0: none kept
+      if (open === 0) continue;
+      const next = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0;
+      if (!(next <= low && low < open)) continue;
+      // take it: only a range that still ends where it ended when we looked (the owner may have used part of it
+      // since, and kept the rest again); from here the owner cannot touch it, so where it starts is read again
+      if (Atomics.compareExchange(u, b + (L.IN_RING_OPEN >>> 2), open | 0, 0) >>> 0 !== open) return false;
+      const from = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0;
       const ring = L.RING_BASE >>> 2, words = L.RING_ENTRY_SIZE >>> 2;
-      for (let q = next; q !== end; q = (q + 1) >>> 0) {
+      for (let q = from; q !== open; q = (q + 1) >>> 0) {
+        if (((this.head() >>> 0) - q) >>> 0 >= L.RING_SIZE) break; // lapped: a later writer owns the slot now
         const w = ring + (q % L.RING_SIZE) * words;
         u[w + 1] = 0;
         Atomics.store(u, w, q | 0);
@@ -133,7 +137,7 @@ export class EventReader {
       if (behind !== 0 && behind < 2 ** 31) {
         // reserved but not yet published: by an instance inside a call (read it next time), or kept by one between
         // calls (close its reservation and read on)
-        if (this.close(s, head)) { s--; continue; }
+        if (this.close(s)) { s--; continue; }
         break;
       }
       if (behind !== 0) { lost++; continue; } // a later lap overwrote it

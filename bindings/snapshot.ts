@@ -12,13 +12,19 @@ import type { CoreExports } from "./core";
 const MAGIC = "GMSNAP02";
 const HEADER = 32;
 
-/** Ring slots an instance keeps reserved between calls (IN_RING_OPEN) go into the image as empty entries. */
+/**
+ * Ring slots an instance has reserved and not filled go into the image as empty entries: the world is stopped, so
+ * each one is kept between calls (IN_RING_OPEN), or half taken over by a reader that has not padded it yet, or this
+ * instance's own; none will be written in the image. Slots the ring has lapped since are left alone.
+ */
 function padKept(dv: DataView, base: number): void {
+  const head = dv.getUint32(base + L.RING_HEAD, true);
   for (let i = 0; i < L.MAX_INSTANCES; i++) {
     const b = base + L.INSTANCE_BASE + i * L.INSTANCE_SIZE;
-    if (dv.getUint32(b + L.IN_RING_OPEN, true) !== 1) continue;
+    if (dv.getUint32(b + L.IN_STATE, true) === 0) continue;
     const end = dv.getUint32(b + L.IN_RING_END, true);
     for (let q = dv.getUint32(b + L.IN_RING_NEXT, true); q < end; q++) {
+      if (((head - q) >>> 0) >= L.RING_SIZE) continue;
       const w = base + L.RING_BASE + (q % L.RING_SIZE) * L.RING_ENTRY_SIZE;
       dv.setUint32(w + 4, 0, true);
       dv.setUint32(w, q, true);
