@@ -98,19 +98,18 @@ export class EventReader {
    */
   private close(s: number): boolean {
     const u = new Int32Array(this.memory.buffer);
+    const u64 = new BigUint64Array(this.memory.buffer);
     const low = s >>> 0;
     for (let i = 0; i < L.MAX_INSTANCES; i++) {
-      const b = (L.INSTANCE_BASE + i * L.INSTANCE_SIZE) >>> 2;
-      const open = Atomics.load(u, b + (L.IN_RING_OPEN >>> 2)) >>> 0; // the kept range's end, 0: none kept
-      if (open === 0) continue;
-      const next = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0;
-      if (!(next <= low && low < open)) continue;
-      // take it: only a range that still ends where it ended when we looked (the owner may have used part of it
-      // since, and kept the rest again); from here the owner cannot touch it, so where it starts is read again
-      if (Atomics.compareExchange(u, b + (L.IN_RING_OPEN >>> 2), open | 0, 0) >>> 0 !== open) return false;
-      const from = Atomics.load(u, b + (L.IN_RING_NEXT >>> 2)) >>> 0;
+      const at = (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_OPEN) / 8;
+      const open = Atomics.load(u64, at); // the kept range, start << 32 | end; 0: none kept
+      if (open === 0n) continue;
+      const from = Number(open >> 32n), end = Number(open & 0xffffffffn);
+      if (!(from <= low && low < end)) continue;
+      // take exactly that range: the owner's exchange at its next call, or a detach, gets 0 and leaves it to us
+      if (Atomics.compareExchange(u64, at, open, 0n) !== open) return false;
       const ring = L.RING_BASE >>> 2, words = L.RING_ENTRY_SIZE >>> 2;
-      for (let q = from; q !== open; q = (q + 1) >>> 0) {
+      for (let q = from; q !== end; q = (q + 1) >>> 0) {
         if (((this.head() >>> 0) - q) >>> 0 >= L.RING_SIZE) break; // lapped: a later writer owns the slot now
         const w = ring + (q % L.RING_SIZE) * words;
         u[w + 1] = 0;

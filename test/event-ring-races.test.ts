@@ -150,4 +150,89 @@ test("event ring races: a snapshot taken while a reader pads a kept range has no
   b.detach();
 });
 
+function delayAfterReaderCas(during: () => void) {
+  const real = Atomics.compareExchange;
+  let fired = false;
+  (Atomics as any).compareExchange = function (...args: any[]) {
+    const r = (real as any).apply(Atomics, args);
+    if (!fired) { fired = true; during(); }
+    return r;
+  };
+  return () => { (Atomics as any).compareExchange = real; };
+}
+
+test("event ring races: the owner's next call right after a reader took its range over leaves that range to the reader", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  r.skip();
+  ga.convert(0, 4096, "shared");      // a keeps [n, e)
+  gb.convert(4096, 4096, "shared");   // b's events after e (b keeps the rest of its batch)
+  // the reader's CAS takes a's range; before it loads NEXT, a runs a call: xchg(OPEN) = 0 -> NEXT = END = 0, reserves
+  // a new batch at the head, emits 3, keeps the rest (NEXT = h+3). The reader then pads from h+3 (not from n).
+  const restore = delayAfterReaderCas(() => ga.convert(8192, 4096, "shared"));
+  let got;
+  try { got = r.read(); } finally { restore(); }
+  const all = [...got.events];
+  for (let i = 0; i < 3; i++) { ga.convert(12288, 4096, i % 2 ? "private" : "shared"); all.push(...r.read().events); }
+  const starts = all.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start);
+  assert.equal(starts, [0, 1, 2, 3, 3, 3], `set_attr starts read: ${JSON.stringify(starts)} (head ${r.head()}, next ${(r as any).next})`);
+  b.detach();
+});
+
+test("event ring races: a detach right after a reader took the range over leaves it to the reader", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  r.skip();
+  gb.convert(4096, 4096, "shared");   // b keeps [n, e)
+  ga.convert(0, 4096, "shared");      // a's events after e
+  const restore = delayAfterReaderCas(() => b.detach()); // eventsClose: xchg = 0 -> NEXT = END = 0; reader pads from 0
+  let got;
+  try { got = r.read(); } finally { restore(); }
+  const all = [...got.events];
+  for (let i = 0; i < 3; i++) { ga.convert(8192, 4096, i % 2 ? "private" : "shared"); all.push(...r.read().events); }
+  const starts = all.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start);
+  assert.equal(starts, [1, 0, 2, 2, 2], `set_attr starts read: ${JSON.stringify(starts)} (head ${r.head()}, next ${(r as any).next})`);
+});
+
+test("event ring races: the same calls without the takeover interleaving read everything", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  r.skip();
+  ga.convert(0, 4096, "shared");
+  gb.convert(4096, 4096, "shared");
+  const all = [...r.read().events];
+  ga.convert(8192, 4096, "shared");
+  for (let i = 0; i < 3; i++) { ga.convert(12288, 4096, i % 2 ? "private" : "shared"); all.push(...r.read().events); }
+  const starts = all.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start);
+  assert.equal(starts, [0, 1, 2, 3, 3, 3]);
+  b.detach();
+});
+
+test("event ring races: a reader pads only the range it took over, never a slot nobody reserved yet", () => {
+  const a = createSimulatorSync();
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const gb = b.openGmem(ga.handle);
+  const r = reader(a);
+  r.skip();
+  ga.convert(0, 4096, "shared");
+  gb.convert(4096, 4096, "shared");
+  const restore = delayAfterReaderCas(() => ga.convert(8192, 4096, "shared"));
+  try { r.read(); } finally { restore(); }
+  const head = r.head();
+  const u = new Uint32Array(a.memory.buffer, L.RING_BASE, L.RING_SIZE * 8);
+  const seen = Atomics.load(u, (head % L.RING_SIZE) * 8);
+  assert.ok(seen !== head, `slot of seq ${head} (== head, unreserved) already holds seq ${seen}: published empty before its writer reserves it`);
+  b.detach();
+});
+
 test.run();

@@ -184,8 +184,9 @@ export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating ca
 export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
 export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next ring slot this instance reserved (events/lib)
 export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the reservation
-export const IN_RING_OPEN: u32 = IN_RING_END + 4; //     u32 the kept reservation's end (0: none kept; a reader may close it)
-export const IN_SEQ: u32 = IN_RING_OPEN + 4; //            u32 this instance's seqcount for views: odd inside a call that may
+export const IN_RING_OPEN: u32 = (IN_RING_END + 4 + 7) & ~7; // u64 the kept range: start << 32 | end (0: none kept;
+//                                                          a reader may take it over with one compare-exchange)
+export const IN_SEQ: u32 = IN_RING_OPEN + 8; //            u32 this instance's seqcount for views: odd inside a call that may
 //                                                          change state (a probe gives its count back), bindings/state.ts
 export const IN_COUNTERS: u32 = (IN_SEQ + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
 //                                                          H_COUNTERS when it detaches), then u64[MAX_COUNTERS] sums

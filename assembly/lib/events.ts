@@ -5,8 +5,8 @@
 // for its next call (IN_RING_OPEN), which uses it only if nobody reserved after it (so a call never puts events
 // before those of a call that ended before it began) and pads it otherwise. Readers take RING_HEAD and stop at the
 // first slot not yet published, unless an instance keeps it between calls: then the reader takes the reservation
-// over (a compare-exchange of IN_RING_OPEN, which holds the kept range's end, against the owner's exchange at its
-// next call; the reader re-reads where the range starts only once it holds it) and pads it. A reader
+// over (a compare-exchange of IN_RING_OPEN, which holds the kept range's start and end in one word, against the
+// owner's exchange at its next call) and pads exactly the range it won. A reader
 // reads an entry whose seq is the one it expects, then takes RING_HEAD again: only the writer of seq + RING_SIZE
 // rewrites the slot, and it reserves it first, so while the head has not passed seq + RING_SIZE what it read is
 // whole (past it, the entry counts as lost). Empty entries are skipped. Events of one instance are in its order;
@@ -63,7 +63,7 @@ function reserve(): u32 {
 
 /**
  * The call ends. Alone, the rest of the reservation goes back to RING_HEAD (the head is still its end). With others
- * attached and `keep`, it is kept for the next call (IN_RING_OPEN = its end; eventsResume decides whether that call may
+ * attached and `keep`, it is kept for the next call (IN_RING_OPEN = start << 32 | end; eventsResume decides whether that call may
  * use it): an instance that is the only one writing, beside attached ones that are idle (a page and its one
  * worker), then reserves once per batch instead of once per call. A reader that reaches a kept slot closes the
  * reservation and pads it (bindings/events.ts), as eventsClose does. Otherwise the rest is published as empty entries.
@@ -82,7 +82,7 @@ export function eventsPad(keep: bool = false): void {
       return;
     }
   } else if (keep && end != 0) {
-    atomic.store<u32>(ib + IN_RING_OPEN, end);
+    atomic.store<u64>(ib + IN_RING_OPEN, (<u64>next << 32) | <u64>end);
     return;
   }
   padRange(next, end);
@@ -106,7 +106,7 @@ function padRange(next: u32, end: u32): void {
 export function eventsResume(): void {
   const ib = instBase();
   if (load<u32>(ib + IN_RING_END) == 0) return;
-  const kept = atomic.xchg<u32>(ib + IN_RING_OPEN, 0) != 0;
+  const kept = atomic.xchg<u64>(ib + IN_RING_OPEN, 0) != 0;
   // only while nobody reserved after it: events of a call that began after another instance's call ended must not
   // come before that call's events (the kept slots precede anything reserved since)
   if (kept && <u32>atomic.load<u64>(RING_HEAD) == load<u32>(ib + IN_RING_END)) return;
@@ -123,7 +123,7 @@ function closeRange(b: usize): void {
 
 /** Instance block b goes away (detach, reap): close a reservation it kept (unless a reader closed it first). */
 export function eventsClose(b: usize): void {
-  if (atomic.xchg<u32>(b + IN_RING_OPEN, 0) != 0) closeRange(b);
+  if (atomic.xchg<u64>(b + IN_RING_OPEN, 0) != 0) closeRange(b);
   store<u32>(b + IN_RING_NEXT, 0);
   store<u32>(b + IN_RING_END, 0);
 }
