@@ -1,13 +1,11 @@
-// The event ring's reservations (assembly/lib/events.ts): an instance reserves slots in batches and, when its call
-// ends, gives the unused ones back (RING_HEAD moves back) when nobody reserved after it, else pads them with empty
-// entries. Either way a reader sees every event once, in sequence order, with no holes it must skip.
+// The event ring's reservations (assembly/lib/events.ts): an instance reserves slots in batches; when its call ends
+// a lone instance gives the unused ones back (RING_HEAD moves back), one among others keeps them for its next call
+// (a reader that reaches them takes them over and pads them). Either way a reader sees every event once, in
+// sequence order, with no holes it must skip. Races on the kept slots: event-ring-races.test.ts.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createSimulatorSync, EventReader } from "../bindings/index";
-
-function reader(sim: ReturnType<typeof createSimulatorSync>) {
-  return new EventReader(sim.memory, (k, i) => sim.nameOf(k, i));
-}
+import { createSimulatorSync } from "../bindings/index";
+import { reader, pair, setAttrStarts } from "./harness/ring";
 
 test("event ring: a lone instance's call moves the head by exactly the events it emitted", () => {
   const sim = createSimulatorSync();
@@ -71,22 +69,17 @@ test("event ring: an instance that detaches with slots kept leaves no hole", () 
 });
 
 test("event ring: a reader takes over slots an idle instance keeps, and that instance writes elsewhere next", () => {
-  const a = createSimulatorSync();
-  const b = createSimulatorSync(a.module, { memory: a.memory });
-  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
-  const gb = b.openGmem(ga.handle);
-  const r = reader(a);
-  r.skip();
+  const { b, ga, gb, r } = pair();
   ga.convert(0, 4096, "shared"); //   a keeps the rest of its batch
   gb.convert(4096, 4096, "shared"); // b's events come after a's kept slots
   const first = r.read();
   assert.is(first.lost, 0);
-  assert.equal(first.events.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start), [0, 1],
+  assert.equal(setAttrStarts(first.events), [0, 1],
     "b's events are read although a's slots before them were never filled");
   ga.convert(0, 4096, "private"); // a finds its reservation taken: it reserves anew
   const second = r.read();
   assert.is(second.lost, 0);
-  assert.equal(second.events.filter((e) => e.kind === "gmem.set_attr").map((e) => e.start), [0]);
+  assert.equal(setAttrStarts(second.events), [0]);
   assert.ok(second.events[0].seq > first.events[first.events.length - 1].seq);
   b.detach();
 });
