@@ -6,11 +6,11 @@
 // before those of a call that ended before it began) and pads it otherwise. Readers take RING_HEAD and stop at the
 // first slot not yet published, unless an instance keeps it between calls: then the reader takes the reservation
 // over (a compare-exchange of IN_RING_OPEN, which holds the kept range's start and end in one word, against the
-// owner's exchange at its next call) and pads exactly the range it won. A reader
-// reads an entry whose seq is the one it expects, then takes RING_HEAD again: only the writer of seq + RING_SIZE
-// rewrites the slot, and it reserves it first, so while the head has not passed seq + RING_SIZE what it read is
-// whole (past it, the entry counts as lost). Empty entries are skipped. Events of one instance are in its order;
-// across instances, in reservation order (a global sequence).
+// owner's exchange at its next call) and pads exactly the range it won. A reader reads an entry whose seq is the
+// one it expects, then takes RING_HEAD again: only the writer of seq + RING_SIZE rewrites the slot, and it reserves
+// it first, so while the head has not passed seq + RING_SIZE what it read is whole (past it, the entry counts as
+// lost). Empty entries are skipped. Events of one instance are in its order; across instances, in reservation order
+// (a global sequence).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
 // check.stats reads the header plus every attached instance.
 //   entry (RING_ENTRY_SIZE): +0 seq u32 (published last), +4 kind u16, +6 flags u16, +8 a, +12 b, +16 c, +20 d,
@@ -63,10 +63,11 @@ function reserve(): u32 {
 
 /**
  * The call ends. Alone, the rest of the reservation goes back to RING_HEAD (the head is still its end). With others
- * attached and `keep`, it is kept for the next call (IN_RING_OPEN = start << 32 | end; eventsResume decides whether that call may
- * use it): an instance that is the only one writing, beside attached ones that are idle (a page and its one
- * worker), then reserves once per batch instead of once per call. A reader that reaches a kept slot closes the
- * reservation and pads it (bindings/events.ts), as eventsClose does. Otherwise the rest is published as empty entries.
+ * attached and `keep`, it is kept for the next call (IN_RING_OPEN = start << 32 | end; eventsResume decides whether
+ * that call may use it): an instance that is the only one writing, beside attached ones that are idle (a page and
+ * its one worker), then reserves once per batch instead of once per call. A reader that reaches a kept slot takes
+ * the range over and pads it (bindings/events.ts), as eventsClose does. Otherwise the rest is published as empty
+ * entries.
  */
 export function eventsPad(keep: bool = false): void {
   const ib = instBase();

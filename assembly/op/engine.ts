@@ -79,16 +79,20 @@ function resolve(op: u32): bool {
   return true;
 }
 
+/**
+ * A conversion's before-image, which only the post-conditions read: taken for every op that may outlive this call
+ * (a thread's, a paused one: an unchecked replay must leave what a checked run leaves), else only with checks on.
+ */
+function beforeImage(op: u32): void {
+  if (load<u32>(op, OP_SNAP) == 0 && (checksOn() || load<u32>(op, OP_HANDLE) != 0)) convertSnapshot(op);
+}
+
 /** Run (or probe) the op's next step. */
 function dispatch(op: u32, probe: bool): u32 {
   const k = opKind(op);
   const step = opStep(op);
   if (k == OPK_CONVERT) {
-    // the before-image the post-conditions read: for every op that may outlive this call (a thread's, a paused
-    // one: an unchecked replay must leave what a checked run leaves), else only when the checker is on
-    if (step == STEP_LOCK && !probe && load<u32>(op, OP_SNAP) == 0 && (checksOn() || load<u32>(op, OP_HANDLE) != 0)) {
-      convertSnapshot(op);
-    }
+    if (step == STEP_LOCK && !probe) beforeImage(op);
     return (opFlags(op) & CF_V4) != 0 ? convertV4Step(op, step, probe) : convertV2Step(op, step, probe);
   }
   if (k == OPK_PUNCH) return punchStep(op, step, probe);
@@ -205,8 +209,7 @@ export function opRun(op: u32, stop: u32): i32 {
 function fastConvert(op: u32, stop: u32): bool {
   if (stop != STOP_NEVER || opKind(op) != OPK_CONVERT || lockingOn() || (opFlags(op) & CF_V4) != 0 ||
       opStep(op) != STEP_LOCK || load<u32>(op, OP_HANDLE) != 0) return false;
-  // the before-image only the post-conditions read (a call that finishes here: no unchecked replay to cover)
-  if (checksOn() && load<u32>(op, OP_SNAP) == 0) convertSnapshot(op);
+  beforeImage(op);
   if (!convertV2Run(op)) return false;
   store<u32>(op, STEP_INVALIDATE_END, OP_LAST);
   out(OUT_STEP, STEP_INVALIDATE_END);
