@@ -1,5 +1,6 @@
-// Events: the core appends one 32-byte entry per thing it does to a ring in the shared memory; this module decodes
-// entries into the field names of SCENARIOS.md, using each kind's field layout (EVL_* of assembly/abi/events.ts).
+// Events: the core appends one 32-byte entry per thing it does to its instance's ring in the shared memory; this
+// module merges the rings in sequence order and decodes entries into the field names of SCENARIOS.md, using each
+// kind's field layout (EVL_* of assembly/abi/events.ts).
 import * as L from "../assembly/abi/layout";
 import * as EV from "../assembly/abi/events";
 import {
@@ -14,7 +15,7 @@ export interface SimEvent {
   kind: string;
   /** the step counter value when it was emitted */
   step: number;
-  /** position in the stream of all events ever emitted */
+  /** its sequence number: events of every instance are ordered by it (numbers a call took and did not use are skipped) */
   seq: number;
   [field: string]: string | number | boolean;
 }
@@ -73,80 +74,98 @@ export function decodeEvent(kind: number, flags: number, a: number, b: number, c
   return ev;
 }
 
+const PENDING = BigInt(L.RING_RES_PENDING);
+const WORDS = L.RING_ENTRY_SIZE >>> 2;
+
+/** One entry read from an instance's ring: its full sequence number and its raw words. */
+interface Raw { seq: number; w: Uint32Array }
+
 /**
- * A lock-free reader of the ring: any thread, any instance. `read()` returns the events since the last read (in
- * order) and how many were overwritten before it got to them.
+ * A lock-free reader of the event rings: any thread, any instance. `read()` returns the events since the last read,
+ * merged from every instance's ring in sequence order (a call's events after those of every call that ended before
+ * it began), and how many were overwritten before it got to them. How far it merges: up to RING_HEAD as it was when
+ * the read began, and below every batch a call is still filling (IN_RING_RES, assembly/lib/events.ts); while an
+ * instance is taking a batch, nothing new this time.
  */
 export class EventReader {
   private next: number;
+  /** per instance slot: the position in its ring of the first entry not yet merged (-1: not read yet) */
+  private readonly cursor: number[] = new Array<number>(L.MAX_INSTANCES).fill(-1);
   constructor(private readonly memory: WebAssembly.Memory, private readonly name: Namer, from?: number) {
-    // no event precedes RING_FIRST_SEQ: a reader asked to start earlier (head - n on a young ring) starts there,
-    // instead of waiting on slots that hold no event of that number
-    this.next = Math.max(from ?? this.head(), L.RING_FIRST_SEQ);
+    const head = this.head();
+    this.next = Math.max(from ?? head, L.RING_FIRST_SEQ);
+    // from the head on: nothing a ring holds now has a sequence number that far (a call still running reserved
+    // below it), so each ring is read from where it is; from earlier: from as far back as each ring goes
+    if (this.next >= head) {
+      const u32 = new Uint32Array(this.memory.buffer);
+      for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = Atomics.load(u32, (L.RING_WPOS + i * L.CACHE_LINE) >>> 2);
+    }
   }
-  /** events ever written */
+  /** sequence numbers ever reserved: every event has a smaller one (calls leave the rest of their batch unused) */
   head(): number {
     const u = new Uint32Array(this.memory.buffer, L.RING_HEAD, 2);
     return Atomics.load(u, 0) + Atomics.load(u, 1) * 2 ** 32;
   }
   /** Skip to the head: the next read starts with what happens next. */
-  skip(): void { this.next = this.head(); }
-  /**
-   * Slot s is reserved but unpublished: if an instance keeps it between calls (IN_RING_OPEN, assembly/lib/events.ts),
-   * take the reservation from it (it drops it at its next call) and publish the rest as empty entries. True: done,
-   * read slot s again.
-   */
-  private close(s: number): boolean {
-    const u = new Int32Array(this.memory.buffer);
-    const u64 = new BigUint64Array(this.memory.buffer);
-    const low = s >>> 0;
-    for (let i = 0; i < L.MAX_INSTANCES; i++) {
-      const at = (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_OPEN) / 8;
-      const open = Atomics.load(u64, at); // the kept range, start << 32 | end; 0: none kept
-      if (open === 0n) continue;
-      const from = Number(open >> 32n), end = Number(open & 0xffffffffn);
-      if (!(from <= low && low < end)) continue;
-      // take exactly that range: the owner's exchange at its next call, or a detach, gets 0 and leaves it to us
-      if (Atomics.compareExchange(u64, at, open, 0n) !== open) return false;
-      const ring = L.RING_BASE >>> 2, words = L.RING_ENTRY_SIZE >>> 2;
-      for (let q = from; q !== end; q = (q + 1) >>> 0) {
-        if (((this.head() >>> 0) - q) >>> 0 >= L.RING_SIZE) break; // lapped: a later writer owns the slot now
-        const w = ring + (q % L.RING_SIZE) * words;
-        u[w + 1] = 0;
-        Atomics.store(u, w, q | 0);
-      }
-      return true;
-    }
-    return false;
-  }
+  skip(): void { this.next = Math.max(this.next, this.head()); }
   read(): { events: SimEvent[]; lost: number } {
-    const hv = new Uint32Array(this.memory.buffer, L.RING_HEAD, 2);
-    const headNow = () => Atomics.load(hv, 0) + Atomics.load(hv, 1) * 2 ** 32;
-    const head = headNow();
+    const u32 = new Uint32Array(this.memory.buffer);
+    const u64 = new BigUint64Array(this.memory.buffer);
+    // the bound first: a batch reserved after this either shows as pending below or starts at or past it
+    let bound = this.head();
     let lost = 0;
-    if (head - this.next > L.RING_SIZE) { lost = head - this.next - L.RING_SIZE; this.next = head - L.RING_SIZE; }
-    const u = new Uint32Array(this.memory.buffer, L.RING_BASE, L.RING_SIZE * (L.RING_ENTRY_SIZE / 4));
-    const events: SimEvent[] = [];
-    let s = this.next;
-    for (; s < head; s++) {
-      const w = (s % L.RING_SIZE) * (L.RING_ENTRY_SIZE / 4);
-      const seqLow = s >>> 0;
-      const seen = Atomics.load(u, w);
-      const behind = (seqLow - seen) >>> 0;
-      if (behind !== 0 && behind < 2 ** 31) {
-        // reserved but not yet published: by an instance inside a call (read it next time), or kept by one between
-        // calls (close its reservation and read on)
-        if (this.close(s)) { s--; continue; }
-        break;
+    const taken: Raw[][] = [];
+    const res: bigint[] = [];
+    for (let i = 0; i < L.MAX_INSTANCES; i++) res.push(Atomics.load(u64, (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_RES) / 8));
+    const torn: boolean[] = [];
+    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+      // positions are u32 and wrap (a busy worker writes 2^32 entries in minutes): all arithmetic on them is mod 2^32
+      const wAt = (L.RING_WPOS + i * L.CACHE_LINE) >>> 2;
+      const w = Atomics.load(u32, wAt);
+      let c = this.cursor[i] < 0 ? (w - Math.min(w, L.RING_SIZE)) >>> 0 : this.cursor[i];
+      const ahead = (w - c) >>> 0;
+      if (ahead > L.RING_SIZE) { lost += ahead - L.RING_SIZE; c = (w - L.RING_SIZE) >>> 0; }
+      const list: Raw[] = [];
+      const base = (L.RING_ENTRIES + i * L.RING_BYTES) >>> 2;
+      for (let k = 0, n = (w - c) >>> 0; k < n; k++) {
+        const at = base + ((c + k) & (L.RING_SIZE - 1)) * WORDS;
+        list.push({ seq: u32[at], w: u32.slice(at, at + WORDS) });
       }
-      if (behind !== 0) { lost++; continue; } // a later lap overwrote it
-      const kf = u[w + 1], a = u[w + 2], b = u[w + 3], c = u[w + 4], d = u[w + 5], e = u[w + 6], step = u[w + 7];
-      // the slot's next writer (seq s + RING_SIZE) reserves it before it writes: past that, it may have been mid-write
-      if (headNow() > s + L.RING_SIZE) { lost++; continue; }
-      if ((kf & 0xffff) === 0) continue; // an instance's unused reservation
-      events.push(decodeEvent(kf & 0xffff, kf >>> 16, a, b, c, d, e, step, s, this.name));
+      // the instance may have lapped what was just read: entries a whole ring behind its position now are lost
+      const gone = Math.min(list.length, Math.max(0, ((Atomics.load(u32, wAt) - c) >>> 0) - L.RING_SIZE));
+      torn.push(gone > 0 && gone === list.length);
+      if (gone > 0) { lost += gone; list.splice(0, gone); c = (c + gone) >>> 0; }
+      this.cursor[i] = c;
+      taken.push(list);
     }
-    this.next = s;
+    // full sequence numbers (entries hold the low word): every one read was reserved before this second look
+    const h2 = this.head();
+    const full = (low: number) => h2 - ((((h2 >>> 0) - low) >>> 0));
+    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+      const r = res[i];
+      if (r === 0n) continue;
+      if (r === PENDING || torn[i]) { bound = this.next; break; } // (torn: even its newest entry may be overwritten)
+      const start = full(Number(r >> 32n)), end = start + ((Number(r & 0xffffffffn) - Number(r >> 32n)) >>> 0);
+      const list = taken[i];
+      const last = list.length ? full(list[list.length - 1].seq) : -1;
+      // merge below what this call has not written yet: after its newest entry if that is in the batch, else its start
+      bound = Math.min(bound, last >= start && last < end ? last + 1 : start);
+    }
+    const out: Raw[] = [];
+    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+      const list = taken[i];
+      let k = 0;
+      for (; k < list.length; k++) {
+        const q = full(list[k].seq);
+        if (q >= bound) break;
+        if (q >= this.next) out.push({ seq: q, w: list[k].w });
+      }
+      this.cursor[i] = (this.cursor[i] + k) >>> 0;
+    }
+    out.sort((x, y) => x.seq - y.seq);
+    if (bound > this.next) this.next = bound;
+    const events = out.map(({ seq, w }) =>
+      decodeEvent(w[1] & 0xffff, w[1] >>> 16, w[2], w[3], w[4], w[5], w[6], w[7], seq, this.name));
     return { events, lost };
   }
 }

@@ -1,8 +1,8 @@
 // Snapshots: the whole model state as bytes (a 32-byte header, the object names, the memory image up to the heap
-// top) and the checks a restore makes before it trusts them. A corrupted or foreign snapshot is refused with an
-// Error whose .code says why, in time linear in its size: nothing it holds is run before its checksum matches, and
-// no instance attaches before the core found its allocator, object table and pfn pools whole (checkImage: the
-// checksum only shows accidents, whoever can change the bytes can recompute it).
+// top without the event rings) and the checks a restore makes before it trusts them. A corrupted or foreign
+// snapshot is refused with an Error whose .code says why, in time linear in its size: nothing it holds is run
+// before its checksum matches, and no instance attaches before the core found its allocator, object table and pfn
+// pools whole (checkImage: the checksum only shows accidents, whoever can change the bytes can recompute it).
 import * as L from "../assembly/abi/layout";
 import * as C from "../assembly/abi/consts";
 import { ERRNO, GmemError, check, einval } from "./errors";
@@ -11,26 +11,8 @@ import type { CoreExports } from "./core";
 
 const MAGIC = "GMSNAP02";
 const HEADER = 32;
-
-/**
- * Ring slots an instance has reserved and not filled go into the image as empty entries: the world is stopped, so
- * each one is kept between calls (IN_RING_OPEN), or half taken over by a reader that has not padded it yet, or this
- * instance's own; none will be written in the image. Slots the ring has lapped since are left alone.
- */
-function padKept(dv: DataView, base: number): void {
-  const head = dv.getUint32(base + L.RING_HEAD, true);
-  for (let i = 0; i < L.MAX_INSTANCES; i++) {
-    const b = base + L.INSTANCE_BASE + i * L.INSTANCE_SIZE;
-    if (dv.getUint32(b + L.IN_STATE, true) === 0) continue;
-    const end = dv.getUint32(b + L.IN_RING_END, true);
-    for (let q = dv.getUint32(b + L.IN_RING_NEXT, true); q < end; q++) {
-      if (((head - q) >>> 0) >= L.RING_SIZE) continue;
-      const w = base + L.RING_BASE + (q % L.RING_SIZE) * L.RING_ENTRY_SIZE;
-      dv.setUint32(w + 4, 0, true);
-      dv.setUint32(w, q, true);
-    }
-  }
-}
+/** The event rings (and their write positions), left out of images. */
+const RINGS_BYTES = L.RINGS_END - L.RING_BASE;
 
 /**
  * A word-wise hash of bytes (a multiple of 4 long): detects any accidental corruption of a snapshot (a deliberate
@@ -54,7 +36,7 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     const used = sim.core.sim_used_bytes();
     const text = new TextEncoder().encode(JSON.stringify(sim.nameEntries()));
     const nlen = (text.length + 3) & ~3;
-    const outp = new Uint8Array(HEADER + nlen + used);
+    const outp = new Uint8Array(HEADER + nlen + used - RINGS_BYTES);
     const dv = new DataView(outp.buffer);
     for (let i = 0; i < 8; i++) outp[i] = MAGIC.charCodeAt(i);
     dv.setUint32(8, L.LAYOUT_VERSION, true);
@@ -63,12 +45,14 @@ export function takeSnapshot(sim: SimContext): Uint8Array {
     dv.setUint32(20, sim.protocol === "v4" ? 1 : 0, true);
     outp.fill(0x20, HEADER, HEADER + nlen); // names padded with spaces (valid JSON whitespace)
     outp.set(text, HEADER);
-    outp.set(new Uint8Array(sim.memory.buffer, 0, used), HEADER + nlen);
+    // the memory image without the event rings: events are what happened, not state (a restored simulator's
+    // readers start at the head, and its rings start empty)
+    outp.set(new Uint8Array(sim.memory.buffer, 0, L.RING_BASE), HEADER + nlen);
+    outp.set(new Uint8Array(sim.memory.buffer, L.RINGS_END, used - L.RINGS_END), HEADER + nlen + L.RING_BASE);
     // the copy was taken with the world stopped and this instance attached: neither belongs in the image, but the
     // instances' counters do (folded into the header's, as a detach would)
     dv.setUint32(HEADER + nlen + L.H_FREEZE, 0, true);
     foldCounters(dv, HEADER + nlen);
-    padKept(dv, HEADER + nlen);
     outp.fill(0, HEADER + nlen + L.INSTANCE_BASE, HEADER + nlen + L.INSTANCE_BASE + L.INSTANCES_SIZE);
     // nor do the views reading this memory (asleep on the change count, or holding writers off)
     dv.setUint32(HEADER + nlen + L.H_CHANGE_WAITERS, 0, true);
@@ -107,7 +91,7 @@ export function parseSnapshot(bytes: unknown): ParsedSnapshot {
   if (dv.getUint32(8, true) !== L.LAYOUT_VERSION) throw einval(op, "snapshot of another layout version");
   const used = dv.getUint32(12, true), tlen = dv.getUint32(16, true);
   const nlen = (tlen + 3) & ~3;
-  if (HEADER + nlen + used !== bytes.length || used < L.HEAP_BASE || used % 4 !== 0 || used > 2 ** 32 - L.WASM_PAGE_SIZE) {
+  if (HEADER + nlen + used - RINGS_BYTES !== bytes.length || used < L.HEAP_BASE || used % 4 !== 0 || used > 2 ** 32 - L.WASM_PAGE_SIZE) {
     throw einval(op, "truncated or padded snapshot");
   }
   const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
@@ -128,14 +112,16 @@ export function parseSnapshot(bytes: unknown): ParsedSnapshot {
   return { image, names: names as [string, string][], protocol: dv.getUint32(20, true) === 1 ? "v4" : "v2" };
 }
 
-/** Copy an image into a fresh memory (grown to fit). */
+/** Copy an image into a fresh memory (grown to fit); the event rings it leaves out stay zero (empty). */
 export function loadImage(memory: WebAssembly.Memory, image: Uint8Array): void {
-  const pages = Math.ceil(image.length / L.WASM_PAGE_SIZE);
+  const pages = Math.ceil((image.length + RINGS_BYTES) / L.WASM_PAGE_SIZE);
   const have = memory.buffer.byteLength / L.WASM_PAGE_SIZE;
   if (pages > have) {
     try { memory.grow(pages - have); } catch { throw new GmemError(ERRNO.ENOMEM, "restore", "the image does not fit"); }
   }
-  new Uint8Array(memory.buffer).set(image);
+  const u8 = new Uint8Array(memory.buffer);
+  u8.set(image.subarray(0, L.RING_BASE));
+  u8.set(image.subarray(L.RING_BASE), L.RINGS_END);
 }
 
 /** What sim_image_check found wrong (IMAGE_BAD_* of assembly/abi/consts.ts), for the error message. */

@@ -1,154 +1,100 @@
-// Races on the event ring's kept reservations (assembly/lib/events.ts, bindings/events.ts), each found by review and
-// failing before its fix. One thread cannot pause a reader mid-step, so a delayed reader is stood in for by running
-// other instances' calls inside the reader's compare-exchange or store (the only Atomics writes its takeover makes).
+// A reader merging the event rings (bindings/events.ts) while calls run on other threads (assembly/lib/events.ts).
+// One thread cannot pause another mid-step, so another thread is stood in for two ways: a whole call run between
+// two of the reader's loads (at every one of them in turn), and the words a call publishes for readers (its batch,
+// RING_HEAD) written as a call still running would have left them.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { restoreSimulator, EventReader, layout as L } from "../bindings/index";
-import type { Gmem, Simulator } from "../bindings/index";
-import { pair, setAttrStarts, duringReaderCas } from "./harness/ring";
+import { layout as L } from "../bindings/index";
+import type { SimEvent } from "../bindings/events";
+import { pair, setAttrStarts, atReaderLoad, slotOf, setBatch, reader } from "./harness/ring";
 
-/** b converts until the ring has lapped everything up to `until`. */
-function lap(gb: Gmem, r: EventReader, until: number): void {
-  for (let i = 0; r.head() < until; i++) gb.convert((i % 8) * 4096, 4096, i % 2 ? "shared" : "private");
-}
+const increasing = (events: SimEvent[]) => events.every((e, i) => i === 0 || e.seq > events[i - 1].seq);
 
-/** A reader of the last lap of sim's ring. */
-function lastLap(sim: Simulator, head: number) {
-  return new EventReader(sim.memory, (k, j) => sim.nameOf(k, j), head - L.RING_SIZE + 1).read();
-}
-
-test("event ring races: a reader taking over a kept range pads only what is still unused (the owner used part of it meanwhile)", () => {
-  const { b, ga, r } = pair();
-  ga.convert(0, 4096, "shared"); // a keeps [n, e)
-  // before the reader's compare-exchange, a runs one whole call: it resumes the kept range (nobody reserved after
-  // it), fills some of it and keeps the rest again
-  const restore = duringReaderCas(() => ga.convert(4096, 4096, "shared"));
-  let got;
-  try { got = r.read(); } finally { restore(); }
-  const more = r.read();
-  assert.equal(setAttrStarts([...got.events, ...more.events]), [0, 1], `lost ${got.lost + more.lost}`);
-  b.detach();
-});
-
-test("event ring races: a reader never takes over a kept range other than the one it saw, so none is dropped unpadded", () => {
-  const { b, ga, gb, r } = pair(64 << 20);
-  for (let p = 0; p < 80; p += 2) ga.convert(p * 4096, 4096, "shared");
-  r.read();
-  ga.convert(0, 4096, "private"); // a keeps [n, e)
-  // before the reader's compare-exchange, a's call emits more than a batch and keeps the tail of its last one
-  const restore = duringReaderCas(() => ga.convert(0, 80 * 4096, "private"));
-  try { r.read(); } finally { restore(); }
-  ga.convert(0, 4096, "shared");
-  gb.convert(4096, 4096, "shared"); // b writes after
-  let seen = false;
-  for (let i = 0; i < 5; i++) {
-    seen ||= setAttrStarts(r.read().events).includes(1);
-    gb.convert(4096, 4096, i % 2 ? "shared" : "private");
-  }
-  assert.ok(seen, `b's later events are read (head ${r.head()})`);
-  b.detach();
-});
-
-test("event ring races: the same calls without the interleaving read everything", () => {
-  const { b, ga, gb, r } = pair(64 << 20);
-  for (let p = 0; p < 80; p += 2) ga.convert(p * 4096, 4096, "shared");
-  r.read();
-  ga.convert(0, 4096, "private");
-  ga.convert(0, 80 * 4096, "private");
-  r.read();
-  ga.convert(0, 4096, "shared");
-  gb.convert(4096, 4096, "shared");
-  assert.ok(setAttrStarts(r.read().events).includes(1));
-  b.detach();
-});
-
-test("event ring races: a snapshot does not pad kept slots the ring has lapped since", () => {
-  const { a, b, ga, gb, r } = pair(64 << 20);
-  ga.convert(0, 4096, "shared"); // a keeps the rest of its batch, then stays idle
-  lap(gb, r, r.head() + L.RING_SIZE + 64);
-  const head = r.head();
-  const live = lastLap(a, head);
-  const img = lastLap(restoreSimulator(a.snapshot()), head);
-  assert.is(live.lost, 0);
-  assert.is(img.events.length, live.events.length, `restored image: ${img.events.length} events (lost ${img.lost})`);
-  b.detach();
-});
-
-test("event ring races: a reader taking over a kept range does not pad slots the ring lapped while it worked", () => {
-  const { a, b, ga, gb, r } = pair(64 << 20);
-  ga.convert(0, 4096, "shared"); // a keeps [n, e)
-  const n = r.head();
-  // the reader finds a's slot unpublished and a's range kept; before its compare-exchange, b laps the ring over it
-  const restore = duringReaderCas(() => lap(gb, r, n + L.RING_SIZE + 64));
-  try { r.read(); } finally { restore(); }
-  const head = r.head();
-  const fresh = lastLap(a, head);
-  const last = fresh.events.length ? fresh.events[fresh.events.length - 1].seq : -1;
-  assert.ok(last > head - 32, `a reader of the last lap reaches the head: last seq ${last}, head ${head}`);
-  b.detach();
-});
-
-test("event ring races: a snapshot taken while a reader pads a kept range has no hole", () => {
-  const { b, ga, gb, r } = pair(64 << 20);
-  ga.convert(0, 4096, "shared"); // a keeps [n, e)
-  gb.convert(4096, 4096, "shared"); // b's events after a's kept slots
-  const from = r.head() - 40;
-  const real = Atomics.store;
-  let bytes: Uint8Array | undefined;
-  (Atomics as { store: unknown }).store = function (...args: unknown[]) {
-    if (!bytes) bytes = b.snapshot(); // another thread snapshots after the reader's takeover, before its padding ends
-    return (real as (...x: unknown[]) => unknown).apply(Atomics, args);
-  };
-  try { r.read(); } finally { (Atomics as { store: unknown }).store = real; }
-  const restored = restoreSimulator(bytes!);
-  const img = new EventReader(restored.memory, (k, j) => restored.nameOf(k, j), from).read();
-  assert.ok(setAttrStarts(img.events).includes(1), `b's event is readable in the restored image (${img.events.length} events)`);
-  b.detach();
-});
-
-/** a keeps a range, b writes after it, the reader takes a's range over and `then` runs right after; starts read. */
-function afterTakeover(first: "a" | "b", then: (p: ReturnType<typeof pair>) => void): number[] {
-  const p = pair();
-  const [x, y] = first === "a" ? [p.ga, p.gb] : [p.gb, p.ga];
-  x.convert(first === "a" ? 0 : 4096, 4096, "shared"); // x keeps [n, e)
-  y.convert(first === "a" ? 4096 : 0, 4096, "shared"); // y's events after e
-  const restore = duringReaderCas(() => then(p), true);
-  const all = [];
-  try { all.push(...p.r.read().events); } finally { restore(); }
-  for (let i = 0; i < 3; i++) { p.ga.convert(12288, 4096, i % 2 ? "private" : "shared"); all.push(...p.r.read().events); }
-  if (first === "a") p.b.detach();
-  return setAttrStarts(all);
-}
-
-test("event ring races: the owner's next call right after a reader took its range over leaves that range to the reader", () => {
-  assert.equal(afterTakeover("a", ({ ga }) => ga.convert(8192, 4096, "shared")), [0, 1, 2, 3, 3, 3]);
-});
-
-test("event ring races: a detach right after a reader took the range over leaves it to the reader", () => {
-  assert.equal(afterTakeover("b", ({ b }) => b.detach()), [1, 0, 3, 3, 3]);
-});
-
-test("event ring races: the same calls without the takeover interleaving read everything", () => {
+test("event ring races: a call run between any two loads of a read is read once, after the calls before it", () => {
   const { b, ga, gb, r } = pair();
-  ga.convert(0, 4096, "shared");
-  gb.convert(4096, 4096, "shared");
-  const all = [...r.read().events];
-  ga.convert(8192, 4096, "shared");
-  for (let i = 0; i < 3; i++) { ga.convert(12288, 4096, i % 2 ? "private" : "shared"); all.push(...r.read().events); }
-  assert.equal(setAttrStarts(all), [0, 1, 2, 3, 3, 3]);
+  let k = 0, seen: SimEvent[] = [];
+  for (;; k++) {
+    const to = k % 2 ? "private" : "shared";
+    ga.convert(0, 4096, to);
+    const restore = atReaderLoad(k, () => gb.convert(4096, 4096, to));
+    const first = r.read();
+    const ran = restore();
+    if (!ran) gb.convert(4096, 4096, to); // past the read's last load: b's call after it
+    const second = r.read();
+    const events = [...first.events, ...second.events];
+    assert.is(first.lost + second.lost, 0);
+    assert.equal(setAttrStarts(events), [0, 1], `b's call before the reader's load ${k}`);
+    assert.ok(increasing(events) && (!seen.length || events[0].seq > seen[seen.length - 1].seq), `in order (load ${k})`);
+    seen = events;
+    if (!ran) break;
+  }
+  assert.ok(k > 2 * L.MAX_INSTANCES, `${k} loads in a read`);
   b.detach();
 });
 
-test("event ring races: a reader pads only the range it took over, never a slot nobody reserved yet", () => {
-  const { a, b, ga, gb, r } = pair();
+test("event ring races: while an instance takes a batch, a reader merges nothing new", () => {
+  const { a, b, ga, r } = pair();
+  setBatch(a, slotOf(b), BigInt(L.RING_RES_PENDING)); // b between its pending mark and its add on RING_HEAD
   ga.convert(0, 4096, "shared");
+  assert.equal(r.read().events, [], "a's events may come after the batch b is taking");
+  setBatch(a, slotOf(b), 0n);
+  assert.equal(setAttrStarts(r.read().events), [0]);
+  b.detach();
+});
+
+test("event ring races: a reader holds back everything after a batch a call has taken and not written yet", () => {
+  const { a, b, ga, r } = pair();
+  const u32 = new Uint32Array(a.memory.buffer);
+  // b took [h, h + 16) and was stopped before its first event: RING_HEAD moved, its batch is published
+  const h = u32[L.RING_HEAD >>> 2];
+  u32[L.RING_HEAD >>> 2] = h + 16;
+  setBatch(a, slotOf(b), (BigInt(h) << 32n) | BigInt(h + 16));
+  ga.convert(0, 4096, "shared"); // a's batch starts at h + 16
+  assert.equal(r.read().events, [], "b may still write below a's events");
+  setBatch(a, slotOf(b), 0n); // b's call ends without an event: its batch is given up
+  const { events, lost } = r.read();
+  assert.is(lost, 0);
+  assert.equal(setAttrStarts(events), [0]);
+  assert.ok(events[0].seq >= h + 16);
+  b.detach();
+});
+
+test("event ring races: a reader merges up to a running call's newest event, and on once the call ends", () => {
+  const { a, b, ga, gb, r } = pair();
+  const probe = reader(a);
   gb.convert(4096, 4096, "shared");
-  const restore = duringReaderCas(() => ga.convert(8192, 4096, "shared"), true);
-  try { r.read(); } finally { restore(); }
-  const head = r.head();
-  const u = new Uint32Array(a.memory.buffer, L.RING_BASE, L.RING_SIZE * (L.RING_ENTRY_SIZE / 4));
-  const seen = Atomics.load(u, (head % L.RING_SIZE) * (L.RING_ENTRY_SIZE / 4));
-  assert.ok(seen !== head, `the slot of seq ${head} (the head, unreserved) already holds seq ${seen}`);
+  const bEvents = probe.read().events;
+  const last = bEvents[bEvents.length - 1].seq;
+  const start = last - (last % 16); // batches are 16 numbers from RING_FIRST_SEQ on: this is the one last came from
+  // as if b's call were still running after its last event, in the batch that event came from
+  setBatch(a, slotOf(b), (BigInt(start) << 32n) | BigInt(start + 16));
+  ga.convert(0, 4096, "shared");
+  const first = r.read().events;
+  assert.equal(setAttrStarts(first), [1], "b's events so far; a's, numbered after b's batch, wait");
+  assert.is(first[first.length - 1].seq, last);
+  setBatch(a, slotOf(b), 0n);
+  const second = r.read().events;
+  assert.equal(setAttrStarts(second), [0]);
+  assert.ok(second[0].seq > last);
+  b.detach();
+});
+
+test("event ring races: sequence numbers and ring positions wrap at 2^32 and the merge does not notice", () => {
+  const { a, b, ga, gb } = pair();
+  const u32 = new Uint32Array(a.memory.buffer);
+  u32[L.RING_HEAD >>> 2] = 2 ** 32 - 40 * 16; // 40 batches before the low word wraps
+  for (const s of [slotOf(a), slotOf(b)]) u32[(L.RING_WPOS + s * L.CACHE_LINE) >>> 2] = 2 ** 32 - 100;
+  const r = reader(a);
+  const want: number[] = [];
+  for (let i = 0; i < 120; i++) {
+    (i % 3 ? ga : gb).convert(i * 4096, 4096, "shared");
+    want.push(i);
+  }
+  const { events, lost } = r.read();
+  assert.is(lost, 0);
+  assert.equal(setAttrStarts(events), want);
+  assert.ok(increasing(events));
+  assert.ok(events[events.length - 1].seq > 2 ** 32, "past the wrap of the low word");
   b.detach();
 });
 

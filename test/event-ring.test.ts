@@ -1,24 +1,30 @@
-// The event ring's reservations (assembly/lib/events.ts): an instance reserves slots in batches; when its call ends
-// a lone instance gives the unused ones back (RING_HEAD moves back), one among others keeps them for its next call
-// (a reader that reaches them takes them over and pads them). Either way a reader sees every event once, in
-// sequence order, with no holes it must skip. Races on the kept slots: event-ring-races.test.ts.
+// The event rings (assembly/lib/events.ts, bindings/events.ts): every instance writes its own ring; one global
+// sequence (RING_HEAD, taken in batches) orders the events of all of them, and a reader merges the rings by it.
+// A reader sees every event once, in sequence order, each instance's in its own order. Races between a reader and
+// calls on other threads: event-ring-races.test.ts.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createSimulatorSync } from "../bindings/index";
-import { reader, pair, setAttrStarts } from "./harness/ring";
+import { createSimulatorSync, layout as L } from "../bindings/index";
+import type { SimEvent } from "../bindings/events";
+import { reader, pair, setAttrStarts, slotOf, ringPos } from "./harness/ring";
 
-test("event ring: a lone instance's call moves the head by exactly the events it emitted", () => {
+const increasing = (events: SimEvent[]) => events.every((e, i) => i === 0 || e.seq > events[i - 1].seq);
+
+test("event ring: a lone instance's calls are read once each, in order; a call's events have consecutive numbers", () => {
   const sim = createSimulatorSync();
   const g = sim.createGmem(4 << 20, ["mmap", "init-private"]);
   const r = reader(sim);
+  let last = -1;
   for (const to of ["shared", "private", "shared"] as const) {
-    const before = r.head();
     g.convert(0, 8192, to);
     const { events, lost } = r.read();
     assert.is(lost, 0);
     assert.ok(events.length >= 3, "lock, set_attr, unlock at least");
-    assert.is(r.head() - before, events.length, "no reserved slot is left behind");
-    assert.equal(events.map((e) => e.seq), events.map((_, i) => before + i), "sequence numbers without holes");
+    assert.equal(events.map((e) => e.seq), events.map((_, i) => events[0].seq + i), "one call, one run of numbers");
+    assert.ok(events[0].seq > last, "after the previous call's");
+    assert.ok(r.head() > events[events.length - 1].seq);
+    last = events[events.length - 1].seq;
+    assert.equal(r.read().events, [], "nothing is read twice");
   }
 });
 
@@ -28,15 +34,14 @@ function turns(first: ReturnType<typeof createSimulatorSync>["createGmem"] exten
   for (let i = 0; i < 50; i++) (i % 2 ? second : first).convert((i % 8) * 4096, 4096, i % 4 < 2 ? "shared" : "private");
 }
 
-test("event ring: two instances taking turns: every event read once, in order, none lost", () => {
+test("event ring: two instances taking turns: every event read once, in the order of the calls, none lost", () => {
   // what the sequence emits, from one instance alone
   const solo = createSimulatorSync();
   const gs = solo.createGmem(4 << 20, ["mmap"]);
   const rs = reader(solo);
   turns(gs, gs);
   const want = rs.read().events.map((e) => e.kind);
-  // the same with two instances attached: each keeps the rest of its reservation between calls, so the other's
-  // events land after slots nobody has filled yet; the reader closes those (pads them) and reads on
+  // the same with two instances, each writing its own ring: the reader merges them back into the calls' order
   const a = createSimulatorSync();
   const b = createSimulatorSync(a.module, { memory: a.memory });
   const ga = a.createGmem(4 << 20, ["mmap"]);
@@ -46,61 +51,85 @@ test("event ring: two instances taking turns: every event read once, in order, n
   const { events, lost } = r.read();
   assert.is(lost, 0);
   assert.equal(events.map((e) => e.kind), want);
-  for (let i = 1; i < events.length; i++) assert.ok(events[i].seq > events[i - 1].seq);
-  // and again after more calls: nothing is read twice
+  assert.ok(increasing(events));
   ga.convert(0, 4096, "private");
   const more = r.read().events;
-  assert.ok(more.length > 0 && more[0].seq > events[events.length - 1].seq);
+  assert.ok(more.length > 0 && more[0].seq > events[events.length - 1].seq, "nothing is read twice");
   b.detach();
 });
 
-test("event ring: an instance that detaches with slots kept leaves no hole", () => {
-  const a = createSimulatorSync();
-  const b = createSimulatorSync(a.module, { memory: a.memory });
-  const gb = b.openGmem(a.createGmem(4 << 20, ["mmap"]).handle);
-  const r = reader(a);
-  r.skip();
-  gb.convert(0, 4096, "private");
-  b.detach(); // its kept slots are padded here, not by the reader
-  a.createGmem(4 << 20, ["mmap"]).convert(0, 4096, "private");
+test("event ring: each instance writes only its own ring", () => {
+  const { a, b, ga, gb, r } = pair();
+  const sa = slotOf(a), sb = slotOf(b);
+  assert.is.not(sa, sb);
+  const pa = ringPos(a, sa), pb = ringPos(a, sb);
+  gb.convert(0, 4096, "shared");
+  assert.is(ringPos(a, sa), pa, "a's ring untouched by b's call");
+  const nb = ringPos(a, sb) - pb;
+  ga.convert(4096, 4096, "shared");
+  assert.is(ringPos(a, sb) - pb, nb, "b's ring untouched by a's call");
+  const { events } = r.read();
+  assert.is(events.length, nb + ringPos(a, sa) - pa, "the reader merged both rings");
+  assert.equal(setAttrStarts(events), [0, 1]);
+  b.detach();
+});
+
+test("event ring: an instance's events outlive its detach, and its slot's next owner writes on after them", () => {
+  const { a, b, gb, ga, r } = pair();
+  const s = slotOf(b);
+  gb.convert(0, 4096, "shared");
+  b.detach();
+  const c = createSimulatorSync(a.module, { memory: a.memory });
+  assert.is(slotOf(c), s, "the freed slot is taken again");
+  c.openGmem(ga.handle).convert(4096, 4096, "shared");
+  ga.convert(8192, 4096, "shared");
   const { events, lost } = r.read();
   assert.is(lost, 0);
-  assert.ok(events.filter((e) => e.kind === "gmem.lock").length >= 2);
+  assert.equal(setAttrStarts(events), [0, 1, 2]);
+  assert.ok(increasing(events));
+  c.detach();
 });
 
-test("event ring: a reader takes over slots an idle instance keeps, and that instance writes elsewhere next", () => {
-  const { b, ga, gb, r } = pair();
-  ga.convert(0, 4096, "shared"); //   a keeps the rest of its batch
-  gb.convert(4096, 4096, "shared"); // b's events come after a's kept slots
-  const first = r.read();
-  assert.is(first.lost, 0);
-  assert.equal(setAttrStarts(first.events), [0, 1],
-    "b's events are read although a's slots before them were never filled");
-  ga.convert(0, 4096, "private"); // a finds its reservation taken: it reserves anew
-  const second = r.read();
-  assert.is(second.lost, 0);
-  assert.equal(setAttrStarts(second.events), [0]);
-  assert.ok(second.events[0].seq > first.events[first.events.length - 1].seq);
-  b.detach();
-});
-
-test("event ring: a call that emits more than one batch still leaves no holes", () => {
+test("event ring: a call that emits more than one batch of sequence numbers is read whole, in order", () => {
   const sim = createSimulatorSync();
   const g = sim.createGmem(64 << 20, ["mmap", "init-private"]);
-  const vm = sim.createVm();
-  vm.bind(0, 0, 64 << 20, g, 0);
   const r = reader(sim);
-  const before = r.head();
-  // 40 separate runs in one conversion: a set_attr per run, more than one 16-slot reservation
+  // 40 separate runs in one conversion: a set_attr per run, more than one batch of 16
   for (let p = 0; p < 80; p += 2) g.convert(p * 4096, 4096, "shared");
   r.read();
-  const mid = r.head();
   g.convert(0, 80 * 4096, "private");
   const { events, lost } = r.read();
   assert.is(lost, 0);
   assert.ok(events.length > 16, `${events.length} events`);
-  assert.is(r.head() - mid, events.length);
-  assert.ok(mid > before);
+  assert.equal(setAttrStarts(events).length, 40);
+  assert.equal(events.map((e) => e.seq), events.map((_, i) => events[0].seq + i), "a lone call's batches follow each other");
+});
+
+test("event ring: each ring laps on its own; the reader counts what it lost of the busy one and keeps the quiet one's", () => {
+  const { a, b, ga, gb, r } = pair();
+  const sa = slotOf(a), sb = slotOf(b);
+  const a0 = ringPos(a, sa), b0 = ringPos(a, sb);
+  ga.convert(0, 4096, "shared"); // a: a few events, early
+  for (let i = 0; ringPos(a, sb) - b0 < L.RING_SIZE + 100; i++) gb.convert(4096 + (i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  const { events, lost } = r.read();
+  assert.is(lost, ringPos(a, sb) - b0 - L.RING_SIZE, "what b wrote a lap ago is lost");
+  assert.is(lost + events.length, ringPos(a, sa) - a0 + ringPos(a, sb) - b0, "every event is read or counted lost");
+  assert.is(setAttrStarts(events)[0], 0, "a's early event is still there");
+  assert.ok(increasing(events));
+  b.detach();
+});
+
+test("event ring: a reader started before the head reads as far back as each ring goes", () => {
+  const sim = createSimulatorSync();
+  const g = sim.createGmem(4 << 20, ["mmap", "init-private"]);
+  const r0 = reader(sim);
+  g.convert(0, 4096, "shared");
+  g.convert(4096, 4096, "shared");
+  const all = r0.read().events;
+  const from = all[2].seq;
+  const late = reader(sim, from).read();
+  assert.is(late.lost, 0);
+  assert.equal(late.events.map((e) => e.seq), all.slice(2).map((e) => e.seq));
 });
 
 test.run();

@@ -24,7 +24,7 @@ test("events lost: the step says how many, and check.events over it fails saying
   assert.ok(map.events.length <= layout.RING_SIZE);
   assert.ok(map.events.length + map.eventsLost! >= 3 * 32768, "every page's events are accounted for");
   assert.is(rep.failure!.op, "check.events");
-  assert.match(rep.failure!.got!, /were overwritten in the event ring \(it holds 16384\)/);
+  assert.match(rep.failure!.got!, /were overwritten in the event ring \(each instance's holds 16384\)/);
 });
 
 test("events lost: a step that lost none is checked as before; the next step starts clean", async () => {

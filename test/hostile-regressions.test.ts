@@ -3,7 +3,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, restoreSimulator, Gmem } from "../bindings/index";
-import { K, M } from "./hostile/inputs";
+import { K, M, pagesToRestore } from "./hostile/inputs";
 
 // A regression found by the sweep above on the debug core (other seeds): the I19 post-condition compares global
 // event counters, so a paused no-op conversion of one guest_memfd, resumed after a conversion of another one,
@@ -80,7 +80,7 @@ test("hostile: restoreSimulator refuses forged snapshot headers and bad options 
     b.set(new TextEncoder().encode(text.padEnd(nlen, " ")), 32);
     return b;
   };
-  const small = { maximumPages: Math.ceil(bytes.length / 65536) + 16 };
+  const small = { maximumPages: pagesToRestore(bytes) };
   const cases: [string, () => unknown][] = [
     ["names that are not JSON", () => restoreSimulator(withNames("x"), small)],
     ["names that are not a list", () => restoreSimulator(withNames("{}"), small)],

@@ -52,8 +52,10 @@ class Image {
     this.dv = new DataView(this.x.buffer);
     this.base = HEADER + ((this.dv.getUint32(16, true) + 3) & ~3);
   }
-  get(a: number): number { return this.dv.getUint32(this.base + a, true); }
-  set(a: number, v: number): void { this.dv.setUint32(this.base + a, v >>> 0, true); }
+  /** where memory address a is in the image (which leaves the event rings out) */
+  at(a: number): number { return this.base + (a >= L.RINGS_END ? a - (L.RINGS_END - L.RING_BASE) : a); }
+  get(a: number): number { return this.dv.getUint32(this.at(a), true); }
+  set(a: number, v: number): void { this.dv.setUint32(this.at(a), v >>> 0, true); }
   get top(): number { return this.get(L.H_HEAP_TOP); }
   pagemap(a: number): number { return this.get(L.PAGEMAP_BASE + (a >>> 12) * 4); }
   setPagemap(a: number, v: number): void { this.set(L.PAGEMAP_BASE + (a >>> 12) * 4, v); }

@@ -9,7 +9,8 @@
 //   OBJ_TABLE      | OBJECT TABLE (OBJ_MAX x 16 B)     |  handle -> {type, generation, pointer}
 //   INSTANCE_BASE  | INSTANCES (MAX_INSTANCES x 8 KiB) |  per attached instance: out-values, iterator frames,
 //                  |                                   |  footprint, held locks, its own op record
-//   RING_BASE      | EVENT RING (RING_SIZE x 32 B)     |  lock-free readable by any thread
+//   RING_BASE      | EVENT RINGS (MAX_INSTANCES x     |  one per instance slot, written only by that instance,
+//                  |   RING_SIZE x 32 B, + positions)  |  lock-free readable by any thread
 //   MEMORY_BASE    | asc static data (64 KiB budget)   |  read-only; re-applied by every instantiation
 //   PAGEMAP_BASE   | PAGE MAP (1 Mi x 4 B)             |  per 4 KiB page of memory: allocator state, PT occupancy
 //   HEAP_BASE      | HEAP (4 KiB pages, buddy)         |  bitmaps, folio arrays, page tables, op records ...
@@ -19,7 +20,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 7;
+export const LAYOUT_VERSION: u32 = 8;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -44,15 +45,22 @@ export const INSTANCE_SIZE: u32 = 16384;
 export const MAX_INSTANCES: u32 = 64;
 export const INSTANCES_SIZE: u32 = INSTANCE_SIZE * MAX_INSTANCES;
 
+// Event rings (assembly/lib/events.ts): each instance slot writes its events into a ring of its own, so threads
+// never write the same cache lines; a global sequence (RING_HEAD) orders them and readers merge the rings by it
+// (as the kernel's per-cpu trace buffers are merged by timestamp). A ring's write position is here, not in the
+// instance block: it only moves forward, also across an explorer checkpoint's restore and a slot's reuse.
+export const CACHE_LINE: u32 = 64;
 export const RING_BASE: u32 = INSTANCE_BASE + INSTANCES_SIZE;
+export const RING_WPOS: u32 = RING_BASE; //                 u32 per slot, one cache line each: entries ever written
 export const RING_ENTRY_SIZE: u32 = 32;
-export const RING_SIZE: u32 = 16384; //                   entries (a power of two)
-export const RING_BYTES: u32 = RING_SIZE * RING_ENTRY_SIZE;
-export const RING_FIRST_SEQ: u32 = RING_SIZE; //             the first event's sequence number: a lap in, so a zeroed slot
-//                                                          reads as "not yet written" (no event has a smaller one)
+export const RING_SIZE: u32 = 16384; //                   entries per instance's ring (a power of two)
+export const RING_BYTES: u32 = RING_SIZE * RING_ENTRY_SIZE; // one instance's ring
+export const RING_ENTRIES: u32 = RING_WPOS + MAX_INSTANCES * CACHE_LINE; // the rings, slot after slot
+export const RINGS_END: u32 = RING_ENTRIES + MAX_INSTANCES * RING_BYTES;
+export const RING_FIRST_SEQ: u32 = RING_SIZE; //             the first event's sequence number (none is smaller)
 
 // asc's --memoryBase (scripts/build.mjs passes this value): static data lands here, read-only
-export const MEMORY_BASE: u32 = (RING_BASE + RING_BYTES + WASM_PAGE_SIZE - 1) & ~(WASM_PAGE_SIZE - 1);
+export const MEMORY_BASE: u32 = (RINGS_END + WASM_PAGE_SIZE - 1) & ~(WASM_PAGE_SIZE - 1);
 export const STATIC_SIZE: u32 = WASM_PAGE_SIZE; //        budget; sim_attach refuses a core whose __heap_base exceeds it
 
 export const PAGEMAP_BASE: u32 = MEMORY_BASE + STATIC_SIZE;
@@ -125,11 +133,10 @@ export const H_NOTIFIER_OPS_SIZE: u32 = NOTIFIER_OPS_MAX * NOTIFIER_CALLBACKS * 
 // machine hooks: table indices of functions a lower layer calls up through (HOOK_* of abi/consts.ts)
 export const H_HOOKS: u32 = H_NOTIFIER_OPS + H_NOTIFIER_OPS_SIZE;
 export const HOOKS_MAX: u32 = 8;
-// event ring indices: a u64 (8-aligned), low word first
-// (on a cache line of its own: every call of every thread adds to it, and the lines around hold tables every
+// the event sequence: a u64 (8-aligned), low word first
+// (on a cache line of its own: every call that writes events adds to it, and the lines around hold tables every
 // step reads; sharing one would make the threads' caches fight over it)
-export const CACHE_LINE: u32 = 64;
-export const RING_HEAD: u32 = (H_HOOKS + HOOKS_MAX * 4 + CACHE_LINE - 1) & ~(CACHE_LINE - 1); // u32 slots ever reserved (low word; slot = head % RING_SIZE)
+export const RING_HEAD: u32 = (H_HOOKS + HOOKS_MAX * 4 + CACHE_LINE - 1) & ~(CACHE_LINE - 1); // u32 sequence numbers ever reserved (low word)
 export const RING_HEAD_HI: u32 = RING_HEAD + 4; //       u32 laps of the low word
 export const RING_HEAD_END: u32 = RING_HEAD + CACHE_LINE; // (the rest of the line stays empty)
 // what views read without a lock (api/view.ts, bindings/state.ts): a reader sees whether anything changed by every
@@ -182,11 +189,13 @@ export const IN_CALL: u32 = IN_VIOL + IN_VIOL_SIZE; //    u32 calls entered + le
 export const IN_RUNNING_OP: u32 = IN_CALL + 4; //         u32 id of the op this instance is running (0: none)
 export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating calls) this instance performed
 export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
-export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next ring slot this instance reserved (events/lib)
-export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the reservation
-export const IN_RING_OPEN: u32 = (IN_RING_END + 4 + 7) & ~7; // u64 the kept range: start << 32 | end (0: none kept;
-//                                                          a reader may take it over with one compare-exchange)
-export const IN_SEQ: u32 = IN_RING_OPEN + 8; //            u32 this instance's seqcount for views: odd inside a call that may
+export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next sequence number of this call's batch (events/lib)
+export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the batch
+export const IN_RING_RES: u32 = (IN_RING_END + 4 + 7) & ~7; // u64 the batch as readers see it: start << 32 | end
+//                                                          while a call holds one, RING_RES_PENDING while it takes
+//                                                          one, 0 between calls (readers merge up to it)
+export const RING_RES_PENDING: u32 = 1; //                 as a u64: start 0, end 1 (a real batch is never one slot)
+export const IN_SEQ: u32 = IN_RING_RES + 8; //            u32 this instance's seqcount for views: odd inside a call that may
 //                                                          change state (a probe gives its count back), bindings/state.ts
 export const IN_COUNTERS: u32 = (IN_SEQ + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
 //                                                          H_COUNTERS when it detaches), then u64[MAX_COUNTERS] sums

@@ -29,7 +29,7 @@ import { instBase, instSlot, callMark, seqMark, seqGiveBack, instStepAdd, setRun
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
-import { eventsPad, eventsResume } from "../lib/events";
+import { eventsEnd } from "../lib/events";
 import { checkAll } from "../check/state";
 
 const NAP_NS: i64 = 200000; //     0.2 ms
@@ -139,7 +139,6 @@ export function enter(stopWorld: bool = true): i32 {
     }
   }
   seqMark(true);
-  eventsResume();
   world = stopWorld;
   setLocking(atomic.load<u32>(H_LIVE) > 1);
   violationsReset();
@@ -152,7 +151,7 @@ export function enter(stopWorld: bool = true): i32 {
 /** The end of every call: the step's locks go, the event reservation is padded, this instance leaves its call. */
 function finish(): void {
   releaseHeld();
-  eventsPad(true);
+  eventsEnd();
   setRunningOp(0);
 }
 
@@ -209,7 +208,7 @@ export function leaveQuiet(r: i32): i32 {
 export function trapped(): void {
   atomic.cmpxchg<u32>(H_DEAD, 0, (instSlot() + 1) | DEAD_TRAP);
   releaseHeld();
-  eventsPad();
+  eventsEnd();
   setRunningOp(0);
   seqMark(false);
   callMark(false);

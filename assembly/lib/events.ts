@@ -1,27 +1,27 @@
-// The event ring: every mechanism reports what it does here, in the order it does it. An instance reserves a batch
-// of slots with one atomic add on RING_HEAD (so threads do not fight over one cache line per event), fills them in
-// order with plain stores and publishes each by storing its sequence number last (its one atomic store). When its
-// call ends, a lone instance gives back what it did not use (RING_HEAD moved back); with others attached it keeps it
-// for its next call (IN_RING_OPEN), which uses it only if nobody reserved after it (so a call never puts events
-// before those of a call that ended before it began) and pads it otherwise. Readers take RING_HEAD and stop at the
-// first slot not yet published, unless an instance keeps it between calls: then the reader takes the reservation
-// over (a compare-exchange of IN_RING_OPEN, which holds the kept range's start and end in one word, against the
-// owner's exchange at its next call) and pads exactly the range it won. A reader reads an entry whose seq is the
-// one it expects, then takes RING_HEAD again: only the writer of seq + RING_SIZE rewrites the slot, and it reserves
-// it first, so while the head has not passed seq + RING_SIZE what it read is whole (past it, the entry counts as
-// lost). Empty entries are skipped. Events of one instance are in its order; across instances, in reservation order
-// (a global sequence).
+// The event rings: every mechanism reports what it does here, in the order it does it. Each instance slot has a ring
+// of its own (abi/layout.ts RING_ENTRIES), so two threads never write the same cache lines (a shared ring had each
+// thread fetch, line by line, what the other wrote a lap before). One global sequence orders the events of all
+// rings: a call takes a batch of sequence numbers with one atomic add on RING_HEAD at its first event (and another
+// per further batch), and gives up what it did not use when it ends, so a call's events come after those of every
+// call that ended before it began. Readers (bindings/events.ts) merge the rings by sequence number, as the kernel's
+// trace reader merges its per-cpu buffers by timestamp (__find_next_entry, with trace_clock_counter's global
+// counter as the clock). What a reader needs to know how far it may merge is published per instance in IN_RING_RES:
+// RING_RES_PENDING while the instance takes a batch, then the batch (start << 32 | end) until the call ends, then 0.
+// An entry is written with plain stores and published by one atomic store of its ring's write position
+// (RING_WPOS); only this instance writes its ring, and a reader re-reads the position after reading entries: one a
+// lap behind it may have been overwritten meanwhile (lost).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
 // check.stats reads the header plus every attached instance.
-//   entry (RING_ENTRY_SIZE): +0 seq u32 (published last), +4 kind u16, +6 flags u16, +8 a, +12 b, +16 c, +20 d,
-//   +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of abi/events.ts.
-import { lockingOn } from "../mm/sync";
+//   entry (RING_ENTRY_SIZE): +0 seq u32 (low word of its sequence number), +4 kind u16, +6 flags u16, +8 a, +12 b,
+//   +16 c, +20 d, +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of
+//   abi/events.ts.
 import {
-  RING_BASE, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, H_COUNTERS, H_COUNT_SUMS, H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT,
-  IN_RING_END, IN_RING_OPEN, IN_COUNTERS, IN_COUNT_SUMS, IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
+  RING_ENTRIES, RING_BYTES, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_WPOS, CACHE_LINE, H_COUNTERS, H_COUNT_SUMS,
+  H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT, IN_RING_END, IN_RING_RES, RING_RES_PENDING, IN_COUNTERS, IN_COUNT_SUMS,
+  IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
 } from "../abi/layout";
 import * as EV from "../abi/events";
-import { instBase, instStep } from "../mm/instance";
+import { instBase, instSlot, instStep } from "../mm/instance";
 
 const E_SEQ: usize = 0;
 const E_KIND: usize = 4;
@@ -31,12 +31,16 @@ const E_C: usize = 16;
 const E_D: usize = 20;
 const E_E: usize = 24;
 const E_STEP: usize = 28;
-const BATCH: u32 = 16; //         slots one reservation takes
+const BATCH: u32 = 16; //         sequence numbers one atomic add on RING_HEAD takes
 
-/** Reserve a batch of slots for this instance (one atomic add per batch instead of per event); the first seq. */
+/** Take a batch of sequence numbers (ring_buffer_lock_reserve's counter clock); the first. */
 function reserve(): u32 {
+  const ib = instBase();
+  // pending first: a reader that read RING_HEAD before this add must not merge past what it may hand out
+  atomic.store<u64>(ib + IN_RING_RES, <u64>RING_RES_PENDING);
   const head = <u32>atomic.add<u64>(RING_HEAD, <u64>BATCH);
-  store<u32>(instBase() + IN_RING_END, head + BATCH);
+  store<u32>(ib + IN_RING_END, head + BATCH);
+  atomic.store<u64>(ib + IN_RING_RES, (<u64>head << 32) | <u64>(head + BATCH));
   return head;
 }
 
@@ -47,7 +51,11 @@ function reserve(): u32 {
   let seq = load<u32>(ib + IN_RING_NEXT);
   if (seq == load<u32>(ib + IN_RING_END)) seq = reserve();
   store<u32>(ib + IN_RING_NEXT, seq + 1);
-  const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
+  const me = <usize>instSlot();
+  const wpos = <usize>RING_WPOS + me * CACHE_LINE;
+  const pos = load<u32>(wpos);
+  const slot = <usize>RING_ENTRIES + me * RING_BYTES + <usize>(pos & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
+  store<u32>(slot, seq, E_SEQ);
   store<u32>(slot, kind | (flags << 16), E_KIND);
   store<u32>(slot, a, E_A);
   store<u32>(slot, b, E_B);
@@ -55,76 +63,24 @@ function reserve(): u32 {
   store<u32>(slot, d, E_D);
   store<u32>(slot, e, E_E);
   store<u32>(slot, instStep(), E_STEP);
-  atomic.store<u32>(slot, seq, E_SEQ);
+  atomic.store<u32>(wpos, pos + 1);
   counterBump(kind);
   const cf = load<u8>(<usize>H_COUNT_SLOT + (kind & (MAX_COUNTERS - 1)));
   if (cf != NO_COUNT) countAdd(kind, cf == 0 ? a : cf == 1 ? b : cf == 2 ? c : cf == 3 ? d : e);
 }
 
 /**
- * The call ends. Alone, the rest of the reservation goes back to RING_HEAD (the head is still its end). With others
- * attached and `keep`, it is kept for the next call (IN_RING_OPEN = start << 32 | end; eventsResume decides whether
- * that call may use it): an instance that is the only one writing, beside attached ones that are idle (a page and
- * its one worker), then reserves once per batch instead of once per call. A reader that reaches a kept slot takes
- * the range over and pads it (bindings/events.ts), as eventsClose does. Otherwise the rest is published as empty
- * entries.
+ * The call ends (or traps): the rest of its batch is given up, never written (readers merge past it once this
+ * says so). The next call that writes an event takes a new batch, after everything reserved meanwhile.
  */
-export function eventsPad(keep: bool = false): void {
-  const ib = instBase();
-  const end = load<u32>(ib + IN_RING_END);
-  const next = load<u32>(ib + IN_RING_NEXT);
-  if (next >= end) { store<u32>(ib + IN_RING_NEXT, 0); store<u32>(ib + IN_RING_END, 0); return; }
-  if (!lockingOn()) {
-    const h = atomic.load<u64>(RING_HEAD);
-    // (next < end: the reservation does not straddle a 2^32 boundary of the 64-bit head)
-    if (<u32>h == end && atomic.cmpxchg<u64>(RING_HEAD, h, (h & 0xffffffff00000000) | <u64>next) == h) {
-      store<u32>(ib + IN_RING_NEXT, 0);
-      store<u32>(ib + IN_RING_END, 0);
-      return;
-    }
-  } else if (keep && end != 0) {
-    atomic.store<u64>(ib + IN_RING_OPEN, (<u64>next << 32) | <u64>end);
-    return;
-  }
-  padRange(next, end);
-  store<u32>(ib + IN_RING_NEXT, 0);
-  store<u32>(ib + IN_RING_END, 0);
+export function eventsEnd(): void {
+  eventsClose(instBase());
 }
 
-/** Publish slots [next, end) as empty entries. */
-function padRange(next: u32, end: u32): void {
-  for (let seq = next; seq != end; seq++) {
-    const slot = <usize>RING_BASE + <usize>(seq & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
-    store<u32>(slot, 0, E_KIND);
-    atomic.store<u32>(slot, seq, E_SEQ);
-  }
-}
-
-/**
- * A call starts: take back the reservation kept since this instance's last call, if nobody reserved after it and
- * no reader closed it (then it is padded already and gone); else pad it and drop it.
- */
-export function eventsResume(): void {
-  const ib = instBase();
-  if (load<u32>(ib + IN_RING_END) == 0) return;
-  const kept = atomic.xchg<u64>(ib + IN_RING_OPEN, 0) != 0;
-  // only while nobody reserved after it: events of a call that began after another instance's call ended must not
-  // come before that call's events (the kept slots precede anything reserved since)
-  if (kept && <u32>atomic.load<u64>(RING_HEAD) == load<u32>(ib + IN_RING_END)) return;
-  if (kept) closeRange(ib);
-  store<u32>(ib + IN_RING_NEXT, 0);
-  store<u32>(ib + IN_RING_END, 0);
-}
-
-/** Pad what is left of instance block b's reservation, if the ring has not lapped it. */
-function closeRange(b: usize): void {
-  const next = load<u32>(b + IN_RING_NEXT), end = load<u32>(b + IN_RING_END);
-  if (next < end && <u32>atomic.load<u64>(RING_HEAD) - next < RING_SIZE) padRange(next, end);
-}
-
-/** Instance block b goes away (detach, reap): close a reservation it kept (unless a reader closed it first). */
+/** Instance block b's batch ends: its own call's end, its detach, or its reaping (it died between calls). */
 export function eventsClose(b: usize): void {
-  if (atomic.xchg<u64>(b + IN_RING_OPEN, 0) != 0) closeRange(b);
+  if (load<u64>(b + IN_RING_RES) == 0) return; // (END alone cannot say: a batch may end at 2^32, low word 0)
+  atomic.store<u64>(b + IN_RING_RES, 0);
   store<u32>(b + IN_RING_NEXT, 0);
   store<u32>(b + IN_RING_END, 0);
 }

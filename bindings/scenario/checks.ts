@@ -60,7 +60,7 @@ export function runCheck(sim: Simulator, s: Step, objs: Objects, lastEvents: Sim
     case "check.events":
       if (lastLost > 0) {
         throw new StepFailure("every event of the previous step", `${lastLost} of its ${lastLost + lastEvents.length} events ` +
-          `were overwritten in the event ring (it holds ${RING_SIZE}) before they could be read: check.events cannot ` +
+          `were overwritten in the event ring (each instance's holds ${RING_SIZE}) before they could be read: check.events cannot ` +
           "judge this step (split it into smaller steps)");
       }
       matchEvents(s.sequence, s.absent, lastEvents);

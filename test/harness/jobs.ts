@@ -10,6 +10,7 @@ export type Job =
   | { kind: "gmem-split"; handle: number; index: number }
   | { kind: "hammer"; handle: number; start: number; end: number; rounds: number }
   | { kind: "convert-loop"; gmem: number; offset: number; size: number; ms: number }
+  | { kind: "convert-rounds"; gmem: number; pages: number; rounds: number }
   | { kind: "attach-churn"; gmem: number; pfns: number[]; rounds: number }
   | { kind: "freeze-and-hang" }
   | MixedJob
@@ -28,6 +29,13 @@ function jobOn(sim: ReturnType<typeof createSimulatorSync>, job: Job, post: (m: 
     case "loop-convert": return convertLoop(sim, job, post);
     case "info":
       return { instanceId: sim.instanceId, stats: sim.memoryStats() };
+    case "convert-rounds": {
+      // pages 0 .. pages-1 of an init-private gmem to shared, then all back, `rounds` times: a known order of
+      // conversions, each a real one (event-ring-threads.test.ts checks the readers see them in it)
+      const g = sim.openGmem(job.gmem);
+      for (let r = 0; r < job.rounds; r++) for (let p = 0; p < job.pages; p++) g.convert(p * 4096, 4096, r % 2 ? "private" : "shared");
+      return { conversions: job.rounds * job.pages };
+    }
     case "freeze-and-hang": {
       // stop the world (as a snapshot does) and never let go: the parent terminates this worker
       if (sim.core.sim_freeze() !== 0) throw new Error("sim_freeze failed");

@@ -1,13 +1,14 @@
-// What the event-ring tests share: a reader of a simulator's ring, two instances on one memory with one guest_memfd
-// and a reader started at the head, the starts of the set_attr events read, and a stand-in for a reader thread
-// delayed inside its takeover of a kept range (one thread cannot pause another mid-step).
-import { createSimulatorSync, EventReader } from "../../bindings/index";
+// What the event-ring tests share: a reader of a simulator's rings, two instances on one memory with one guest_memfd
+// and a reader started at the head, the starts of the set_attr events read, a stand-in for another thread running
+// at a chosen point of a read (one thread cannot pause another mid-step), and the words a call publishes for
+// readers (its batch, its ring's write position), to stand in for a call still running on another thread.
+import { createSimulatorSync, EventReader, layout as L } from "../../bindings/index";
 import type { SimEvent } from "../../bindings/events";
 
 type Sim = ReturnType<typeof createSimulatorSync>;
 
-export function reader(sim: Sim): EventReader {
-  return new EventReader(sim.memory, (k, i) => sim.nameOf(k, i));
+export function reader(sim: Sim, from?: number): EventReader {
+  return new EventReader(sim.memory, (k, i) => sim.nameOf(k, i), from);
 }
 
 /** Instances a and b on one memory, guest_memfd ga (init-private) opened by b as gb, reader r from the head. */
@@ -27,17 +28,31 @@ export function setAttrStarts(events: SimEvent[]): number[] {
 }
 
 /**
- * Run `during` once, at the first Atomics.compareExchange a reader makes (its takeover of a kept range): before the
- * exchange (`after` false) or right after it. Returns the function that puts Atomics back.
+ * Run `during` right before the n-th Atomics.load (counting from 0) of whatever runs until the returned function is
+ * called, which puts Atomics back: a reader's read() makes only loads, so this runs another instance's call between
+ * any two of them. Returns whether `during` ran.
  */
-export function duringReaderCas(during: () => void, after = false): () => void {
-  const real = Atomics.compareExchange;
-  let fired = false;
-  (Atomics as { compareExchange: unknown }).compareExchange = function (...args: unknown[]) {
-    if (!fired && !after) { fired = true; during(); }
-    const r = (real as (...x: unknown[]) => unknown).apply(Atomics, args);
-    if (!fired && after) { fired = true; during(); }
-    return r;
+export function atReaderLoad(n: number, during: () => void): () => boolean {
+  const real = Atomics.load;
+  let count = 0, fired = false;
+  (Atomics as { load: unknown }).load = function (...args: unknown[]) {
+    if (!fired && count++ === n) { fired = true; during(); }
+    return (real as (...x: unknown[]) => unknown).apply(Atomics, args);
   };
-  return () => { (Atomics as { compareExchange: unknown }).compareExchange = real; };
+  return () => { (Atomics as { load: unknown }).load = real; return fired; };
+}
+
+/** The slot an instance is attached as (which ring it writes, which batch word it publishes). */
+export function slotOf(sim: Sim): number {
+  return ((sim.core.sim_scratch() >>> 0) - L.INSTANCE_BASE) / L.INSTANCE_SIZE;
+}
+
+/** Entries instance slot s has ever written to its ring. */
+export function ringPos(sim: Sim, s: number): number {
+  return Atomics.load(new Uint32Array(sim.memory.buffer), (L.RING_WPOS + s * L.CACHE_LINE) >>> 2);
+}
+
+/** Set slot s's published batch word (IN_RING_RES): 0 none, 1 pending, else start << 32 | end. */
+export function setBatch(sim: Sim, s: number, v: bigint): void {
+  Atomics.store(new BigUint64Array(sim.memory.buffer), (L.INSTANCE_BASE + s * L.INSTANCE_SIZE + L.IN_RING_RES) / 8, v);
 }

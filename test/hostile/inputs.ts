@@ -1,11 +1,16 @@
 // The inputs of the hostile sweep (./sweep.ts, test/hostile.test.ts): sizes, the garbage fed to argument slots,
 // forged snapshot headers, the sweep's result and its debugging knobs.
-import type { Simulator } from "../../bindings/index";
+import { layout as L, type Simulator } from "../../bindings/index";
 
 export const CHECK_EVERY_DEFAULT = 1_000;
 export const SEED = 0x6e7a11;
 
 export const K = 1024, M = 2 ** 20, G = 2 ** 30;
+
+/** A memory maximum a snapshot's restore just fits in (its image leaves the event rings out, the memory has them). */
+export function pagesToRestore(bytes: Uint8Array): number {
+  return Math.ceil((bytes.length + L.RINGS_END - L.RING_BASE) / 65536) + 16;
+}
 
 /** The garbage every argument slot is fed some of the time. */
 export const GARBAGE: unknown[] = [

@@ -5,7 +5,7 @@ import {
   createSimulatorSync, restoreSimulator, Gmem, Vm, Iommu, Bitmap, PageTable, type PausedOp,
 } from "../../bindings/index";
 import { rng } from "../harness/rng";
-import { CHECK_EVERY_DEFAULT, SEED, K, M, G, GARBAGE, forgeries, knobs, viewMethods, type Sweep } from "./inputs";
+import { CHECK_EVERY_DEFAULT, SEED, K, M, G, GARBAGE, forgeries, knobs, viewMethods, pagesToRestore, type Sweep } from "./inputs";
 
 export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: number, seed: number, debug: boolean): Sweep {
   const CHECK_EVERY = knobs.HOSTILE_CHECK_EVERY ?? CHECK_EVERY_DEFAULT;
@@ -42,7 +42,7 @@ export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: 
   // snapshots: forgeries of a real one's header (made once: each is a few MiB); restores are heavy, so capped
   const { base, snapForgeries } = forgeries(other);
   let heavyRestores = 0;
-  const restoreOpts = (bytes: Uint8Array) => (chance(0.8) ? { maximumPages: Math.ceil(bytes.length / 65536) + 16 } : junk());
+  const restoreOpts = (bytes: Uint8Array) => (chance(0.8) ? { maximumPages: pagesToRestore(bytes) } : junk());
 
   /** a receiver or argument of class T: mostly live, sometimes dead, forged, cross-typed or foreign */
   function obj<T>(live: T[], dead: T[], forged: T[], cross: () => unknown, foreign?: T): T {
