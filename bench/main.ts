@@ -100,9 +100,12 @@ function extraSummary(r: CaseResult): string | undefined {
       return `modelled us per conversion: sw ${e.sw.perConversionUs}, tdx ${e.tdx.perConversionUs}, snp ${e.snp.perConversionUs}`;
     }
     case "workers": {
-      const e = x as Record<string, { one: number; two: number; ratio: number; spread: [number, number] }>;
-      return Object.entries(e).map(([k, v]) => `${k}: 1 worker ${n(v.one)}/s, 2 workers ${n(v.two)}/s ` +
-        `(${v.ratio}x${range(v.ratio, v.spread, (y) => y.toFixed(2))})`).join("; ");
+      const { lineRoundTripNs, lineRoundTripNsRange, ...e } = x as Record<string, unknown>;
+      const rows = e as Record<string, { one: number; two: number; ratio: number; spread: [number, number] }>;
+      const [lo, hi] = lineRoundTripNsRange as [number, number];
+      return Object.entries(rows).map(([k, v]) => `${k}: 1 worker ${n(v.one)}/s, 2 workers ${n(v.two)}/s ` +
+        `(${v.ratio}x${range(v.ratio, v.spread, (y) => y.toFixed(2))})`).join("; ") +
+        `; a cache line's round trip between the two cores ${String(lineRoundTripNs)} ns [${lo} - ${hi}]`;
     }
     case "explore-schedules":
       return `${n(x.schedules)} schedules (every interleaving the locks allow: ${n(x.allInterleavingsTheLocksAllow)}, ` +
@@ -123,6 +126,7 @@ export function summary(r: CaseResult, withTarget = true): string {
   if (r.extra && "timesFloor" in r.extra) {
     parts.push(`${r.extra.timesFloor}x${range(r.extra.timesFloor as number, r.extra.timesFloorSpread as [number, number] | undefined,
       (v) => v.toFixed(2))} the memory floor`);
+    if ("warmTimesFloor" in r.extra) parts.push(`${r.extra.warmTimesFloor}x when warm (${String(r.extra.warmNote)})`);
   }
   if (r.opsPerSec === undefined && r.ratio === undefined && r.name !== "faults-and-maps") parts.push("counts, not timed");
   if (ex) parts.push(ex);

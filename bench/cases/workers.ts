@@ -35,6 +35,33 @@ parentPort.postMessage({ perSec: n / secs });
 
 interface Layout { gmems: number[]; vms: number[]; ranges: [number, number][] }
 
+// Two threads handing one word back and forth: what one cache line costs to pass between the two cores now. This
+// VM's host places its vCPUs, and the placement changes over minutes (round trips of ~200 ns and ~500 ns were seen
+// on the project's machine, the slow kind with two converting workers at about half the fast kind's speed).
+const PING = `
+import { workerData, parentPort } from "node:worker_threads";
+const w = new Int32Array(workerData.sab), n = workerData.n;
+parentPort.postMessage("ready");
+while (Atomics.load(w, 1) === 0) ;
+const t0 = performance.now();
+if (workerData.me === 0) for (let i = 0; i < n; i++) { Atomics.store(w, 0, 2 * i + 1); while (Atomics.load(w, 0) !== 2 * i + 2) ; }
+else for (let i = 0; i < n; i++) { while (Atomics.load(w, 0) !== 2 * i + 1) ; Atomics.store(w, 0, 2 * i + 2); }
+parentPort.postMessage((performance.now() - t0) * 1e6 / n);
+`;
+
+/** ns per round trip of one cache line between two worker threads. */
+async function lineRoundTrip(n = 20000): Promise<number> {
+  const { Worker } = await import(["node", "worker_threads"].join(":")) as typeof import("node:worker_threads");
+  const sab = new SharedArrayBuffer(64);
+  const ws = [0, 1].map((me) => new Worker(PING, { eval: true, workerData: { sab, n, me } }));
+  await Promise.all(ws.map((w) => new Promise((r) => w.once("message", r))));
+  const done = ws.map((w) => new Promise<number>((r) => w.once("message", r)));
+  Atomics.store(new Int32Array(sab), 1, 1);
+  const [ns] = await Promise.all(done);
+  await Promise.all(ws.map((w) => w.terminate()));
+  return ns;
+}
+
 /** One round: `workers` threads doing `what` for `ms`; their summed operations per second. */
 async function round(shared: object, lay: Layout, workers: number, what: "convert" | "fault", ms: number, seed: number): Promise<number> {
   // a computed specifier: this module is also bundled for pages (the bench report), where this case does not run
@@ -79,10 +106,12 @@ export const workerScaling = async ({ quick, log }: Parameters<CaseFn>[0]) => {
   const ms = quick ? 250 : 600, rounds = quick ? 2 : 5;
   log(`workers: 1 vs 2 worker threads, ${rounds} rounds of ${ms} ms each`);
   const out: Record<string, { one: number; two: number; ratio: number; spread: [number, number] }> = {};
+  const pings: number[] = [];
   for (const [name, what, separate] of [["convert, different gmems", "convert", true], ["convert, one gmem", "convert", false],
     ["guest fault, different VMs", "fault", true]] as const) {
     const ratios: number[] = [], ones: number[] = [], twos: number[] = [];
     for (let r = 0; r < rounds; r++) {
+      pings.push(await lineRoundTrip());
       const a = world(1, separate), b = world(2, separate);
       const one = await round(a.sim.share(), a.lay, 1, what, ms, r);
       const two = await round(b.sim.share(), b.lay, 2, what, ms, r);
@@ -94,6 +123,7 @@ export const workerScaling = async ({ quick, log }: Parameters<CaseFn>[0]) => {
   return {
     name: "workers", unit: "conversions/s (2 workers)", what: "aggregate throughput of 2 worker threads vs 1 on one shared simulator (sw, 64 MiB per gmem, every page in an SPTE)",
     opsPerSec: key.two, ratio: key.ratio, ratioSpread: key.spread, vs: "1 worker, different guest_memfds",
-    target: ">= 1.6x one worker on different guest_memfds", met: key.ratio >= 1.6, extra: out,
+    target: ">= 1.6x one worker on different guest_memfds", met: key.ratio >= 1.6,
+    extra: { ...out, lineRoundTripNs: Math.round(median(pings)), lineRoundTripNsRange: [Math.round(Math.min(...pings)), Math.round(Math.max(...pings))] },
   };
 };
