@@ -16,8 +16,12 @@ export const FP_READ: u32 = 1;
 export const FP_WRITE: u32 = 2;
 
 /** Record that the current step touches `sub` of the object whose handle index is `obj`. */
-export function fpTouch(obj: u32, sub: u32, mode: u32): void {
-  if (!inThreadMode()) return; // only a thread's atomic step (STOP_ONE / STOP_PROBE) is asked for its footprint
+// @ts-ignore: decorator
+@inline export function fpTouch(obj: u32, sub: u32, mode: u32): void {
+  if (inThreadMode()) fpRecord(obj, sub, mode); // only a thread's atomic step (STOP_ONE / STOP_PROBE) is asked for it
+}
+
+function fpRecord(obj: u32, sub: u32, mode: u32): void {
   const b = instBase() + IN_FOOTPRINT;
   const res = ((obj & ((1 << OBJ_INDEX_BITS) - 1)) << 3) | sub;
   const n = load<u32>(b);

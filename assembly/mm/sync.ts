@@ -169,10 +169,16 @@ export const LW_MUST: u32 = 2; //  wait however long it takes, spinning where sl
  * as `how` says (LW_*). false: not taken (the caller's step is blocked, or reports the kernel's result for a caller
  * that cannot wait; waitFoundDead() says whether the holder died).
  */
-export function stepLock(w: usize, cls: u32, mode: u32, how: u32): bool {
+// @ts-ignore: decorator
+@inline export function stepLock(w: usize, cls: u32, mode: u32, how: u32): bool {
   lastWaitDead = false;
   // alone, the locks within a step exclude nobody; the invalidate lock is the protocol's own, so it is always real
-  if ((!locking && cls != LC_INV) || holds(w)) return true;
+  // (this test inlined into every lock site: a conversion takes half a dozen of them)
+  return (!locking && cls != LC_INV) || stepLockSlow(w, cls, mode, how);
+}
+
+function stepLockSlow(w: usize, cls: u32, mode: u32, how: u32): bool {
+  if (holds(w)) return true;
   const owner = instSlot() + 1;
   if (!tryMode(w, mode, owner)) {
     if (how == LW_TRY) return false;
