@@ -92,19 +92,18 @@ export class EventReader {
   /** per instance slot: the position in its ring of the first entry not yet merged (-1: not read yet) */
   private readonly cursor: number[] = new Array<number>(L.MAX_INSTANCES).fill(-1);
   constructor(private readonly memory: WebAssembly.Memory, private readonly name: Namer, from?: number) {
+    // the positions before the head: an entry written after a position was taken is past it, and one written
+    // before it was reserved before the head is taken (below it)
+    const u32 = new Uint32Array(this.memory.buffer);
+    const pos: number[] = [];
+    for (let i = 0; i < L.MAX_INSTANCES; i++) pos.push(Atomics.load(u32, (L.RING_WPOS + i * L.CACHE_LINE) >>> 2));
     const head = this.head();
     this.next = Math.max(from ?? head, L.RING_FIRST_SEQ);
-    // from the head on: nothing a ring holds now has a sequence number that far (a call still running reserved
-    // below it), so each ring is read from where it is; from earlier: from as far back as each ring goes
-    if (this.next >= head) {
-      const u32 = new Uint32Array(this.memory.buffer);
-      for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = Atomics.load(u32, (L.RING_WPOS + i * L.CACHE_LINE) >>> 2);
-    }
+    if (this.next >= head) for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = pos[i];
   }
   /** sequence numbers ever reserved: every event has a smaller one (calls leave the rest of their batch unused) */
   head(): number {
-    const u = new Uint32Array(this.memory.buffer, L.RING_HEAD, 2);
-    return Atomics.load(u, 0) + Atomics.load(u, 1) * 2 ** 32;
+    return Number(Atomics.load(new BigUint64Array(this.memory.buffer, L.RING_HEAD, 1), 0));
   }
   /** Skip to the head: the next read starts with what happens next. */
   skip(): void { this.next = Math.max(this.next, this.head()); }
@@ -122,17 +121,20 @@ export class EventReader {
       // positions are u32 and wrap (a busy worker writes 2^32 entries in minutes): all arithmetic on them is mod 2^32
       const wAt = (L.RING_WPOS + i * L.CACHE_LINE) >>> 2;
       const w = Atomics.load(u32, wAt);
-      let c = this.cursor[i] < 0 ? (w - Math.min(w, L.RING_SIZE)) >>> 0 : this.cursor[i];
+      let c = this.cursor[i] < 0 ? (w - L.RING_SIZE) >>> 0 : this.cursor[i];
       const ahead = (w - c) >>> 0;
       if (ahead > L.RING_SIZE) { lost += ahead - L.RING_SIZE; c = (w - L.RING_SIZE) >>> 0; }
       const list: Raw[] = [];
       const base = (L.RING_ENTRIES + i * L.RING_BYTES) >>> 2;
+      // a first read: from RING_SIZE back, past the slots never written (a ring that has not gone round yet)
+      if (this.cursor[i] < 0) while (c !== w && (u32[base + (c & (L.RING_SIZE - 1)) * WORDS + 1] & 0xff) === 0) c = (c + 1) >>> 0;
       for (let k = 0, n = (w - c) >>> 0; k < n; k++) {
         const at = base + ((c + k) & (L.RING_SIZE - 1)) * WORDS;
         list.push({ seq: u32[at], w: u32.slice(at, at + WORDS) });
       }
       // the instance may have lapped what was just read: entries a whole ring behind its position now are lost
-      const gone = Math.min(list.length, Math.max(0, ((Atomics.load(u32, wAt) - c) >>> 0) - L.RING_SIZE));
+      // (the entry RING_SIZE behind the position shares its slot with the one being written now)
+      const gone = Math.min(list.length, Math.max(0, ((Atomics.load(u32, wAt) + 1 - c) >>> 0) - L.RING_SIZE));
       torn.push(gone > 0 && gone === list.length);
       if (gone > 0) { lost += gone; list.splice(0, gone); c = (c + gone) >>> 0; }
       this.cursor[i] = c;
@@ -141,13 +143,18 @@ export class EventReader {
     // full sequence numbers (entries hold the low word): every one read was reserved before this second look
     const h2 = this.head();
     const full = (low: number) => h2 - ((((h2 >>> 0) - low) >>> 0));
+    // an entry's: its low word and the low byte of its high word (assembly/lib/events.ts), nearest below h2 mod 2^40
+    const entrySeq = (x: Raw) => {
+      const v = ((x.w[1] >>> 8) & 0xff) * 2 ** 32 + x.seq;
+      return h2 - ((((h2 % 2 ** 40) - v) % 2 ** 40) + 2 ** 40) % 2 ** 40;
+    };
     for (let i = 0; i < L.MAX_INSTANCES; i++) {
       const r = res[i];
       if (r === 0n) continue;
       if (r === PENDING || torn[i]) { bound = this.next; break; } // (torn: even its newest entry may be overwritten)
       const start = full(Number(r >> 32n)), end = start + ((Number(r & 0xffffffffn) - Number(r >> 32n)) >>> 0);
       const list = taken[i];
-      const last = list.length ? full(list[list.length - 1].seq) : -1;
+      const last = list.length ? entrySeq(list[list.length - 1]) : -1;
       // merge below what this call has not written yet: after its newest entry if that is in the batch, else its start
       bound = Math.min(bound, last >= start && last < end ? last + 1 : start);
     }
@@ -156,7 +163,7 @@ export class EventReader {
       const list = taken[i];
       let k = 0;
       for (; k < list.length; k++) {
-        const q = full(list[k].seq);
+        const q = entrySeq(list[k]);
         if (q >= bound) break;
         if (q >= this.next) out.push({ seq: q, w: list[k].w });
       }
@@ -165,7 +172,7 @@ export class EventReader {
     out.sort((x, y) => x.seq - y.seq);
     if (bound > this.next) this.next = bound;
     const events = out.map(({ seq, w }) =>
-      decodeEvent(w[1] & 0xffff, w[1] >>> 16, w[2], w[3], w[4], w[5], w[6], w[7], seq, this.name));
+      decodeEvent(w[1] & 0xff, w[1] >>> 16, w[2], w[3], w[4], w[5], w[6], w[7], seq, this.name));
     return { events, lost };
   }
 }

@@ -156,11 +156,15 @@ test("abi: the memory map's regions follow one another and the core fits its sta
   assert.is(L.OBJ_TABLE, L.HEADER_BASE + L.HEADER_SIZE);
   assert.is(L.INSTANCE_BASE, L.OBJ_TABLE + L.OBJ_TABLE_SIZE);
   assert.is(L.RING_BASE, L.INSTANCE_BASE + L.INSTANCES_SIZE);
-  assert.ok(L.MEMORY_BASE >= L.RING_BASE + L.RING_BYTES);
+  assert.is(L.RING_ENTRIES, L.RING_WPOS + L.MAX_INSTANCES * L.CACHE_LINE);
+  assert.is(L.RINGS_END, L.RING_ENTRIES + L.MAX_INSTANCES * L.RING_BYTES);
+  assert.ok(L.MEMORY_BASE >= L.RINGS_END);
+  assert.ok(L.IN_RING_RES % 8 === 0 && L.IN_RING_HI + 4 <= L.IN_RING_RES, "the batch word is a u64 of its own");
   assert.is(L.PAGEMAP_BASE, L.MEMORY_BASE + L.STATIC_SIZE);
   assert.is(L.HEAP_BASE, L.PAGEMAP_BASE + L.PAGEMAP_SIZE);
   assert.ok(L.H_END <= L.HEADER_BASE + L.HEADER_SIZE, "the header's fields fit its page");
   assert.ok(abi.EVENT_NAMES.length <= L.MAX_COUNTERS, "a counter per event kind");
+  assert.ok(abi.EVENT_NAMES.length <= 256, "a ring entry holds the kind in one byte (assembly/lib/events.ts)");
   const sim = createSimulatorSync();
   const core = sim.core;
   assert.is(core.sim_layout_version(), L.LAYOUT_VERSION);

@@ -191,7 +191,8 @@ export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating ca
 export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
 export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next sequence number of this call's batch (events/lib)
 export const IN_RING_END: u32 = IN_RING_NEXT + 4; //      u32 end of the batch
-export const IN_RING_RES: u32 = (IN_RING_END + 4 + 7) & ~7; // u64 the batch as readers see it: start << 32 | end
+export const IN_RING_HI: u32 = IN_RING_END + 4; //        u32 the batch's high word (a batch never straddles 2^32)
+export const IN_RING_RES: u32 = (IN_RING_HI + 4 + 7) & ~7; // u64 the batch as readers see it: start << 32 | end
 //                                                          while a call holds one, RING_RES_PENDING while it takes
 //                                                          one, 0 between calls (readers merge up to it)
 export const RING_RES_PENDING: u32 = 1; //                 as a u64: start 0, end 1 (a real batch is never one slot)

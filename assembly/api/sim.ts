@@ -120,6 +120,7 @@ export function sim_reap(slot: u32): i32 {
   if ((atomic.load<u32>(b + IN_CALL) & 1) != 0 || atomic.load<u32>(b + IN_HELD) != 0) {
     atomic.cmpxchg<u32>(H_DEAD, 0, slot + 1);
     if (atomic.load<u32>(H_FREEZE) == slot + 1) atomic.store<u32>(H_FREEZE, 0);
+    eventsClose(b); // its thread is gone: it takes and writes no more, readers merge past its batch
     return -EOWNERDEAD;
   }
   eventsClose(b);

@@ -12,13 +12,14 @@
 // lap behind it may have been overwritten meanwhile (lost).
 // Counters per kind (and sums of the `count` field) are per instance, folded into the header when it detaches;
 // check.stats reads the header plus every attached instance.
-//   entry (RING_ENTRY_SIZE): +0 seq u32 (low word of its sequence number), +4 kind u16, +6 flags u16, +8 a, +12 b,
-//   +16 c, +20 d, +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind: EVL_* of
-//   abi/events.ts.
+//   entry (RING_ENTRY_SIZE): +0 seq u32 (low word of its sequence number), +4 kind u8, +5 the low byte of the
+//   sequence number's high word (an idle ring's entry 2^32 numbers old is not taken for a recent one), +6 flags u16,
+//   +8 a, +12 b, +16 c, +20 d, +24 e, +28 step u32 (the emitting instance's step counter). What a..e hold per kind:
+//   EVL_* of abi/events.ts.
 import {
   RING_ENTRIES, RING_BYTES, RING_ENTRY_SIZE, RING_SIZE, RING_HEAD, RING_WPOS, CACHE_LINE, H_COUNTERS, H_COUNT_SUMS,
-  H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT, IN_RING_END, IN_RING_RES, RING_RES_PENDING, IN_COUNTERS, IN_COUNT_SUMS,
-  IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
+  H_COUNT_SLOT, MAX_COUNTERS, IN_RING_NEXT, IN_RING_END, IN_RING_HI, IN_RING_RES, RING_RES_PENDING, IN_COUNTERS,
+  IN_COUNT_SUMS, IN_STEP, H_STEPS, IN_SEQ, H_CALLS_DONE,
 } from "../abi/layout";
 import * as EV from "../abi/events";
 import { lockingOn } from "../mm/sync";
@@ -46,13 +47,15 @@ function reserve(): u32 {
     atomic.store<u64>(ib + IN_RING_RES, (<u64>lo << 32) | <u64>(lo + BATCH));
     if (atomic.cmpxchg<u64>(RING_HEAD, h, h + BATCH) == h) {
       store<u32>(ib + IN_RING_END, lo + BATCH);
+      store<u32>(ib + IN_RING_HI, <u32>(h >> 32));
       return lo;
     }
   }
   // pending first: a reader that read RING_HEAD before this add must not merge past what it may hand out
   atomic.store<u64>(ib + IN_RING_RES, <u64>RING_RES_PENDING);
-  const head = <u32>atomic.add<u64>(RING_HEAD, <u64>BATCH);
+  const h64 = atomic.add<u64>(RING_HEAD, <u64>BATCH), head = <u32>h64;
   store<u32>(ib + IN_RING_END, head + BATCH);
+  store<u32>(ib + IN_RING_HI, <u32>(h64 >> 32));
   atomic.store<u64>(ib + IN_RING_RES, (<u64>head << 32) | <u64>(head + BATCH));
   return head;
 }
@@ -69,7 +72,7 @@ function reserve(): u32 {
   const pos = load<u32>(wpos);
   const slot = <usize>RING_ENTRIES + me * RING_BYTES + <usize>(pos & (RING_SIZE - 1)) * RING_ENTRY_SIZE;
   store<u32>(slot, seq, E_SEQ);
-  store<u32>(slot, kind | (flags << 16), E_KIND);
+  store<u32>(slot, kind | ((load<u32>(ib + IN_RING_HI) & 0xff) << 8) | (flags << 16), E_KIND);
   store<u32>(slot, a, E_A);
   store<u32>(slot, b, E_B);
   store<u32>(slot, c, E_C);
