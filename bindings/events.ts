@@ -77,8 +77,8 @@ export function decodeEvent(kind: number, flags: number, a: number, b: number, c
 const PENDING = BigInt(L.RING_RES_PENDING);
 const WORDS = L.RING_ENTRY_SIZE >>> 2;
 
-/** One entry read from an instance's ring: its full sequence number and its raw words. */
-interface Raw { seq: number; w: Uint32Array }
+/** One entry read from an instance's ring: its full sequence number, and where its words are in a copy. */
+interface Raw { seq: number; d: Uint32Array; o: number }
 
 /**
  * A lock-free reader of the event rings: any thread, any instance. `read()` returns the events since the last read,
@@ -103,76 +103,92 @@ export class EventReader {
   }
   /** sequence numbers ever reserved: every event has a smaller one (calls leave the rest of their batch unused) */
   head(): number {
-    return Number(Atomics.load(new BigUint64Array(this.memory.buffer, L.RING_HEAD, 1), 0));
+    return Number(Atomics.load(this.views().u64, L.RING_HEAD >>> 3));
+  }
+  private cached?: { buffer: ArrayBufferLike; u32: Uint32Array; u64: BigUint64Array };
+  /** Views of the memory (a grown memory has a new buffer). */
+  private views(): { u32: Uint32Array; u64: BigUint64Array } {
+    const buffer = this.memory.buffer;
+    if (this.cached?.buffer !== buffer) this.cached = { buffer, u32: new Uint32Array(buffer), u64: new BigUint64Array(buffer) };
+    return this.cached;
   }
   /** Skip to the head: the next read starts with what happens next. */
   skip(): void { this.next = Math.max(this.next, this.head()); }
   read(): { events: SimEvent[]; lost: number } {
-    const u32 = new Uint32Array(this.memory.buffer);
-    const u64 = new BigUint64Array(this.memory.buffer);
+    const { u32, u64 } = this.views();
     // the bound first: a batch reserved after this either shows as pending below or starts at or past it
     let bound = this.head();
+    // the slots ever claimed, read after the head: a slot claims itself before it takes a batch
+    const slots = Math.min(L.MAX_INSTANCES, Atomics.load(u32, L.H_INSTANCES >>> 2));
     let lost = 0;
-    const taken: Raw[][] = [];
     const res: bigint[] = [];
-    for (let i = 0; i < L.MAX_INSTANCES; i++) res.push(Atomics.load(u64, (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_RES) / 8));
+    for (let i = 0; i < slots; i++) res.push(Atomics.load(u64, (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_RES) >>> 3));
+    const taken: (Raw[] | undefined)[] = [];
     const torn: boolean[] = [];
-    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+    for (let i = 0; i < slots; i++) {
       // positions are u32 and wrap (a busy worker writes 2^32 entries in minutes): all arithmetic on them is mod 2^32
       const wAt = (L.RING_WPOS + i * L.CACHE_LINE) >>> 2;
       const w = Atomics.load(u32, wAt);
+      torn.push(false);
+      taken.push(undefined);
+      if (w === this.cursor[i]) continue; // nothing new in this ring
       let c = this.cursor[i] < 0 ? (w - L.RING_SIZE) >>> 0 : this.cursor[i];
       const ahead = (w - c) >>> 0;
       if (ahead > L.RING_SIZE) { lost += ahead - L.RING_SIZE; c = (w - L.RING_SIZE) >>> 0; }
-      const list: Raw[] = [];
       const base = (L.RING_ENTRIES + i * L.RING_BYTES) >>> 2;
       // a first read: from RING_SIZE back, past the slots never written (a ring that has not gone round yet)
       if (this.cursor[i] < 0) while (c !== w && (u32[base + (c & (L.RING_SIZE - 1)) * WORDS + 1] & 0xff) === 0) c = (c + 1) >>> 0;
-      for (let k = 0, n = (w - c) >>> 0; k < n; k++) {
-        const at = base + ((c + k) & (L.RING_SIZE - 1)) * WORDS;
-        list.push({ seq: u32[at], w: u32.slice(at, at + WORDS) });
-      }
+      // copy [c, w) (at most two runs: the ring may wrap), then look at the position again
+      const n = (w - c) >>> 0, first = c & (L.RING_SIZE - 1), run = Math.min(n, L.RING_SIZE - first);
+      const d = new Uint32Array(n * WORDS);
+      d.set(u32.subarray(base + first * WORDS, base + (first + run) * WORDS));
+      if (run < n) d.set(u32.subarray(base, base + (n - run) * WORDS), run * WORDS);
       // the instance may have lapped what was just read: entries a whole ring behind its position now are lost
       // (the entry RING_SIZE behind the position shares its slot with the one being written now)
-      const gone = Math.min(list.length, Math.max(0, ((Atomics.load(u32, wAt) + 1 - c) >>> 0) - L.RING_SIZE));
-      torn.push(gone > 0 && gone === list.length);
-      if (gone > 0) { lost += gone; list.splice(0, gone); c = (c + gone) >>> 0; }
-      this.cursor[i] = c;
-      taken.push(list);
+      const gone = Math.min(n, Math.max(0, ((Atomics.load(u32, wAt) + 1 - c) >>> 0) - L.RING_SIZE));
+      torn[i] = gone > 0 && gone === n;
+      lost += gone;
+      const list: Raw[] = [];
+      for (let k = gone; k < n; k++) list.push({ seq: d[k * WORDS], d, o: k * WORDS });
+      this.cursor[i] = (c + gone) >>> 0;
+      taken[i] = list;
     }
     // full sequence numbers (entries hold the low word): every one read was reserved before this second look
     const h2 = this.head();
     const full = (low: number) => h2 - ((((h2 >>> 0) - low) >>> 0));
     // an entry's: its low word and the low byte of its high word (assembly/lib/events.ts), nearest below h2 mod 2^40
     const entrySeq = (x: Raw) => {
-      const v = ((x.w[1] >>> 8) & 0xff) * 2 ** 32 + x.seq;
+      const v = ((x.d[x.o + 1] >>> 8) & 0xff) * 2 ** 32 + x.seq;
       return h2 - ((((h2 % 2 ** 40) - v) % 2 ** 40) + 2 ** 40) % 2 ** 40;
     };
-    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+    for (let i = 0; i < slots; i++) {
       const r = res[i];
       if (r === 0n) continue;
       if (r === PENDING || torn[i]) { bound = this.next; break; } // (torn: even its newest entry may be overwritten)
       const start = full(Number(r >> 32n)), end = start + ((Number(r & 0xffffffffn) - Number(r >> 32n)) >>> 0);
       const list = taken[i];
-      const last = list.length ? entrySeq(list[list.length - 1]) : -1;
+      const last = list?.length ? entrySeq(list[list.length - 1]) : -1;
       // merge below what this call has not written yet: after its newest entry if that is in the batch, else its start
       bound = Math.min(bound, last >= start && last < end ? last + 1 : start);
     }
     const out: Raw[] = [];
-    for (let i = 0; i < L.MAX_INSTANCES; i++) {
+    let rings = 0;
+    for (let i = 0; i < slots; i++) {
       const list = taken[i];
+      if (!list) continue;
       let k = 0;
       for (; k < list.length; k++) {
         const q = entrySeq(list[k]);
         if (q >= bound) break;
-        if (q >= this.next) out.push({ seq: q, w: list[k].w });
+        if (q >= this.next) { list[k].seq = q; out.push(list[k]); }
       }
+      if (k > 0) rings++;
       this.cursor[i] = (this.cursor[i] + k) >>> 0;
     }
-    out.sort((x, y) => x.seq - y.seq);
+    if (rings > 1) out.sort((x, y) => x.seq - y.seq); // (one ring's entries are in order already)
     if (bound > this.next) this.next = bound;
-    const events = out.map(({ seq, w }) =>
-      decodeEvent(w[1] & 0xff, w[1] >>> 16, w[2], w[3], w[4], w[5], w[6], w[7], seq, this.name));
+    const events = out.map(({ seq, d, o }) =>
+      decodeEvent(d[o + 1] & 0xff, d[o + 1] >>> 16, d[o + 2], d[o + 3], d[o + 4], d[o + 5], d[o + 6], d[o + 7], seq, this.name));
     return { events, lost };
   }
 }

@@ -28,7 +28,8 @@ test("event ring races: a call run between any two loads of a read is read once,
     seen = events;
     if (!ran) break;
   }
-  assert.ok(k > 2 * L.MAX_INSTANCES, `${k} loads in a read`);
+  // the head, the slots claimed, per slot its batch, per ring its position (twice when it has something new), the head
+  assert.ok(k >= 8, `${k} loads in a read`);
   b.detach();
 });
 

@@ -90,6 +90,20 @@ test("event ring: an instance's events outlive its detach, and its slot's next o
   c.detach();
 });
 
+test("event ring: an instance that attaches after a reader started is read too (readers scan the slots ever claimed)", () => {
+  const a = createSimulatorSync();
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const r = reader(a);
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  assert.ok(slotOf(b) > slotOf(a));
+  b.openGmem(ga.handle).convert(4096, 4096, "shared");
+  ga.convert(0, 4096, "shared");
+  const { events, lost } = r.read();
+  assert.is(lost, 0);
+  assert.equal(setAttrStarts(events), [1, 0]);
+  b.detach();
+});
+
 test("event ring: a call that emits more than one batch of sequence numbers is read whole, in order", () => {
   const sim = createSimulatorSync();
   const g = sim.createGmem(64 << 20, ["mmap", "init-private"]);

@@ -2,7 +2,8 @@
 // iterator frames, the footprint of the last atomic step, and an op record for operations that run to the end in
 // one call. Only the block's address is a Wasm global (globals are per instance, i.e. per thread).
 import {
-  INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP, IN_CALL, IN_RUNNING_OP, IN_STEP, IN_OP_SEQ, IN_SEQ, H_STEPS, H_LIVE,
+  INSTANCE_BASE, INSTANCE_SIZE, MAX_INSTANCES, IN_OUT, IN_STATE, IN_OP, IN_CALL, IN_RUNNING_OP, IN_STEP, IN_OP_SEQ, IN_SEQ,
+  H_STEPS, H_LIVE, H_INSTANCES,
 } from "../abi/layout";
 
 let base: usize = 0;
@@ -17,6 +18,8 @@ export function instanceClaim(): bool {
       memory.fill(b + IN_STATE + 4, 0, INSTANCE_SIZE - IN_STATE - 4);
       store<u32>(b + IN_STEP, atomic.load<u32>(H_STEPS));
       atomic.add<u32>(H_LIVE, 1);
+      // before this slot can take a batch: a reader that sees the batch in RING_HEAD then sees the slot to scan
+      for (;;) { const m = atomic.load<u32>(H_INSTANCES); if (m > s || atomic.cmpxchg<u32>(H_INSTANCES, m, s + 1) == m) break; }
       base = b;
       slotId = s;
       return true;

@@ -1,8 +1,8 @@
 // The post-setup state the explorer returns to before every schedule: the parts of the memory map a step can change,
 // copied once and written back per schedule (never a full memory copy per step). What is saved:
-//   the header page (allocator, pools, counters, ...) except the event ring's head, which only moves forward, so a
-//   reader keeps reading; the object table up to its high-water mark; this instance's block; the page-map entries
-//   of the heap in use and the heap itself up to its top. (asc's static data is never written: the core has no
+//   the header page (allocator, pools, counters, ...) except the event sequence's head and the slots readers scan,
+//   which only grow, so a reader keeps reading; the object table up to its high-water mark; this instance's block;
+//   the page-map entries of the heap in use and the heap itself up to its top. (asc's static data is never written: the core has no
 //   memory.data and keeps nothing in data segments but constants.) What a schedule used beyond the saved
 //   top (heap pages, page-map entries, object slots) is zeroed, as a fresh memory would have it.
 import * as L from "../../assembly/abi/layout";
@@ -43,10 +43,11 @@ export class Checkpoint {
     const u32 = this.sim.u32;
     const top = u32[L.H_HEAP_TOP >>> 2];
     const objNext = u32[L.H_OBJ_NEXT >>> 2];
-    const ringHead = u32[L.RING_HEAD >>> 2], ringHi = u32[L.RING_HEAD_HI >>> 2];
+    const ringHead = u32[L.RING_HEAD >>> 2], ringHi = u32[L.RING_HEAD_HI >>> 2], slots = u32[L.H_INSTANCES >>> 2];
     u8.set(this.header, L.HEADER_BASE);
     u32[L.RING_HEAD >>> 2] = ringHead;
     u32[L.RING_HEAD_HI >>> 2] = ringHi;
+    u32[L.H_INSTANCES >>> 2] = slots; // (the slots readers scan for events only grow, like the head)
     u8.set(this.objects, L.OBJ_TABLE);
     if (objNext > this.objNext) u8.fill(0, L.OBJ_TABLE + this.objNext * L.OBJ_SLOT_SIZE, L.OBJ_TABLE + objNext * L.OBJ_SLOT_SIZE);
     u8.set(this.instance, this.instanceBase);
