@@ -76,6 +76,7 @@ export function decodeEvent(kind: number, flags: number, a: number, b: number, c
 
 const PENDING = BigInt(L.RING_RES_PENDING);
 const WORDS = L.RING_ENTRY_SIZE >>> 2;
+const NO_WORDS = new Uint32Array(0);
 
 /** One entry read from an instance's ring: its full sequence number, and where its words are in a copy. */
 interface Raw { seq: number; d: Uint32Array; o: number }
@@ -94,18 +95,27 @@ export class EventReader {
   constructor(private readonly memory: WebAssembly.Memory, private readonly name: Namer, from?: number) {
     // the positions before the head: an entry written after a position was taken is past it, and one written
     // before it was reserved before the head is taken (below it)
-    const u32 = new Uint32Array(this.memory.buffer);
+    const { u32 } = this.views();
+    const slots = Math.min(L.MAX_INSTANCES, Atomics.load(u32, L.H_INSTANCES >>> 2));
     const pos: number[] = [];
-    for (let i = 0; i < L.MAX_INSTANCES; i++) pos.push(Atomics.load(u32, (L.RING_WPOS + i * L.CACHE_LINE) >>> 2));
+    for (let i = 0; i < slots; i++) pos.push(Atomics.load(u32, (L.RING_WPOS + i * L.CACHE_LINE) >>> 2));
     const head = this.head();
     this.next = Math.max(from ?? head, L.RING_FIRST_SEQ);
-    if (this.next >= head) for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = pos[i];
+    // (a slot never claimed has written nothing: its ring starts at position 0, also in a restored image)
+    if (this.next >= head) for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = i < slots ? pos[i] : 0;
   }
   /** sequence numbers ever reserved: every event has a smaller one (calls leave the rest of their batch unused) */
   head(): number {
-    return Number(Atomics.load(this.views().u64, L.RING_HEAD >>> 3));
+    // the high word on both sides of the low one: the head only grows, so an unchanged high word owns that low word
+    const u32 = this.views().u32, at = L.RING_HEAD >>> 2;
+    for (;;) {
+      const hi = Atomics.load(u32, at + 1), lo = Atomics.load(u32, at);
+      if (Atomics.load(u32, at + 1) === hi) return hi * 2 ** 32 + lo;
+    }
   }
   private cached?: { buffer: ArrayBufferLike; u32: Uint32Array; u64: BigUint64Array };
+  /** where a read copies the entries it looks at (kept between reads: an allocation per read costs more than it) */
+  private scratch = NO_WORDS;
   /** Views of the memory (a grown memory has a new buffer). */
   private views(): { u32: Uint32Array; u64: BigUint64Array } {
     const buffer = this.memory.buffer;
@@ -122,9 +132,15 @@ export class EventReader {
     const slots = Math.min(L.MAX_INSTANCES, Atomics.load(u32, L.H_INSTANCES >>> 2));
     let lost = 0;
     const res: bigint[] = [];
-    for (let i = 0; i < slots; i++) res.push(Atomics.load(u64, (L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_RES) >>> 3));
+    for (let i = 0; i < slots; i++) {
+      // no batch: both words 0, read without a BigInt (a batch whose end wraps to 0 has a start that is not 0; a word
+      // that turns 0 meanwhile means the call ended, after its entries were published)
+      const at = L.INSTANCE_BASE + i * L.INSTANCE_SIZE + L.IN_RING_RES;
+      res.push(Atomics.load(u32, at >>> 2) === 0 && Atomics.load(u32, (at >>> 2) + 1) === 0 ? 0n : Atomics.load(u64, at >>> 3));
+    }
     const taken: (Raw[] | undefined)[] = [];
     const torn: boolean[] = [];
+    let used = 0; // words of this.scratch holding this read's copies
     for (let i = 0; i < slots; i++) {
       // positions are u32 and wrap (a busy worker writes 2^32 entries in minutes): all arithmetic on them is mod 2^32
       const wAt = (L.RING_WPOS + i * L.CACHE_LINE) >>> 2;
@@ -140,16 +156,19 @@ export class EventReader {
       if (this.cursor[i] < 0) while (c !== w && (u32[base + (c & (L.RING_SIZE - 1)) * WORDS + 1] & 0xff) === 0) c = (c + 1) >>> 0;
       // copy [c, w) (at most two runs: the ring may wrap), then look at the position again
       const n = (w - c) >>> 0, first = c & (L.RING_SIZE - 1), run = Math.min(n, L.RING_SIZE - first);
-      const d = new Uint32Array(n * WORDS);
-      d.set(u32.subarray(base + first * WORDS, base + (first + run) * WORDS));
-      if (run < n) d.set(u32.subarray(base, base + (n - run) * WORDS), run * WORDS);
+      if (this.scratch.length < used + n * WORDS) this.scratch = new Uint32Array(Math.max(2 * this.scratch.length, used + n * WORDS, 256));
+      const d = this.scratch, at0 = used;
+      // word by word: a few entries is the usual read, and a subarray per run costs more than copying them
+      for (let j = 0, src = base + first * WORDS, m = run * WORDS; j < m; j++) d[at0 + j] = u32[src + j];
+      for (let j = 0, m = (n - run) * WORDS; j < m; j++) d[at0 + run * WORDS + j] = u32[base + j];
+      used += n * WORDS;
       // the instance may have lapped what was just read: entries a whole ring behind its position now are lost
       // (the entry RING_SIZE behind the position shares its slot with the one being written now)
       const gone = Math.min(n, Math.max(0, ((Atomics.load(u32, wAt) + 1 - c) >>> 0) - L.RING_SIZE));
       torn[i] = gone > 0 && gone === n;
       lost += gone;
       const list: Raw[] = [];
-      for (let k = gone; k < n; k++) list.push({ seq: d[k * WORDS], d, o: k * WORDS });
+      for (let k = gone; k < n; k++) list.push({ seq: d[at0 + k * WORDS], d, o: at0 + k * WORDS });
       this.cursor[i] = (c + gone) >>> 0;
       taken[i] = list;
     }
@@ -157,9 +176,10 @@ export class EventReader {
     const h2 = this.head();
     const full = (low: number) => h2 - ((((h2 >>> 0) - low) >>> 0));
     // an entry's: its low word and the low byte of its high word (assembly/lib/events.ts), nearest below h2 mod 2^40
+    const hHi = Math.floor(h2 / 2 ** 32); // (below 2^21: integer bit operations are exact)
     const entrySeq = (x: Raw) => {
-      const v = ((x.d[x.o + 1] >>> 8) & 0xff) * 2 ** 32 + x.seq;
-      return h2 - ((((h2 % 2 ** 40) - v) % 2 ** 40) + 2 ** 40) % 2 ** 40;
+      const hi = (hHi & ~0xff) | ((x.d[x.o + 1] >>> 8) & 0xff), q = hi * 2 ** 32 + x.seq;
+      return q <= h2 ? q : q - 2 ** 40;
     };
     for (let i = 0; i < slots; i++) {
       const r = res[i];

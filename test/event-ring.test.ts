@@ -104,6 +104,19 @@ test("event ring: an instance that attaches after a reader started is read too (
   b.detach();
 });
 
+test("event ring: an instance that attaches after a reader and laps its ring before the first read: all counted", () => {
+  const a = createSimulatorSync();
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  const r = reader(a);
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const gb = b.openGmem(ga.handle);
+  for (let i = 0; ringPos(a, slotOf(b)) < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  const { events, lost } = r.read();
+  assert.ok(lost > 100, `lost ${lost}`);
+  assert.is(events.length + lost, ringPos(a, slotOf(b)), "none dropped without being counted");
+  b.detach();
+});
+
 test("event ring: a call that emits more than one batch of sequence numbers is read whole, in order", () => {
   const sim = createSimulatorSync();
   const g = sim.createGmem(64 << 20, ["mmap", "init-private"]);
