@@ -92,6 +92,8 @@ export class EventReader {
   private next: number;
   /** per instance slot: the position in its ring of the first entry not yet merged (-1: not read yet) */
   private readonly cursor: number[] = new Array<number>(L.MAX_INSTANCES).fill(-1);
+  /** per slot: its ring's position when this reader started (what it writes from there on is read or counted lost) */
+  private readonly floor: number[] = new Array<number>(L.MAX_INSTANCES).fill(0);
   constructor(private readonly memory: WebAssembly.Memory, private readonly name: Namer, from?: number) {
     // the positions before the head: an entry written after a position was taken is past it, and one written
     // before it was reserved before the head is taken (below it)
@@ -102,7 +104,8 @@ export class EventReader {
     const head = this.head();
     this.next = Math.max(from ?? head, L.RING_FIRST_SEQ);
     // (a slot never claimed has written nothing: its ring starts at position 0, also in a restored image)
-    if (this.next >= head) for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = i < slots ? pos[i] : 0;
+    for (let i = 0; i < L.MAX_INSTANCES; i++) this.floor[i] = i < slots ? pos[i] : 0;
+    if (this.next >= head) for (let i = 0; i < L.MAX_INSTANCES; i++) this.cursor[i] = this.floor[i];
   }
   /** sequence numbers ever reserved: every event has a smaller one (calls leave the rest of their batch unused) */
   head(): number {
@@ -148,6 +151,9 @@ export class EventReader {
       torn.push(false);
       taken.push(undefined);
       if (w === this.cursor[i]) continue; // nothing new in this ring
+      // a first read from before the head: as far back as the ring goes; what it wrote since this reader started and
+      // no longer holds is lost
+      if (this.cursor[i] < 0) lost += Math.max(0, ((w - this.floor[i]) >>> 0) - L.RING_SIZE);
       let c = this.cursor[i] < 0 ? (w - L.RING_SIZE) >>> 0 : this.cursor[i];
       const ahead = (w - c) >>> 0;
       if (ahead > L.RING_SIZE) { lost += ahead - L.RING_SIZE; c = (w - L.RING_SIZE) >>> 0; }

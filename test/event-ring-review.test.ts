@@ -116,4 +116,37 @@ test("event ring races: an entry 2^32 numbers old is not read as a recent one", 
   b.detach();
 });
 
+test("event ring races: a reader started before the head counts what a ring laps before its first read", () => {
+  const { a, b, gb } = pair();
+  const sb = slotOf(b);
+  gb.convert(0, 4096, "shared");
+  const head = reader(a).head();
+  const r = reader(a, head - 8); // from a little before the head (as <gmem-view> starts its strip)
+  const p0 = ringPos(a, sb);
+  // b writes more than a ring holds before r's first read: everything b writes now is numbered after r's start
+  for (let i = 0; ringPos(a, sb) - p0 < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "shared" : "private");
+  const written = ringPos(a, sb) - p0;
+  const { events, lost } = r.read();
+  const since = events.filter((e) => e.seq >= head).length;
+  assert.ok(since + lost >= written, `${written} written since r started: ${since} of them read, ${lost} counted lost`);
+  b.detach();
+});
+
+test("event ring races: ... and what an instance attaching after it writes", () => {
+  const a = createSimulatorSync();
+  const ga = a.createGmem(4 << 20, ["mmap", "init-private"]);
+  ga.convert(0, 4096, "shared");
+  const head = reader(a).head();
+  const r = reader(a, head - 8);
+  const b = createSimulatorSync(a.module, { memory: a.memory });
+  const gb = b.openGmem(ga.handle);
+  const sb = slotOf(b), p0 = ringPos(a, sb);
+  for (let i = 0; ringPos(a, sb) - p0 < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  const written = ringPos(a, sb) - p0;
+  const { events, lost } = r.read();
+  const since = events.filter((e) => e.seq >= head).length;
+  assert.ok(since + lost >= written, `${written} written since r started: ${since} of them read, ${lost} counted lost`);
+  b.detach();
+});
+
 test.run();
