@@ -75,7 +75,7 @@ export class SimContext {
   readonly core: CoreExports;
   /** Default generation for createGmem. */
   protocol: Protocol;
-  /** Reader of the event ring from this instance's point of view (starts at the head when created). */
+  /** Reader of the event rings, merged in sequence order (starts at the head when created). */
   readonly events: EventReader;
   private _u32: Uint32Array;
   private readonly outWord: number;
