@@ -5,7 +5,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, layout as L } from "../bindings/index";
 import type { SimEvent } from "../bindings/events";
-import { pair, setAttrStarts, atReaderLoad, slotOf, setBatch, reader, ringPos } from "./harness/ring";
+import { pair, setAttrStarts, atReaderLoad, slotOf, setBatch, reader, ringPos, overfill } from "./harness/ring";
 
 const W = L.RING_ENTRY_SIZE >>> 2, M = L.RING_SIZE - 1;
 const wposAt = (s: number) => (L.RING_WPOS + s * L.CACHE_LINE) >>> 2;
@@ -15,7 +15,7 @@ test("event ring races: a full ring whose writer is filling its next entry: ever
   const sb = slotOf(b);
   const u32 = new Uint32Array(a.memory.buffer);
   const b0 = ringPos(a, sb);
-  for (let i = 0; ringPos(a, sb) - b0 < L.RING_SIZE + 100; i++) gb.convert(4096 + (i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  overfill(b, gb, 1);
   // b's next call took [h, h + 16), wrote and published its first event (h), and has made the plain stores of its
   // second (h + 1) into the slot of position w + 1 (that of position w + 1 - RING_SIZE), not yet its atomic store of
   // the write position: a thread paused between the two
@@ -118,14 +118,11 @@ test("event ring races: an entry 2^32 numbers old is not read as a recent one", 
 
 test("event ring races: a reader started before the head counts what a ring laps before its first read", () => {
   const { a, b, gb } = pair();
-  const sb = slotOf(b);
   gb.convert(0, 4096, "shared");
   const head = reader(a).head();
   const r = reader(a, head - 8); // from a little before the head (as <gmem-view> starts its strip)
-  const p0 = ringPos(a, sb);
   // b writes more than a ring holds before r's first read: everything b writes now is numbered after r's start
-  for (let i = 0; ringPos(a, sb) - p0 < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "shared" : "private");
-  const written = ringPos(a, sb) - p0;
+  const written = overfill(b, gb);
   const { events, lost } = r.read();
   const since = events.filter((e) => e.seq >= head).length;
   assert.ok(since + lost >= written, `${written} written since r started: ${since} of them read, ${lost} counted lost`);
@@ -140,9 +137,7 @@ test("event ring races: ... and what an instance attaching after it writes", () 
   const r = reader(a, head - 8);
   const b = createSimulatorSync(a.module, { memory: a.memory });
   const gb = b.openGmem(ga.handle);
-  const sb = slotOf(b), p0 = ringPos(a, sb);
-  for (let i = 0; ringPos(a, sb) - p0 < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
-  const written = ringPos(a, sb) - p0;
+  const written = overfill(b, gb);
   const { events, lost } = r.read();
   const since = events.filter((e) => e.seq >= head).length;
   assert.ok(since + lost >= written, `${written} written since r started: ${since} of them read, ${lost} counted lost`);

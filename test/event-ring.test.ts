@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync, layout as L } from "../bindings/index";
 import type { SimEvent } from "../bindings/events";
-import { reader, pair, setAttrStarts, slotOf, ringPos } from "./harness/ring";
+import { reader, pair, setAttrStarts, slotOf, ringPos, overfill } from "./harness/ring";
 
 const increasing = (events: SimEvent[]) => events.every((e, i) => i === 0 || e.seq > events[i - 1].seq);
 
@@ -110,7 +110,7 @@ test("event ring: an instance that attaches after a reader and laps its ring bef
   const r = reader(a);
   const b = createSimulatorSync(a.module, { memory: a.memory });
   const gb = b.openGmem(ga.handle);
-  for (let i = 0; ringPos(a, slotOf(b)) < L.RING_SIZE + 100; i++) gb.convert((i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  overfill(b, gb);
   const { events, lost } = r.read();
   assert.ok(lost > 100, `lost ${lost}`);
   assert.is(events.length + lost, ringPos(a, slotOf(b)), "none dropped without being counted");
@@ -137,7 +137,7 @@ test("event ring: each ring laps on its own; the reader counts what it lost of t
   const sa = slotOf(a), sb = slotOf(b);
   const a0 = ringPos(a, sa), b0 = ringPos(a, sb);
   ga.convert(0, 4096, "shared"); // a: a few events, early
-  for (let i = 0; ringPos(a, sb) - b0 < L.RING_SIZE + 100; i++) gb.convert(4096 + (i % 4) * 4096, 4096, i % 2 ? "private" : "shared");
+  overfill(b, gb, 1);
   const { events, lost } = r.read();
   // what b wrote a lap ago is lost, and one more: the oldest entry of a full ring shares its slot with the one its
   // writer may be writing right now (a reader cannot tell it is not)

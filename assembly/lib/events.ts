@@ -45,19 +45,21 @@ function reserve(): u32 {
     const h = atomic.load<u64>(RING_HEAD);
     const lo = <u32>h;
     atomic.store<u64>(ib + IN_RING_RES, (<u64>lo << 32) | <u64>(lo + BATCH));
-    if (atomic.cmpxchg<u64>(RING_HEAD, h, h + BATCH) == h) {
-      store<u32>(ib + IN_RING_END, lo + BATCH);
-      store<u32>(ib + IN_RING_HI, <u32>(h >> 32));
-      return lo;
-    }
+    if (atomic.cmpxchg<u64>(RING_HEAD, h, h + BATCH) == h) return taken(ib, h);
   }
   // pending first: a reader that read RING_HEAD before this add must not merge past what it may hand out
   atomic.store<u64>(ib + IN_RING_RES, <u64>RING_RES_PENDING);
-  const h64 = atomic.add<u64>(RING_HEAD, <u64>BATCH), head = <u32>h64;
-  store<u32>(ib + IN_RING_END, head + BATCH);
-  store<u32>(ib + IN_RING_HI, <u32>(h64 >> 32));
+  const h = atomic.add<u64>(RING_HEAD, <u64>BATCH), head = taken(ib, h);
   atomic.store<u64>(ib + IN_RING_RES, (<u64>head << 32) | <u64>(head + BATCH));
   return head;
+}
+
+/** The batch from h on is this call's: its end and its high word, for emit (this instance's own); its first. */
+// @ts-ignore: decorator
+@inline function taken(ib: usize, h: u64): u32 {
+  store<u32>(ib + IN_RING_END, <u32>h + BATCH);
+  store<u32>(ib + IN_RING_HI, <u32>(h >> 32));
+  return <u32>h;
 }
 
 /** Append one event: kind, EVF_* flags and the five fields its EVL_* layout names. */
@@ -93,7 +95,7 @@ export function eventsEnd(): void {
   eventsClose(instBase());
 }
 
-/** Instance block b's batch ends: its own call's end, its detach, or its reaping (it died between calls). */
+/** Instance block b's batch ends: its own call's end or trap, its detach, or its reaping (its thread is gone). */
 export function eventsClose(b: usize): void {
   if (load<u64>(b + IN_RING_RES) == 0) return; // (END alone cannot say: a batch may end at 2^32, low word 0)
   atomic.store<u64>(b + IN_RING_RES, 0);

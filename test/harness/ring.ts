@@ -2,7 +2,7 @@
 // and a reader started at the head, the starts of the set_attr events read, a stand-in for another thread running
 // at a chosen point of a read (one thread cannot pause another mid-step), and the words a call publishes for
 // readers (its batch, its ring's write position), to stand in for a call still running on another thread.
-import { createSimulatorSync, EventReader, layout as L } from "../../bindings/index";
+import { createSimulatorSync, EventReader, layout as L, type Gmem } from "../../bindings/index";
 import type { SimEvent } from "../../bindings/events";
 
 type Sim = ReturnType<typeof createSimulatorSync>;
@@ -55,4 +55,14 @@ export function ringPos(sim: Sim, s: number): number {
 /** Set slot s's published batch word (IN_RING_RES): 0 none, 1 pending, else start << 32 | end. */
 export function setBatch(sim: Sim, s: number, v: bigint): void {
   Atomics.store(new BigUint64Array(sim.memory.buffer), (L.INSTANCE_BASE + s * L.INSTANCE_SIZE + L.IN_RING_RES) / 8, v);
+}
+
+/**
+ * Convert pages first .. first + 3 of g (opened by instance `owner`) back and forth until owner's ring has taken
+ * more than it holds (RING_SIZE + 100 entries) since the call began; the entries it took.
+ */
+export function overfill(owner: Sim, g: Gmem, first = 0): number {
+  const s = slotOf(owner), p0 = ringPos(owner, s);
+  for (let i = 0; ringPos(owner, s) - p0 < L.RING_SIZE + 100; i++) g.convert((first + (i % 4)) * 4096, 4096, i % 2 ? "private" : "shared");
+  return ringPos(owner, s) - p0;
 }
