@@ -122,6 +122,13 @@ export function bitmapCountShared(bm: u32, start: u32, end: u32): u64 {
   return n;
 }
 
+/** The 512 u16 counts of one 1 GiB block's 2 MiB blocks, all 512 (shared) or 0: u64 stores of four counts each. */
+function fillCounts2m(p: usize, shared: bool): void {
+  if (!shared) { memory.fill(p, 0, 512 << 1); return; }
+  const four: u64 = 0x0200020002000200; // 512 in each u16 lane
+  for (let q = p, e = p + (512 << 1); q < e; q += 8) store<u64>(q, four);
+}
+
 /**
  * Set [start, end) to shared (true) or private (false), keeping the 2 MiB and 1 GiB counts exact. The bulk middle
  * is one memory.fill; counts are adjusted per 2 MiB block by delta (mirrors kvm_gmem_shareability_store).
@@ -140,6 +147,17 @@ export function bitmapAssign(bm: u32, start: u32, end: u32, shared: bool): void 
     if (gb != g) {
       store<u32>(cnt1gAt(bm, g), <u32>(<i32>load<u32>(cnt1gAt(bm, g)) + gDelta));
       g = gb; gDelta = 0;
+    }
+    if ((b & 511) == 0 && (b << HP2M_SHIFT) >= start && <u64>(b << HP2M_SHIFT) + (<u64>1 << HP1G_SHIFT) <= <u64>end &&
+        blockLen(npages, gb, HP1G_SHIFT) == <u32>1 << HP1G_SHIFT) {
+      // a whole 1 GiB block: its 512 counts all become 512 (or 0) and its own count follows, from the old one
+      const nw: i32 = shared ? <i32>1 << HP1G_SHIFT : 0;
+      const old = <i32>load<u32>(cnt1gAt(bm, gb));
+      fillCounts2m(cnt2mAt(bm, b), shared);
+      gDelta += nw - old;
+      total += <i64>(nw - old);
+      b += 511;
+      continue;
     }
     const bs = b << HP2M_SHIFT;
     const len = blockLen(npages, b, HP2M_SHIFT);
