@@ -124,9 +124,12 @@ export function summary(r: CaseResult, withTarget = true): string {
   if (r.opsPerSec !== undefined) parts.push(`${fmt(r.opsPerSec)} ${r.unit}${range(r.opsPerSec, r.spread, fmt)}`);
   if (r.ratio !== undefined) parts.push(`${r.ratio}x${range(r.ratio, r.ratioSpread, (v) => v.toFixed(2))} vs ${r.vs}`);
   if (r.extra && "timesFloor" in r.extra) {
-    parts.push(`${r.extra.timesFloor}x${range(r.extra.timesFloor as number, r.extra.timesFloorSpread as [number, number] | undefined,
-      (v) => v.toFixed(2))} the memory floor`);
-    if ("warmTimesFloor" in r.extra) parts.push(`${r.extra.warmTimesFloor}x when warm (${String(r.extra.warmNote)})`);
+    parts.push(`${"warmTimesFloor" in r.extra ? "cold: " : ""}${r.extra.timesFloor}x${range(r.extra.timesFloor as number,
+      r.extra.timesFloorSpread as [number, number] | undefined, (v) => v.toFixed(2))} the memory floor`);
+    if ("warmTimesFloor" in r.extra) {
+      parts.push(`warm: ${r.extra.warmTimesFloor}x${range(r.extra.warmTimesFloor as number,
+        r.extra.warmTimesFloorSpread as [number, number] | undefined, (v) => v.toFixed(2))} the floor (${String(r.extra.warmNote)})`);
+    }
   }
   if (r.opsPerSec === undefined && r.ratio === undefined && r.name !== "faults-and-maps") parts.push("counts, not timed");
   if (ex) parts.push(ex);

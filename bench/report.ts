@@ -30,8 +30,14 @@ export function chartSvg(rep: BenchReport): string {
     if (tf !== undefined) {
       const sp = r.extra?.timesFloorSpread as [number, number] | undefined;
       const limit = targetOf(r, /<=\s*([\d.]+)x the (?:memory )?floor/) ?? 2;
-      rows.push({ label: `${r.name}: time / floor`, value: tf, lo: sp ? tf * sp[0] : undefined, hi: sp ? tf * sp[1] : undefined,
-        target: limit, note: `${tf}x floor (target <= ${limit}x)${r.ratio === undefined ? abs(r) : ""}` });
+      const warm = r.extra?.warmTimesFloor as number | undefined;
+      rows.push({ label: `${r.name}: time / floor${warm !== undefined ? ", cold" : ""}`, value: tf, lo: sp ? tf * sp[0] : undefined,
+        hi: sp ? tf * sp[1] : undefined, target: limit, note: `${tf}x floor (target <= ${limit}x)${r.ratio === undefined ? abs(r) : ""}` });
+      if (warm !== undefined) {
+        const ws = r.extra?.warmTimesFloorSpread as [number, number] | undefined;
+        rows.push({ label: `${r.name}: time / floor, warm`, value: warm, lo: ws ? warm * ws[0] : undefined,
+          hi: ws ? warm * ws[1] : undefined, target: limit, note: `${warm}x floor (target <= ${limit}x)` });
+      }
     }
   }
   const w = 1000, rowH = 30, left = 330, top = 40, h = top + rows.length * rowH + 30;

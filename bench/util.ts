@@ -53,15 +53,21 @@ export function rng(seed: number) {
   return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
 }
 
+/** A timed function, or one with an untimed `before` that tinybench runs right before it (its beforeEach hook). */
+export type Timed = (() => unknown) | { fn: () => unknown; before: () => unknown };
+
 /**
  * The one timing harness every timed case uses, on tinybench: each round, tinybench runs `fns` in order, once each
  * (tasks marked synchronous, no warm-up of its own, reset between rounds), so the functions of a round alternate
  * and share the machine's state of that moment. One warm-up round first (not kept). Returns each function's time in
  * ms per round: ms[f][round].
  */
-export function roundsOf(rounds: number, fns: (() => unknown)[], warmup = true): number[][] {
+export function roundsOf(rounds: number, fns: Timed[], warmup = true): number[][] {
   const bench = new Bench({ iterations: 1, time: 0, warmup: false, throws: true });
-  fns.forEach((f, i) => bench.add(String(i), () => { f(); }, { async: false }));
+  fns.forEach((f, i) => {
+    if (typeof f === "function") bench.add(String(i), () => { f(); }, { async: false });
+    else bench.add(String(i), () => { f.fn(); }, { async: false, beforeEach: () => { f.before(); } });
+  });
   const ms: number[][] = fns.map(() => []);
   for (let r = warmup ? -1 : 0; r < rounds; r++) {
     bench.reset();
