@@ -171,4 +171,11 @@ test("abi: the memory map's regions follow one another and the core fits its sta
   assert.ok(core.sim_heap_base() > L.MEMORY_BASE && core.sim_heap_base() <= L.PAGEMAP_BASE, "static data in its window");
 });
 
+test("abi: a call's mark and the views' seqcount share one aligned u64 (mm/instance.ts callSeqMark)", () => {
+  assert.is(layout.IN_SEQ, layout.IN_CALL + 4);
+  assert.is(layout.IN_CALL % 8, 0);
+  assert.is((layout.INSTANCE_BASE + layout.INSTANCE_SIZE) % 8, 0);
+  assert.is(layout.INSTANCE_SIZE % 8, 0);
+});
+
 test.run();

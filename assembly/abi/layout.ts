@@ -20,7 +20,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 8;
+export const LAYOUT_VERSION: u32 = 9;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -185,8 +185,11 @@ export const HELD_MAX: u32 = 127; // every consumer of an inode (GI_NOTIFIER_MAX
 export const IN_STATE: u32 = IN_HELD + 8 + HELD_MAX * 8; // u32: 0 free slot, 1 attached
 export const IN_VIOL: u32 = IN_STATE + 4; //              violations found in this step: u32 count, u32 where, u32[8] codes
 export const IN_VIOL_SIZE: u32 = 40;
-export const IN_CALL: u32 = IN_VIOL + IN_VIOL_SIZE; //    u32 calls entered + left: odd while inside an export
-export const IN_RUNNING_OP: u32 = IN_CALL + 4; //         u32 id of the op this instance is running (0: none)
+export const IN_CALL: u32 = (IN_VIOL + IN_VIOL_SIZE + 7) & ~7; // u32 calls entered + left: odd while inside an export
+export const IN_SEQ: u32 = IN_CALL + 4; //                u32 this instance's seqcount for views: odd inside a call that may
+//                                                          change state (a probe gives its count back), bindings/state.ts;
+//                                                          beside IN_CALL in one u64, so a call marks both with one store
+export const IN_RUNNING_OP: u32 = IN_SEQ + 4; //          u32 id of the op this instance is running (0: none)
 export const IN_STEP: u32 = IN_RUNNING_OP + 4; //         u32 steps (mutating calls) this instance performed
 export const IN_OP_SEQ: u32 = IN_STEP + 4; //             u32 ops this instance started (op id = slot + 1 << 24 | seq)
 export const IN_RING_NEXT: u32 = IN_OP_SEQ + 4; //        u32 next sequence number of this call's batch (events/lib)
@@ -196,9 +199,7 @@ export const IN_RING_RES: u32 = (IN_RING_HI + 4 + 7) & ~7; // u64 the batch as r
 //                                                          while a call holds one, RING_RES_PENDING while it takes
 //                                                          one, 0 between calls (readers merge up to it)
 export const RING_RES_PENDING: u32 = 1; //                 as a u64: start 0, end 1 (a real batch is never one slot)
-export const IN_SEQ: u32 = IN_RING_RES + 8; //            u32 this instance's seqcount for views: odd inside a call that may
-//                                                          change state (a probe gives its count back), bindings/state.ts
-export const IN_COUNTERS: u32 = (IN_SEQ + 4 + 7) & ~7; // u64[MAX_COUNTERS] this instance's counters (folded into
+export const IN_COUNTERS: u32 = IN_RING_RES + 8; //       u64[MAX_COUNTERS] this instance's counters (folded into
 //                                                          H_COUNTERS when it detaches), then u64[MAX_COUNTERS] sums
 export const IN_COUNT_SUMS: u32 = IN_COUNTERS + MAX_COUNTERS * 8;
 // records of this instance's last view query (api/view.ts: u32[4] each), up to the op record

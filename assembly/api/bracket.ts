@@ -25,7 +25,7 @@ import { EBUSY, EOWNERDEAD, ENOTRECOVERABLE } from "../abi/errno";
 import { DEAD_TRAP } from "../abi/consts";
 import { canBlock, releaseHeld, setLocking } from "../mm/sync";
 import { clockMs } from "../mm/clock";
-import { instBase, instSlot, callMark, seqMark, seqGiveBack, instStepAdd, setRunningOp } from "../mm/instance";
+import { instBase, instSlot, callMark, seqMark, callSeqMark, seqGiveBack, instStepAdd, setRunningOp } from "../mm/instance";
 import { checksOn, violationsReset } from "../lib/machine";
 import { fpReset } from "../lib/footprint";
 import { iterReset } from "../lib/iter";
@@ -125,20 +125,19 @@ export function enter(stopWorld: bool = true): i32 {
   if (stopWorld) {
     const r = worldStop();
     if (r != 0) return r;
-    callMark(true);
+    callSeqMark(true);
   } else {
     waitSince = -1;
     for (;;) {
-      callMark(true);
+      callSeqMark(true); // readers see a change from here: the seqcount goes odd with the call mark
       const f = atomic.load<u32>(H_FREEZE);
       if (f == 0 || f == instSlot() + 1) break;
-      callMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
+      callSeqMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
       if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
       if (freezeHolderDied(f)) return -EOWNERDEAD;
       if (!backoff(H_FREEZE, f)) return -EBUSY;
     }
   }
-  seqMark(true);
   world = stopWorld;
   setLocking(atomic.load<u32>(H_LIVE) > 1);
   violationsReset();
@@ -172,15 +171,13 @@ export function leave(r: i32, protocol: bool = true): i32 {
   finish();
   if (world) {
     if (protocol && checksOn()) checkAll();
-    seqMark(false);
-    callMark(false);
+    callSeqMark(false);
     world = false;
     worldStart();
     wakeReaders();
     return r;
   }
-  seqMark(false);
-  callMark(false);
+  callSeqMark(false);
   wakeReaders();
   if (protocol && checksOn() && worldStop() == 0) {
     checkAll();

@@ -40,6 +40,18 @@ export function instanceClaim(): bool {
   const c = load<u32>(base + IN_SEQ);
   if (((c & 1) != 0) != inside) atomic.store<u32>(base + IN_SEQ, c + 1);
 }
+/**
+ * callMark and seqMark together (enter: both odd; leave: both even), as one u64 store of the two adjacent words:
+ * one full barrier where two were (on x86 each atomic store is an XCHG). Either count already there stays.
+ */
+// @ts-ignore: decorator
+@inline export function callSeqMark(inside: bool): void {
+  const v = load<u64>(base + IN_CALL);
+  const c = <u32>v, q = <u32>(v >> 32);
+  const want: u32 = inside ? 1 : 0;
+  const nc = (c & 1) != want ? c + 1 : c, nq = (q & 1) != want ? q + 1 : q;
+  atomic.store<u64>(base + IN_CALL, <u64>nc | (<u64>nq << 32));
+}
 /** A call that changed nothing (a probe): the count goes back to the even value it had, readers keep their reads. */
 // @ts-ignore: decorator
 @inline export function seqGiveBack(): void {
