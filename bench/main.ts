@@ -107,6 +107,9 @@ function extraSummary(r: CaseResult): string | undefined {
         `(${v.ratio}x${range(v.ratio, v.spread, (y) => y.toFixed(2))})`).join("; ") +
         `; a cache line's round trip between the two cores ${String(lineRoundTripNs)} ns [${lo} - ${hi}]`;
     }
+    case "convert-1g-4k-mapped":
+      return `coming back costs this machine ${x.comebackNoopUs} us (a no-op export call after a 50 ms busy loop; ` +
+        `${x.warmNoopUs} us right after another)`;
     case "explore-schedules":
       return `${n(x.schedules)} schedules (every interleaving the locks allow: ${n(x.allInterleavingsTheLocksAllow)}, ` +
         `${x.reductionVsLocks}x fewer; naive interleavings ${n(x.naiveInterleavings)}, ${n(x.reductionVsNaive)}x fewer)`;

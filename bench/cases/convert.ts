@@ -207,6 +207,12 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
   }], false);
   const vsFloor = convOnly.map((t, i) => t / floor[i]);
   const warmVsFloor = warm.map((t, i) => t / floorWarm[i]);
+  // what coming back costs on this machine, with no model work in it: a no-op export call right after a 50 ms busy
+  // loop that touches no memory, and right after another such call
+  const busy = () => { const t = performance.now(); while (performance.now() - t < 50) { /* spin */ } };
+  const [noopCold, noopWarm] = roundsOf(5, [
+    { before: busy, fn: () => w.sim.core.bench_noop(1) }, () => w.sim.core.bench_noop(2),
+  ]);
   const refRatio = median(refTimes) / median(convOnly);
   const floorX = median(vsFloor), warmX = median(warmVsFloor);
   return {
@@ -221,6 +227,8 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
       warmFloorMs: +median(floorWarm).toFixed(4),
       warmNote: "the pair and the floor each right after a one-page conversion and a 64-byte fill elsewhere, untimed (code, branch and TLB state back after the re-map's 50 ms of faults); cold: both right after the re-map",
       remapMs: +median(remap).toFixed(2), remapNote: "the re-map before each pair (faults, including the zeroing of reused tables), not timed in the pair",
+      comebackNoopUs: +(median(noopCold) * 1000).toFixed(2), warmNoopUs: +(median(noopWarm) * 1000).toFixed(2),
+      comebackNote: "a no-op export call timed right after a 50 ms busy loop, and right after that call",
       floorMs: +median(floor).toFixed(3), referencePairMs: +median(refTimes).toFixed(2), level },
   };
 };
