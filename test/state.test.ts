@@ -178,6 +178,21 @@ test("state: the change count moves by two per step, never for a query or a prob
   assert.is(sim.changeCount, c0 + 4);
 });
 
+test("state: a call waiting out a world stop is not a call: the change count stays", () => {
+  const sim = createSimulatorSync(undefined, { mayBlock: false, checks: false });
+  const g = sim.createGmem(2 * MiB, ["mmap", "init-private"]);
+  const i32 = new Int32Array(sim.memory.buffer, 0, (layout.HEADER_BASE + layout.HEADER_SIZE) >> 2);
+  const c0 = sim.changeCount;
+  Atomics.store(i32, layout.H_FREEZE >> 2, layout.MAX_INSTANCES); // another slot's world stop (never ours: slot 0)
+  let code: unknown;
+  try { g.convert(0, 4096, "shared"); } catch (e) { code = (e as { code?: string }).code; }
+  assert.is(code, "EBUSY", "a thread that may not sleep gives up after spinning");
+  assert.is(sim.changeCount, c0, "the wait moved no count");
+  Atomics.store(i32, layout.H_FREEZE >> 2, 0);
+  g.convert(0, 4096, "shared");
+  assert.is(sim.changeCount, c0 + 2);
+});
+
 test("state: a snapshot keeps the change count but no view's hold on writers nor its sleepers", () => {
   const sim = createSimulatorSync();
   sim.createBitmap(10);

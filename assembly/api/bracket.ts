@@ -128,14 +128,22 @@ export function enter(stopWorld: bool = true): i32 {
     callSeqMark(true);
   } else {
     waitSince = -1;
-    for (;;) {
-      callSeqMark(true); // readers see a change from here: the seqcount goes odd with the call mark
-      const f = atomic.load<u32>(H_FREEZE);
-      if (f == 0 || f == instSlot() + 1) break;
-      callSeqMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
-      if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
-      if (freezeHolderDied(f)) return -EOWNERDEAD;
-      if (!backoff(H_FREEZE, f)) return -EBUSY;
+    callSeqMark(true); // the common case: the call mark and the odd seqcount in one store
+    let f = atomic.load<u32>(H_FREEZE);
+    if (f != 0 && f != instSlot() + 1) {
+      // the world is stopped: waiting is not a call, so the seqcount goes back to the value it had (as a probe's
+      // does: readers see no change) and only the call mark moves while this waits
+      seqGiveBack();
+      for (;;) {
+        callMark(false); // not in a call while waiting: the world stopper is waiting for exactly that
+        if (atomic.load<u32>(H_DEAD) != 0) return deadCode();
+        if (freezeHolderDied(f)) return -EOWNERDEAD;
+        if (!backoff(H_FREEZE, f)) return -EBUSY;
+        callMark(true);
+        f = atomic.load<u32>(H_FREEZE);
+        if (f == 0 || f == instSlot() + 1) break;
+      }
+      seqMark(true);
     }
   }
   world = stopWorld;
