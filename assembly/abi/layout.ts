@@ -20,7 +20,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 9;
+export const LAYOUT_VERSION: u32 = 10;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
@@ -74,6 +74,7 @@ export const INITIAL_WASM_PAGES: u32 = ((HEAP_BASE + WASM_PAGE_SIZE - 1) >> WASM
 export const PAGEMAP_FREE: u32 = 0x80; //                 head of a free block (| order)
 export const PAGEMAP_USED: u32 = 0x40; //                 head of an allocated block (| order)
 export const PAGEMAP_PCP: u32 = 0xc0; //                  a free page on the per-cpu list (order 0, never a buddy)
+export const PAGEMAP_PCP_ZERO: u32 = 0xc1; //             ... whose bytes are known to be all zero (freed empty)
 
 // ---- header fields ----------------------------------------------------------------------------------------------
 export const H_MAGIC: u32 = HEADER_BASE + 0; //          u32

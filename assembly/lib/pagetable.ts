@@ -7,7 +7,7 @@
 //
 // Table descriptor (PT_OBJ_SIZE bytes, embedded wherever the owner wants):
 //   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32
-import { pageAlloc, pageFree, pageFreeChain, pcpPrepare, pagemapEntry } from "../mm/alloc";
+import { pageAlloc, pageFree, pageFreeZeroed, pageFreeChain, pcpPrepare, pagemapEntry } from "../mm/alloc";
 import { ENOMEM, EEXIST, EINVAL, ENOENT } from "../abi/errno";
 import { TdpIter, tdpIterStart, tdpIterNext, ptPathAt } from "./tdp_iter";
 import {
@@ -90,7 +90,7 @@ export function ptZapLeaf(pt: usize, gfn: u32): u32 {
       let l = level;
       let t = table;
       while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
-        pageFree(t, 0);
+        pageFreeZeroed(t); // empty: every entry was zapped to 0
         tablesAdd(pt, -1);
         l++;
         t = l == 4 ? t4 : l == 3 ? t3 : t2;
@@ -303,7 +303,7 @@ function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
     // freeEmptyUpwards: the emptied table goes, then each ancestor it empties (never the root)
     let l = level, t = table;
     while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
-      pageFree(t, 0);
+      pageFreeZeroed(t); // empty: every entry was zapped to 0
       tablesAdd(pt, -1);
       l++;
       t = l == 4 ? t4 : l == 3 ? t3 : t2;
@@ -368,7 +368,7 @@ function freeEmptyUpwards(pt: usize, it: TdpIter): void {
   while (it.level < it.rootLevel) {
     const table = load<u32>(ptPathAt(it, it.level));
     if (load<u16>(occupancyAt(table)) != 0) break;
-    pageFree(table, 0);
+    pageFreeZeroed(table); // empty: every entry was zapped to 0
     tablesAdd(pt, -1);
     it.level++;
     it.gfn &= ~(levelPages(it.level) - 1);
