@@ -53,14 +53,28 @@ const NAP_NS: i64 = 200000; //             one sleep: 0.2 ms (a timeout, so unlo
 const WATCH_MS: f64 = 1000; //            a holder's call making no progress for this long, twice in a row: it died
 
 // ---- try operations (no waiting) --------------------------------------------------------------------------------
+// Alone (locking off), no other instance runs model code until this call ends (an attach stops the world first),
+// so a lock word needs no atomic read-modify-write: the same values, written plainly. Locks that outlive the call
+// (a paused op's invalidate lock) are in the word either way, for a later call that has company.
 /** down_write_trylock for `owner` (a 31-bit id). */
 // @ts-ignore: decorator
 @inline export function rwTryWrite(w: usize, owner: u32): bool {
+  if (!locking) {
+    if (load<u32>(w) != 0) return false;
+    store<u32>(w, RW_EXCL | (owner & 0x7fffffff));
+    return true;
+  }
   return atomic.cmpxchg<u32>(w, 0, RW_EXCL | (owner & 0x7fffffff)) == 0;
 }
 
 /** down_read_trylock. */
 export function rwTryRead(w: usize): bool {
+  if (!locking) {
+    const v = load<u32>(w);
+    if ((v & RW_EXCL) != 0 || v == 0x7fffffff) return false;
+    store<u32>(w, v + 1);
+    return true;
+  }
   for (let i = 0; i < 64; i++) {
     const v = atomic.load<u32>(w);
     if ((v & RW_EXCL) != 0 || v == 0x7fffffff) return false;
@@ -70,9 +84,9 @@ export function rwTryRead(w: usize): bool {
 }
 
 // @ts-ignore: decorator
-@inline export function rwWriteUnlock(w: usize): void { atomic.store<u32>(w, 0); }
+@inline export function rwWriteUnlock(w: usize): void { if (locking) atomic.store<u32>(w, 0); else store<u32>(w, 0); }
 // @ts-ignore: decorator
-@inline export function rwReadUnlock(w: usize): void { atomic.sub<u32>(w, 1); }
+@inline export function rwReadUnlock(w: usize): void { if (locking) atomic.sub<u32>(w, 1); else store<u32>(w, load<u32>(w) - 1); }
 // @ts-ignore: decorator
 @inline export function rwHeldWrite(w: usize): bool { return (atomic.load<u32>(w) & RW_EXCL) != 0; }
 // @ts-ignore: decorator
