@@ -63,6 +63,103 @@ test("folio: 1 GiB -> 4 KiB split and merge back, uptodate carried", () => {
   g.check();
 });
 
+test("folio: a merge keeps a provably zero sub-array for the next split, and frees one it cannot prove", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  const pages = () => sim.memoryStats().heapPages;
+  for (const flag of ["hugetlb-2M", "hugetlb-1G"] as const) { // the pfn pools' own pages, once
+    const t = sim.createGmem(GiB, ["mmap", "init-private", flag]);
+    t.allocFolio(0);
+    t.dispose();
+  }
+  const before = pages();
+  const g = sim.createGmem(8 * MiB, ["mmap", "init-private", "hugetlb-2M"]);
+  g.allocFolio(0);
+  g.markUptodate(0); // the huge folio's UPTODATE covers every 4 KiB folio after the split
+  const h0 = pages();
+  g.splitFolio(0);
+  assert.is(pages(), h0 + 2, "the split allocates the 512 x 16-byte entries (8 KiB)");
+  g.mergeFolio(0);
+  assert.is(pages(), h0 + 2, "the merge keeps them: nothing referenced, no per-page flag");
+  g.check();
+  g.splitFolio(0);
+  assert.is(pages(), h0 + 2, "the next split takes the spare instead of allocating");
+  for (const i of [0, 1, 511]) assert.equal([g.folio(i).refcount, g.folio(i).pincount, g.folio(i).uptodate], [1, 0, true]);
+  g.check();
+  g.mergeFolio(0);
+  // a block never made uptodate, one 4 KiB folio of it made uptodate while split: that entry carries the flag
+  g.allocFolio(M2);
+  g.splitFolio(M2); // takes the spare
+  assert.is(pages(), h0 + 2);
+  g.markUptodate(M2 + 5);
+  g.mergeFolio(M2);
+  assert.is(g.folio(M2).uptodate, true, "the merged folio is uptodate");
+  assert.is(pages(), h0, "not provably zero: freed");
+  g.check();
+  g.splitFolio(M2);
+  assert.is(g.folio(M2 + 5).uptodate, true, "the block's flag covers it now");
+  assert.is(pages(), h0 + 2, "a fresh, zeroed sub-array");
+  g.mergeFolio(M2);
+  assert.is(pages(), h0 + 2, "now provably zero: kept");
+  g.check();
+  // a 1 GiB block's 4 MiB sub-array is never kept
+  const big = sim.createGmem(GiB, ["mmap", "init-private", "hugetlb-1G"]);
+  big.allocFolio(0);
+  const h1 = pages();
+  big.splitFolio(0);
+  assert.is(pages(), h1 + 1024);
+  big.mergeFolio(0);
+  assert.is(pages(), h1, "past PAGE_ALLOC_COSTLY_ORDER the sub-array goes back to the heap");
+  big.check();
+  // freeing the inode frees its spare with everything else
+  g.dispose();
+  big.dispose();
+  assert.is(pages(), before, "nothing of either inode stays");
+});
+
+test("folio: the inode counts its busy blocks through every kind of reference, and the refcount walk trusts it", () => {
+  const sim = createSimulatorSync(undefined, { debug: true });
+  for (const flags of [["mmap", "init-shared"], ["mmap", "init-shared", "hugetlb-2M"]] as GmemFlag[][]) {
+    const g = sim.createGmem(8 * MiB, flags);
+    for (const i of [3, M2 + 7, 3 * M2]) g.allocFolio(i);
+    const refuse = (index: number) => {
+      try { g.convert(0, 8 * MiB, "private"); assert.unreachable("converted with a busy folio"); } catch (e) {
+        assert.is((e as { code: string }).code, "EAGAIN");
+        assert.is((e as { errorOffset: number }).errorOffset, index * 4096, "error_index = the busy folio");
+      }
+    };
+    for (const [kind, add, drop] of [
+      ["transient", (i: number) => g.ref(i, "transient", 1), (i: number) => g.ref(i, "transient", -1)],
+      ["map", (i: number) => rawRef(g, i, "map", 1), (i: number) => rawRef(g, i, "map", -1)],
+      ["pin", (i: number) => rawRef(g, i, "pin", 1), (i: number) => rawRef(g, i, "pin", -1)],
+    ] as const) {
+      add(M2 + 7); add(M2 + 7); add(3 * M2); // two references on one folio, one on a folio of another block
+      g.check(); // the checker recounts the busy blocks and compares
+      refuse(M2 + 7);
+      drop(M2 + 7);
+      refuse(M2 + 7);
+      drop(M2 + 7);
+      g.check();
+      refuse(3 * M2);
+      drop(3 * M2);
+      g.check();
+      assert.is(g.runs().length, 1, `${kind}: nothing changed while refused`);
+    }
+    g.convert(0, 8 * MiB, "private"); // quiet everywhere now
+    g.convert(0, 8 * MiB, "shared");
+    g.check();
+  }
+  // a huge folio: a pin makes its block busy, the unpin quiet again
+  const h = sim.createGmem(4 * MiB, ["mmap", "init-private", "hugetlb-2M"]);
+  h.allocFolio(0);
+  rawRef(h, 5, "pin", 1);
+  h.check();
+  assert.is(code(() => h.splitFolio(0)), "EAGAIN");
+  rawRef(h, 5, "pin", -1);
+  h.check();
+  h.splitFolio(0);
+  h.check();
+});
+
 test("folio: split and merge refuse while a pin, a host mapping or a transient reference is held", () => {
   const sim = createSimulatorSync(undefined, { debug: true });
   const g = sim.createGmem(4 * MiB, ["mmap", "init-private", "hugetlb-2M"]);

@@ -1,14 +1,14 @@
 // Invariants of the data structures themselves: the shareability bitmap's counts (I1's representation), the folio
 // blocks (I2) and their refcounts (I4), and the page tables (counters, occupancy, alignment: INV_PT).
-import { BM_NPAGES, BM_WORDS, BM_CNT2M, BM_CNT1G, BM_N2M, BM_N1G, BM_NWORDS, BM_SHARED, GI_NBLOCKS, GI_NPAGES, GI_POPULATED } from "../abi/records";
+import { BM_NPAGES, BM_WORDS, BM_CNT2M, BM_CNT1G, BM_N2M, BM_N1G, BM_NWORDS, BM_SHARED, GI_NBLOCKS, GI_NPAGES, GI_POPULATED, GI_SPARE_SUB, GI_BUSY_BLOCKS } from "../abi/records";
 import { INV_PT } from "../abi/consts";
-import { pagemapEntry } from "../mm/alloc";
+import { pagemapEntry, heapBlockUsed, heapBlockOrder } from "../mm/alloc";
 import { recordViolation } from "../lib/machine";
 import { spteIsPresent, spteIsLeaf, spteLevel, sptePfn, spteChild, ptRoot, ptLeaves, ptTables, PT_LEVELS } from "../lib/pagetable";
 import { blockShift, hugeOrder } from "../gmem/inode";
 import {
   FB_STATE, FB_ORDER, FB_PFN, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_ABSENT, FB_HUGE, FB_SPLIT, FE_PFN, FE_MAP,
-  FE_PIN, FE_SIZE, GUP_PIN_COUNTING_BIAS, blockAt, ePresent, eRef, ePfn, eUptodate,
+  FE_PIN, FE_SIZE, GUP_PIN_COUNTING_BIAS, SPARE_MAX_ORDER, blockAt, blockBusy, ePresent, eRef, ePfn, eUptodate, subOrder,
 } from "../gmem/folio";
 
 /** Report a violation and return its code. */
@@ -60,12 +60,13 @@ export function checkFolios(gi: u32): u32 {
   const shift = blockShift(gi);
   const ho = hugeOrder(gi);
   const npages = load<u32>(gi, GI_NPAGES);
-  let populated: u32 = 0;
+  let populated: u32 = 0, busyBlocks: u32 = 0;
   for (let b: u32 = 0; b < nb; b++) {
     const blk = blockAt(gi, b);
     const st = <u32>load<u8>(blk, FB_STATE);
     const first = b << shift;
     if (st == FB_ABSENT) continue;
+    if (blockBusy(blk)) busyBlocks++;
     if (st == FB_HUGE) {
       if (ho == 0 || <u32>load<u8>(blk, FB_ORDER) != ho) return fail(2, first);
       const pfn = load<u32>(blk, FB_PFN);
@@ -99,6 +100,14 @@ export function checkFolios(gi: u32): u32 {
     populated += present;
   }
   if (populated != load<u32>(gi, GI_POPULATED)) return fail(2, 0);
+  if (busyBlocks != load<u32>(gi, GI_BUSY_BLOCKS)) return fail(4, 0); // the summary of the summaries
+  // the spare sub-array: none, or an allocated block of the sub-array's order, small, and all zero
+  const spare = load<u32>(gi, GI_SPARE_SUB);
+  if (spare != 0) {
+    const order = subOrder(gi);
+    if (order > SPARE_MAX_ORDER || !heapBlockUsed(spare) || heapBlockOrder(spare) != order) return fail(2, 0);
+    for (let i: u32 = 0; i < (<u32>FE_SIZE << shift); i += 8) if (load<u64>(spare + i) != 0) return fail(2, 0);
+  }
   return 0;
 }
 

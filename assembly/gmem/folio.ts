@@ -14,13 +14,15 @@
 //     +14 pins a pin-mode IOMMU holds u16
 // The entries of a split HugeTLB block are all present and their pfns follow the huge page, so neither is stored
 // for them; a block-level UPTODATE (kept from the huge folio) covers every entry. A split therefore starts from
-// all-zero entries: one memory.fill, the floor of what a split must write.
-import { GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED } from "../abi/records";
+// all-zero entries: one memory.fill, the floor of what a split must write; or none, when the inode keeps a spare:
+// a merge whose sub-array it can prove all-zero keeps it for the next split (spareTake/sparePut below).
+import { GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_SPARE_SUB, GI_BUSY_BLOCKS } from "../abi/records";
 import { ENOMEM } from "../abi/errno";
 import { FOLIO_UPTODATE } from "../abi/consts";
 import { pageAlloc, pageFree, orderFor } from "../mm/alloc";
 import { pfnAlloc, pfnFree } from "../mm/pfn";
 import { blockShift, hugeOrder } from "./inode";
+import { DEBUG } from "../lib/debug";
 
 export const FB_STATE: usize = 0;
 export const FB_ORDER: usize = 1;
@@ -79,8 +81,34 @@ export const GUP_PIN_COUNTING_BIAS: u32 = 1024;
 }
 // @ts-ignore: decorator
 @inline export function subOrder(gi: u32): u32 { return orderFor(<u64>FE_SIZE << blockShift(gi)); }
+// The inode counts its busy blocks (GI_BUSY_BLOCKS): a huge folio referenced beyond the filemap, or a split block
+// with a busy 4 KiB folio. With none, a safe-refcount walk has nothing to find, however large the range.
+/** Is the block busy (a huge folio with references beyond the filemap's, or a split block with a busy folio)? */
+export function blockBusy(blk: usize): bool {
+  const st = <u32>load<u8>(blk, FB_STATE);
+  if (st == FB_HUGE) return load<u32>(blk, FB_REF) != (<u32>1 << load<u8>(blk, FB_ORDER));
+  return st == FB_SPLIT && load<u32>(blk, FB_REF) != 0;
+}
 // @ts-ignore: decorator
-@inline export function busyAdd(blk: usize, d: i32): void { store<u32>(blk, <u32>(<i32>load<u32>(blk, FB_REF) + d), FB_REF); }
+@inline function busyBlocksAdd(gi: u32, d: i32): void {
+  store<u32>(gi, <u32>(<i32>load<u32>(gi, GI_BUSY_BLOCKS) + d), GI_BUSY_BLOCKS);
+}
+// @ts-ignore: decorator
+@inline export function busyBlocks(gi: u32): u32 { return load<u32>(gi, GI_BUSY_BLOCKS); }
+/** A split block's busy 4 KiB folios change by d. */
+// @ts-ignore: decorator
+@inline export function busyAdd(gi: u32, blk: usize, d: i32): void {
+  const old = load<u32>(blk, FB_REF), n = <u32>(<i32>old + d);
+  store<u32>(blk, n, FB_REF);
+  if ((old == 0) != (n == 0)) busyBlocksAdd(gi, n != 0 ? 1 : -1);
+}
+/** A huge folio's refcount becomes ref. */
+export function hugeRefSet(gi: u32, blk: usize, ref: u32): void {
+  const nr = <u32>1 << load<u8>(blk, FB_ORDER);
+  const was = load<u32>(blk, FB_REF) != nr;
+  store<u32>(blk, ref, FB_REF);
+  if (was != (ref != nr)) busyBlocksAdd(gi, was ? -1 : 1);
+}
 // @ts-ignore: decorator
 @inline export function uptodateAdd(blk: usize, d: i32): void { store<u32>(blk, <u32>(<i32>load<u32>(blk, FB_MAP) + d), FB_MAP); }
 // @ts-ignore: decorator
@@ -108,7 +136,27 @@ export function folioMapInit(gi: u32, npages: u32, hugeOrd: u32): bool {
 export function folioMapDestroy(gi: u32): void {
   const n = load<u32>(gi, GI_NBLOCKS);
   for (let b: u32 = 0; b < n; b++) releaseBlock(gi, b);
+  const spare = spareTake(gi);
+  if (spare != 0) pageFree(spare, subOrder(gi));
   pageFree(load<u32>(gi, GI_BLOCKS), load<u32>(gi, GI_BLOCKS_ORDER));
+}
+
+/**
+ * The spare sub-array: one all-zero sub-array per inode, kept by a merge that can prove it zero and taken by the
+ * next split instead of allocating and zeroing one (as the per-cpu lists keep freed pages of small orders for
+ * the next allocation, free_unref_page). Only up to PAGE_ALLOC_COSTLY_ORDER (a 2 MiB block's 8 KiB): a 1 GiB
+ * block's 4 MiB goes back to the heap. Taken and put by exchange, so two restructurings never share one.
+ */
+export const SPARE_MAX_ORDER: u32 = 3;
+
+/** The inode's spare all-zero sub-array, now the caller's, or 0. */
+// @ts-ignore: decorator
+@inline export function spareTake(gi: u32): u32 { return atomic.xchg<u32>(<usize>gi + GI_SPARE_SUB, 0); }
+
+/** Keep an all-zero sub-array as the spare; false (the caller frees it) when the inode has one or it is too big. */
+export function sparePut(gi: u32, sub: u32): bool {
+  if (DEBUG) for (let i: u32 = 0; i < (<u32>FE_SIZE << blockShift(gi)); i += 8) assert(load<u64>(sub + i) == 0, "sparePut: not zero");
+  return subOrder(gi) <= SPARE_MAX_ORDER && atomic.cmpxchg<u32>(<usize>gi + GI_SPARE_SUB, 0, sub) == 0;
 }
 
 /** Drop a block's folios, frames, sub-array and content, whatever references them (callers check first). */
@@ -135,6 +183,7 @@ export function releaseBlock(gi: u32, b: u32): void {
   }
   const content = load<u32>(blk, FB_CONTENT);
   if (content != 0) pageFree(content, contentOrder(gi));
+  if (blockBusy(blk)) busyBlocksAdd(gi, -1);
   memory.fill(blk, 0, FB_SIZE);
 }
 

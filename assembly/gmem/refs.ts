@@ -5,7 +5,7 @@ import { DEBUG } from "../lib/debug";
 import { EINVAL, ENOENT } from "../abi/errno";
 import {
   FB_STATE, FB_ORDER, FB_REF, FB_PIN, FB_MAP, FB_HUGE, FB_SPLIT, FE_FLAGS, FE_MAP, FE_PIN, FE_IOPIN,
-  FOLIO_HOSTMAP, GUP_PIN_COUNTING_BIAS, blockAt, blockOf, entryOf, ePresent, eRef, eSetRef, busyAdd,
+  FOLIO_HOSTMAP, GUP_PIN_COUNTING_BIAS, blockAt, blockOf, entryOf, ePresent, eRef, eSetRef, busyAdd, busyBlocks, hugeRefSet,
 } from "./folio";
 import { blockShift, pagesHeld } from "./inode";
 
@@ -30,13 +30,13 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
     if (kind == REF_TRANSIENT) {
       // only a transient reference that is actually held can be dropped
       if (delta < 0 && ref <= (<u32>1 << load<u8>(blk, FB_ORDER)) + load<u32>(blk, FB_PIN) + load<u32>(blk, FB_MAP)) return -EINVAL;
-      store<u32>(blk, <u32>(<i32>ref + delta), FB_REF);
+      hugeRefSet(gi, blk, <u32>(<i32>ref + delta));
     } else {
       const at: usize = kind == REF_HOSTMAP ? FB_MAP : FB_PIN;
       const c = load<u32>(blk + at);
       if (delta < 0 && c == 0) return -EINVAL;
       store<u32>(blk + at, <u32>(<i32>c + delta));
-      store<u32>(blk, <u32>(<i32>ref + delta), FB_REF);
+      hugeRefSet(gi, blk, <u32>(<i32>ref + delta));
     }
     return 0;
   }
@@ -61,7 +61,7 @@ export function folioRef(gi: u32, index: u32, kind: u32, delta: i32): i32 {
     nref = <u32>(<i32>ref + delta * w);
   }
   eSetRef(e, nref);
-  if ((ref != 1) != (nref != 1)) busyAdd(blk, nref != 1 ? 1 : -1);
+  if ((ref != 1) != (nref != 1)) busyAdd(gi, blk, nref != 1 ? 1 : -1);
   return 0;
 }
 
@@ -82,6 +82,7 @@ export function folioOnlyFilemapRefs(gi: u32, index: u32): bool {
  * walk); the folio's first index (before start for a huge folio that begins earlier), or 0xffffffff if none.
  */
 export function firstUnsafeFolio(gi: u32, start: u32, end: u32): u32 {
+  if (busyBlocks(gi) == 0) return 0xffffffff; // no block of the inode is busy
   const shift = blockShift(gi);
   let i = start;
   while (i < end) {
@@ -123,7 +124,7 @@ export function folioSetHostMap(gi: u32, index: u32, on: bool): void {
   const ref = eRef(e);
   const nref = <u32>(<i32>ref + d);
   eSetRef(e, nref);
-  if ((ref != 1) != (nref != 1)) busyAdd(blk, nref != 1 ? 1 : -1);
+  if ((ref != 1) != (nref != 1)) busyAdd(gi, blk, nref != 1 ? 1 : -1);
 }
 
 /** Pins on the folio at index (0 when absent). */

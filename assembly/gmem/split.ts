@@ -8,7 +8,7 @@ import { FOLIO_UPTODATE } from "../abi/consts";
 import {
   FB_STATE, FB_ORDER, FB_FLAGS, FB_REF, FB_PIN, FB_MAP, FB_SUB, FB_NSUB, FB_HUGE, FB_SPLIT, FB_ABSENT, FE_PIN,
   FE_MAP, FE_IOPIN, FE_PFN, FE_SIZE, blockAt, entryAt, entryOf, ePresent, eRef, eUptodate, subOrder, busyAdd,
-  uptodateAdd, populatedAdd, releaseBlock, GUP_PIN_COUNTING_BIAS,
+  uptodateAdd, populatedAdd, releaseBlock, spareTake, sparePut, GUP_PIN_COUNTING_BIAS,
 } from "./folio";
 import { folioOnlyFilemapRefs } from "./refs";
 import { blockShift, hugeOrder } from "./inode";
@@ -35,7 +35,8 @@ export function splitFolio(gi: u32, b: u32): i32 {
     return -EAGAIN;
   }
   // every 4 KiB folio: present, pfn = the huge page's + i, refcount 1, no map or pin: the all-zero entry
-  const sub = pageAlloc(subOrder(gi));
+  let sub = spareTake(gi);
+  if (sub == 0) sub = pageAlloc(subOrder(gi));
   if (sub == 0) return -ENOMEM;
   const uptodate = (load<u16>(blk, FB_FLAGS) & <u16>FOLIO_UPTODATE) != 0; // stays on the block: covers every entry
   store<u8>(blk, <u8>FB_SPLIT, FB_STATE);
@@ -70,8 +71,13 @@ export function mergeFolio(gi: u32, b: u32): i32 {
     return -EAGAIN;
   }
   // a 4 KiB folio that was never made uptodate reads zero, so the merged folio counts as zeroed
-  const anyUptodate = load<u32>(blk, FB_MAP) != 0 || (load<u16>(blk, FB_FLAGS) & <u16>FOLIO_UPTODATE) != 0;
-  pageFree(load<u32>(blk, FB_SUB), subOrder(gi));
+  const blockUptodate = (load<u16>(blk, FB_FLAGS) & <u16>FOLIO_UPTODATE) != 0;
+  const anyUptodate = load<u32>(blk, FB_MAP) != 0 || blockUptodate;
+  // All-zero entries, provably: none busy (FB_REF 0: refcount 1, so no map, pin or host PTE either), and no
+  // per-entry UPTODATE: a block-level one is never cleared while split and makes a per-entry one unnecessary
+  // (folioMarkUptodate), and without it FB_MAP counts the per-entry ones.
+  const sub = load<u32>(blk, FB_SUB);
+  if (!((blockUptodate || load<u32>(blk, FB_MAP) == 0) && sparePut(gi, sub))) pageFree(sub, subOrder(gi));
   store<u8>(blk, <u8>FB_HUGE, FB_STATE);
   store<u8>(blk, <u8>ho, FB_ORDER);
   store<u16>(blk, anyUptodate ? <u16>FOLIO_UPTODATE : 0, FB_FLAGS);
@@ -125,7 +131,7 @@ export function freeSmall(gi: u32, index: u32): i32 {
   }
   if (pins != 0) {
     if (!orphanAdd(gi, index, load<u32>(e, FE_PFN), pins, load<u16>(e, FE_IOPIN), contentGet(gi, index))) return -ENOMEM;
-    busyAdd(blk, -1);
+    busyAdd(gi, blk, -1);
   } else pfnFree(load<u32>(e, FE_PFN), 0);
   if (eUptodate(blk, e)) uptodateAdd(blk, -1);
   memory.fill(e, 0, FE_SIZE);
