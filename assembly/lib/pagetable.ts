@@ -346,16 +346,31 @@ function zapSubtree(pt: usize, table: u32, level: u32): u32 {
     return n;
   }
   let huge: u32 = 0, below: u32 = 0;
-  for (let i: u32 = 0; i < 512; i++) {
-    const e = load<u64>(table + (i << 3));
-    if (!spteIsPresent(e)) continue;
-    if (spteIsLeaf(e)) { huge++; continue; }
-    const child = spteChild(e);
-    if (level == 2) { below += <u32>load<u16>(occupancyAt(child)); chainAdd(child); } // counted once, below
-    else below += zapSubtree(pt, child, level - 1);
+  if (level == 2) {
+    // the PTE tables under a PMD table: their leaves are their occupancy, counted once below; the chain is kept
+    // in locals for the loop (up to 512 tables: this loop is most of a 1 GiB zap)
+    let first = chainFirst, last = chainLast, n = chainN;
+    for (let i: u32 = 0; i < 512; i++) {
+      const e = load<u64>(table + (i << 3));
+      if (!spteIsPresent(e)) continue;
+      if (spteIsLeaf(e)) { huge++; continue; }
+      const child = spteChild(e);
+      below += <u32>load<u16>(occupancyAt(child));
+      if (n == 0) last = child;
+      first = pcpPrepare(child, first);
+      n++;
+    }
+    chainFirst = first; chainLast = last; chainN = n;
+    leavesAdd(pt, 1, -<i32>below);
+  } else {
+    for (let i: u32 = 0; i < 512; i++) {
+      const e = load<u64>(table + (i << 3));
+      if (!spteIsPresent(e)) continue;
+      if (spteIsLeaf(e)) { huge++; continue; }
+      below += zapSubtree(pt, spteChild(e), level - 1);
+    }
   }
   leavesAdd(pt, level, -<i32>huge);
-  if (level == 2) leavesAdd(pt, 1, -<i32>below);
   chainAdd(table);
   return huge + below;
 }
