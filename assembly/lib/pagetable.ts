@@ -73,37 +73,13 @@ export function ptWalkLeaf(pt: usize, gfn: u32): u32 {
 
 /**
  * Remove the leaf mapping gfn (any level) and free the tables that empties; returns its level, 0 if none.
- * (A single-leaf zap without an iterator, for callers that find leaves one by one.)
+ * (A single-leaf zap without an iterator, for callers that find leaves one by one: zapOneGfn's walk.)
  */
 export function ptZapLeaf(pt: usize, gfn: u32): u32 {
-  let table = load<u32>(pt, PT_ROOT);
-  if (table == 0) return 0;
-  let t4: u32 = table, t3: u32 = 0, t2: u32 = 0, t1: u32 = 0;
-  for (let level: u32 = PT_LEVELS; level >= 1; level--) {
-    const sptep = table + (indexAt(<u64>gfn, level) << 3);
-    const e = load<u64>(sptep);
-    if (!spteIsPresent(e)) return 0;
-    if (spteIsLeaf(e)) {
-      store<u64>(sptep, 0);
-      leavesAdd(pt, level, -1);
-      // free emptied tables upwards (never the root)
-      let l = level;
-      let t = table;
-      while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
-        pageFreeZeroed(t); // empty: every entry was zapped to 0
-        tablesAdd(pt, -1);
-        l++;
-        t = l == 4 ? t4 : l == 3 ? t3 : t2;
-        const pe = t + (indexAt(<u64>gfn, l) << 3);
-        store<u64>(pe, 0);
-      }
-      return level;
-    }
-    table = spteChild(e);
-    if (level == 4) t3 = table; else if (level == 3) t2 = table; else if (level == 2) t1 = table;
-  }
-  void t1;
-  return 0;
+  const root = load<u32>(pt, PT_ROOT);
+  if (root == 0 || zapOneGfn(pt, root, gfn, ZAP_WHOLE) <= 0) return 0;
+  const span = zapEnd - zapStart;
+  return span == 1 ? 1 : span == 512 ? 2 : 3;
 }
 
 /** The entry mapping gfn (0 when none). */
