@@ -1,5 +1,6 @@
 // The radix page table and its tdp_iter-style walker: map / lookup / zap / demote at every level, tables freed
-// when emptied, a huge leaf never descended into, ENOMEM leaving the table intact.
+// when emptied (an IOMMU unmap) or kept (KVM's zaps), a huge leaf never descended into, ENOMEM leaving the table
+// intact.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSimulatorSync } from "../bindings/index";
@@ -100,10 +101,14 @@ test("pagetable: tables emptied by a zap go back to the heap", () => {
   assert.is(sim.memoryStats().heapPages, heap0 - 1, "the table descriptor page is freed with it");
 });
 
-test("pagetable: random maps and zaps agree with a set of leaves", () => {
+/**
+ * Random maps and zaps against a set of leaves. keepTables: KVM's zaps, so the model also tracks which tables exist
+ * (none is ever freed): a huge map over a table is EEXIST, and the table count is exact.
+ */
+function randomMapsAndZaps(keepTables: boolean, seed: number): void {
   const sim = createSimulatorSync(undefined, { debug: true });
   const pt = sim.createPageTable();
-  const r = rng(42);
+  const r = rng(seed);
   const SIZE = [0, 1, M2, G1];
   // the model: leaves keyed "level:base" -> pfn
   const leaves = new Map<string, number>();
@@ -120,34 +125,43 @@ test("pagetable: random maps and zaps agree with a set of leaves", () => {
       const cb = base + i * SIZE[l - 1];
       const ck = `${l - 1}:${cb}`;
       leaves.set(ck, pfn + i * SIZE[l - 1]);
+      tableFor(l - 1, cb); // the demotion made the table
       if (cb < b && cb + SIZE[l - 1] > a) zapLeaf(ck, a, b, demote);
     }
   };
   const span = 4 * G1;
+  // keepTables: the 2 MiB regions holding a PTE table and the 1 GiB regions holding a PMD table (tables only appear)
+  const pte = new Set<number>(), pmd = new Set<number>();
+  const tableFor = (level: number, gfn: number): void => {
+    if (level <= 1) pte.add(Math.floor(gfn / M2));
+    if (level <= 2) pmd.add(Math.floor(gfn / G1));
+  };
   for (let n = 0; n < 1500; n++) {
     if (r.int(10) < 6) {
       const level = ([1, 1, 1, 2, 2, 3] as const)[r.int(6)];
       const size = SIZE[level];
       const gfn = r.int(span / size) * size;
       const pfn = (0x100 + r.int(1000)) * size;
-      const free = overlapping(gfn, gfn + size).length === 0;
+      const tabled = keepTables && (level === 2 ? pte.has(gfn / M2) : level === 3 && pmd.has(gfn / G1));
+      const free = overlapping(gfn, gfn + size).length === 0 && !tabled;
       let got: string | undefined;
       try { pt.map(gfn, pfn, level); } catch (e) { got = (e as { code: string }).code; }
       assert.is(got, free ? undefined : "EEXIST", `map ${gfn} L${level}`);
-      if (free) leaves.set(`${level}:${gfn}`, pfn);
+      if (free) { leaves.set(`${level}:${gfn}`, pfn); tableFor(level, gfn); }
     } else {
       const a = r.int(span);
       const b = Math.min(span, a + 1 + r.int(r.int(2) ? 600 : 3 * M2));
       const demote = r.int(2) === 1;
       const expect = overlapping(a, b);
       for (const k of expect) zapLeaf(k, a, b, demote);
-      pt.zap(a, b, demote ? "demote" : "zap");
+      pt.zap(a, b, demote ? "demote" : "zap", { keepTables });
     }
     if (n % 100 === 99) {
       pt.check();
       const counts = { "4K": 0, "2M": 0, "1G": 0 };
       for (const k of leaves.keys()) counts[(["", "4K", "2M", "1G"] as const)[+k.split(":")[0]] as "4K"]++;
       assert.equal(pt.leaves(), counts, `leaf counts at op ${n}`);
+      if (keepTables) assert.is(pt.tables(), 1 + 1 + pmd.size + pte.size, `root, one PUD table, ${pmd.size} PMD, ${pte.size} PTE`);
       for (let t = 0; t < 200; t++) {
         const g = r.int(span);
         let want: { pfn: number; level: number } | null = null;
@@ -161,6 +175,67 @@ test("pagetable: random maps and zaps agree with a set of leaves", () => {
       }
     }
   }
+}
+
+test("pagetable: random maps and zaps agree with a set of leaves (tables freed as an IOMMU unmap frees them)", () => {
+  randomMapsAndZaps(false, 42);
+});
+
+test("pagetable: random maps and zaps that keep every table (KVM's tdp_mmu_zap_leafs) agree, tables counted", () => {
+  randomMapsAndZaps(true, 43);
+});
+
+test("pagetable: a zap that keeps tables clears a whole 1 GiB of 4 KiB leaves, tables in order or scattered", () => {
+  for (const scattered of [false, true]) {
+    const sim = createSimulatorSync(undefined, { debug: true });
+    const pt = sim.createPageTable();
+    // scattered: the PTE tables are allocated in a shuffled order, so no two neighbours lie next to each other
+    const order = [...Array(512).keys()];
+    if (scattered) { const r = rng(7); for (let i = 511; i > 0; i--) { const j = r.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; } }
+    for (const t of order) pt.map(G1 + t * M2, 0x4000, 1); // one leaf first: the table exists
+    for (let g = G1; g < 2 * G1; g++) if (g % M2 !== 0) pt.map(g, 0x4000 + (g % M2), 1);
+    const heap = sim.memoryStats().heapPages, tables = pt.tables();
+    assert.equal(pt.zap(G1 - 5, 2 * G1 + 5, "zap", { keepTables: true }), { count: G1, start: G1, end: 2 * G1 });
+    assert.equal(pt.leaves(), { "4K": 0, "2M": 0, "1G": 0 });
+    assert.is(pt.tables(), tables, "every table stays");
+    assert.is(sim.memoryStats().heapPages, heap);
+    for (const g of [G1, G1 + 1, G1 + 300 * M2 + 17, 2 * G1 - 1]) assert.is(pt.lookup(g), null);
+    pt.check(); // occupancy of every kept table is 0 and its entries are
+    pt.map(G1 + 3, 0x9000, 1); // a fault finds its tables in place
+    assert.is(pt.tables(), tables);
+    assert.is(code(() => pt.map(G1 + 2 * M2, 0x9000, 2)), "EEXIST", "a huge map over a kept table: the caller zaps it first");
+    assert.equal(pt.zap(G1 + 2 * M2, G1 + 3 * M2), { count: 0, start: G1 + 2 * M2, end: G1 + 2 * M2 }, "an empty table dropped");
+    assert.is(pt.tables(), tables - 1);
+    pt.map(G1 + 2 * M2, 0x9000, 2);
+    pt.check();
+  }
+});
+
+test("pagetable: KVM's conversions keep its tables; a 2 MiB fault over an emptied one drops it unflushed", () => {
+  const sim = createSimulatorSync(undefined, { debug: true, checks: true });
+  const MiB = 2 ** 20;
+  const g = sim.createGmem(4 * MiB, ["mmap", "init-private", "hugetlb-2M"]);
+  const vm = sim.createVm();
+  vm.bind(0, 0, 4 * MiB, g, 0);
+  const level = (gpa: number) => (vm.access(gpa, { private: true }) as { level?: string }).level;
+  g.convert(0x5000, 4096, "shared"); // a shared page splits the 2 MiB folio: private faults map 4 KiB
+  for (const p of [0, 1, 2, 7]) assert.is(level(p * 4096), "4K");
+  g.convert(0x5000, 4096, "private");
+  const heap = sim.memoryStats().heapPages;
+  sim.events.read();
+  g.convert(0, 2 * MiB, "shared");
+  const kinds = sim.events.read().events.map((e) => e.kind);
+  assert.ok(kinds.includes("kvm.zap"), "the four 4 KiB SPTEs go");
+  assert.is(vm.info().privateLeaves, 0);
+  assert.is(sim.memoryStats().heapPages - heap, 2, "the PTE table stays (the split's entries are the 2 pages)");
+  g.convert(0, 2 * MiB, "private"); // all private again: merged to one 2 MiB folio
+  const before = sim.memoryStats().heapPages;
+  sim.events.read();
+  assert.is(level(0), "2M");
+  const after = sim.events.read().events.map((e) => e.kind);
+  assert.ok(!after.includes("kvm.zap") && !after.includes("kvm.tlb_flush"), `nothing was mapped there: ${after.join(", ")}`);
+  assert.is(sim.memoryStats().heapPages, before - 1, "the empty PTE table the 2 MiB leaf replaces is freed");
+  sim.checkInvariants();
 });
 
 test("pagetable: ENOMEM in the middle of a map frees the tables it allocated", () => {

@@ -74,7 +74,6 @@ export const INITIAL_WASM_PAGES: u32 = ((HEAP_BASE + WASM_PAGE_SIZE - 1) >> WASM
 export const PAGEMAP_FREE: u32 = 0x80; //                 head of a free block (| order)
 export const PAGEMAP_USED: u32 = 0x40; //                 head of an allocated block (| order)
 export const PAGEMAP_PCP: u32 = 0xc0; //                  a free page on the per-cpu list (order 0, never a buddy)
-export const PAGEMAP_PCP_ZERO: u32 = 0xc1; //             ... whose bytes are known to be all zero (freed empty)
 
 // ---- header fields ----------------------------------------------------------------------------------------------
 export const H_MAGIC: u32 = HEADER_BASE + 0; //          u32

@@ -186,9 +186,12 @@ export function pt_lookup(h: u32, gfn: u32): i32 {
 // @ts-ignore: decorator
 @inline function isGfnEnd(x: f64): bool { return x >= 0 && x <= 4294967296.0 && x == Math.floor(x); }
 
-/** Zap every leaf mapping a gfn in [start, end); partial 0: a straddling huge leaf whole, 1: demote it first. */
+/**
+ * Zap every leaf mapping a gfn in [start, end); partial bit 0 (ZAP_DEMOTE): a straddling huge leaf is demoted first,
+ * else zapped whole; bit 1 (ZAP_KEEP_TABLES): every table stays (KVM), else tables go as an IOMMU unmap frees them.
+ */
 export function pt_zap(h: u32, start: f64, end: f64, partial: u32): i32 {
-  if (!isGfnEnd(start) || !isGfnEnd(end) || start > end || partial > 1) return -EINVAL;
+  if (!isGfnEnd(start) || !isGfnEnd(end) || start > end || partial > 3) return -EINVAL;
   { const e = enter(); if (e != 0) return e; }
   const pt = objGet(h, OBJ_T_PAGETABLE);
   let r: i32;

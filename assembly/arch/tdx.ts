@@ -8,7 +8,7 @@ import { EV_ARCH_SEPT_REMOVE, EV_ARCH_SEPT_DEMOTE, EV_ARCH_SEPT_BLOCK, EV_ARCH_S
 import { INJ_SEPT_REMOVE_FAIL, SEPT_BLOCKED, SEPT_REMOVED } from "../abi/consts";
 import {
   tdpIterStart, tdpIterNext, ptWalkLeaf, ptDemoteAt, ptZapRange, ptRoot, spteIsPresent, spteIsLeaf, spteLevel,
-  levelPages, ZAP_WHOLE, SPTE_STATE_MASK, SPTE_STATE_SHIFT,
+  levelPages, ZAP_WHOLE, ZAP_KEEP_TABLES, SPTE_STATE_MASK, SPTE_STATE_SHIFT,
 } from "../lib/pagetable";
 import { bitmapCreate, bitmapDestroy, bitmapTest, bitmapAssign } from "../lib/bitmap";
 import { emit } from "../lib/events";
@@ -111,7 +111,7 @@ export function tdxZapPrivate(vmIdx: u32, pt: usize, gi: u32, base: u32, pgoff: 
     }
     tdpIterNext(it);
   }
-  const r = ptZapRange(pt, it, <u64>start, <u64>end, ZAP_WHOLE);
+  const r = ptZapRange(pt, it, <u64>start, <u64>end, ZAP_WHOLE | ZAP_KEEP_TABLES);
   iterPop();
   return r;
 }

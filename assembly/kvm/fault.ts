@@ -187,14 +187,16 @@ function mapLeaf(vm: u32, sp: usize, gi: u32, index: u32, gfn: u32, isPrivate: b
   const st: u32 = tdxPrivate ? SEPT_PENDING : 0; // TDH.MEM.PAGE.AUG installs a PENDING leaf
   let r = ptMap(pt, g0, pfn - (gfn & (n - 1)), level, st);
   if (r == -EEXIST && level > 1) {
-    // smaller mappings already inside the huge range (from before a merge): the TDP MMU installs the huge leaf
-    // over the lower-level table, whose leaves go (handle_removed_pt) and are flushed
+    // a lower-level table inside the huge range (zaps keep tables): the TDP MMU installs the huge leaf over it,
+    // and the table goes with whatever leaves it still has (handle_removed_pt), flushed if there were any
     const it = iterPush();
     const z = ptZapRange(pt, it, <u64>g0, <u64>g0 + n, ZAP_WHOLE);
     iterPop();
     if (z < 0) return z;
-    emit(EV_KVM_ZAP, isPrivate ? EVF_PRIVATE : 0, vmIndex(vm), g0, g0 + n, <u32>z, 0);
-    kvmFlushTlbs(vm);
+    if (z > 0) {
+      emit(EV_KVM_ZAP, isPrivate ? EVF_PRIVATE : 0, vmIndex(vm), g0, g0 + n, <u32>z, 0);
+      kvmFlushTlbs(vm);
+    }
     r = ptMap(pt, g0, pfn - (gfn & (n - 1)), level, st);
   }
   if (r < 0) return r;

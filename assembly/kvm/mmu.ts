@@ -12,7 +12,7 @@ import { inThreadMode } from "../mm/instance";
 import { iterPush, iterPop } from "../lib/iter";
 import { isTdx } from "../lib/machine";
 import {
-  ptZapRange, ptWalkLeaf, ptDemoteAt, ptZapLeaf, spteLevel, levelPages, ZAP_WHOLE,
+  ptZapRange, ptWalkLeaf, ptDemoteAt, ptZapLeaf, spteLevel, levelPages, ZAP_WHOLE, ZAP_KEEP_TABLES,
 } from "../lib/pagetable";
 import {
   VM_SEQ, VM_ENDS, VM_IN_PROGRESS, VM_RANGE_START, VM_RANGE_END, VM_RANGE_VALID, VM_TLB_FLUSHES, VM_MMU_LOCK, vmIndex,
@@ -90,13 +90,13 @@ export function kvmZapSlotRange(vm: u32, sp: usize, start: u32, end: u32, priv: 
     if (isTdx()) {
       r = tdxZapPrivate(vmIndex(vm), vmPtPrivate(vm), slotInode(sp), slotBase(sp), slotPgoff(sp), start, end);
       if (tdxRemoveFailed()) vmMarkDead(vm);
-    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE); // a straddling leaf goes whole
+    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE | ZAP_KEEP_TABLES); // a straddling leaf goes whole
     if (r < 0) { iterPop(); return r; }
     if (r > 0) emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0);
     total += r;
   }
   if (shared) {
-    const r = ptZapRange(vmPtShared(vm), it, <u64>start, <u64>end, ZAP_WHOLE);
+    const r = ptZapRange(vmPtShared(vm), it, <u64>start, <u64>end, ZAP_WHOLE | ZAP_KEEP_TABLES);
     if (r < 0) { iterPop(); return r; }
     if (r > 0) emit(EV_KVM_ZAP, 0, vmIndex(vm), start, end, <u32>r, 0);
     total += r;
@@ -129,7 +129,7 @@ export function kvmBreakHuge(vm: u32, sp: usize, lo: u32, hi: u32, how: u32): u3
       } else if (isTdx()) {
         if (tdxDemote(vmIndex(vm), pt, p, gfn, slotInode(sp), slotIndex(sp, g0)) < 0) break;
       } else {
-        ptZapLeaf(pt, gfn);
+        ptZapLeaf(pt, gfn, ZAP_KEEP_TABLES);
         emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), g0, g0 + n, 1, 0);
         zapped++;
         break;

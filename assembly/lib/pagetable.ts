@@ -3,13 +3,17 @@
 //
 // Entries are encoded as lib/ptentry.ts says; the walk is lib/tdp_iter.ts.
 // Levels: 1 = 4 KiB (PTE), 2 = 2 MiB (PMD), 3 = 1 GiB (PUD), 4 = root (covers 2^36 gfns; u32 gfns use 32 entries).
-// The page map keeps, per table page, the number of present entries, so a table a zap empties goes straight back.
+// The page map keeps, per table page, the number of present entries. A KVM zap (ZAP_KEEP_TABLES) clears leaves and
+// keeps every table, emptied ones too, as tdp_mmu_zap_leafs does; an IOMMU unmap drops the tables wholly inside its
+// range with their subtrees, and frees the tables it empties at once.
 //
 // Table descriptor (PT_OBJ_SIZE bytes, embedded wherever the owner wants):
-//   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32
-import { pageAlloc, pageFree, pageFreeZeroed, pageFreeChain, pcpPrepare, pagemapEntry } from "../mm/alloc";
+//   +0 root u32, +4 present leaves u32[3] (4 KiB, 2 MiB, 1 GiB), +16 table pages in use u32 (lib/ptdesc.ts)
+import { pageAlloc, pageFree } from "../mm/alloc";
 import { ENOMEM, EEXIST, EINVAL, ENOENT } from "../abi/errno";
-import { TdpIter, tdpIterStart, tdpIterNext, ptPathAt } from "./tdp_iter";
+import { TdpIter, tdpIterStart, tdpIterNext, tdpIterSkip, ptPathAt } from "./tdp_iter";
+import { PT_ROOT, PT_OBJ_SIZE, occupancyAt, occAdd, leavesAdd, tablesAdd } from "./ptdesc";
+import { zapSubtreeFree, zapSubtreeLeaves } from "./ptsubtree";
 import {
   PT_LEVELS, SPTE_STATE_MASK, SPTE_STATE_SHIFT, spteIsPresent, spteIsLeaf, spteLevel, sptePfn, spteState, spteChild,
   makeLeaf, makeNonLeaf, levelPages, indexAt,
@@ -20,40 +24,9 @@ export {
   spteLevel, sptePfn, spteState, spteChild, makeLeaf, levelPages,
 };
 
-export const PT_ROOT: usize = 0;
-export const PT_LEAVES: usize = 4;
-export const PT_TABLES: usize = 16;
-export const PT_OBJ_SIZE: u32 = 32;
-
-// @ts-ignore: decorator
-@inline function occupancyAt(table: u32): usize { return pagemapEntry(table) + 2; }
-// @ts-ignore: decorator
-@inline function occAdd(table: u32, d: i32): u32 {
-  const n = <u32>(<i32>load<u16>(occupancyAt(table)) + d);
-  store<u16>(occupancyAt(table), <u16>n);
-  return n;
-}
-// @ts-ignore: decorator
-@inline function leavesAdd(pt: usize, level: u32, d: i32): void {
-  const at = pt + PT_LEAVES + ((<usize>level - 1) << 2);
-  store<u32>(at, <u32>(<i32>load<u32>(at) + d));
-}
-// @ts-ignore: decorator
-@inline function tablesAdd(pt: usize, d: i32): void {
-  store<u32>(pt, <u32>(<i32>load<u32>(pt, PT_TABLES) + d), PT_TABLES);
-}
-
-// @ts-ignore: decorator
-@inline export function ptRoot(pt: usize): u32 { return load<u32>(pt, PT_ROOT); }
-
-export function ptInit(pt: usize): void {
-  memory.fill(pt, 0, PT_OBJ_SIZE);
-}
-
-export function ptLeaves(pt: usize, level: u32): u32 {
-  return load<u32>(pt + PT_LEAVES + ((<usize>level - 1) << 2));
-}
-export function ptTables(pt: usize): u32 { return load<u32>(pt, PT_TABLES); }
+export {
+  PT_ROOT, PT_LEAVES, PT_TABLES, PT_OBJ_SIZE, ptRoot, ptInit, ptLeaves, ptTables,
+} from "./ptdesc";
 
 // ---- operations -------------------------------------------------------------------------------------------------
 
@@ -72,12 +45,12 @@ export function ptWalkLeaf(pt: usize, gfn: u32): u32 {
 }
 
 /**
- * Remove the leaf mapping gfn (any level) and free the tables that empties; returns its level, 0 if none.
- * (A single-leaf zap without an iterator, for callers that find leaves one by one: zapOneGfn's walk.)
+ * Remove the leaf mapping gfn (any level), tables as `partial`'s ZAP_KEEP_TABLES says; returns its level, 0 if
+ * none. (A single-leaf zap without an iterator, for callers that find leaves one by one: zapOneGfn's walk.)
  */
-export function ptZapLeaf(pt: usize, gfn: u32): u32 {
+export function ptZapLeaf(pt: usize, gfn: u32, partial: u32): u32 {
   const root = load<u32>(pt, PT_ROOT);
-  if (root == 0 || zapOneGfn(pt, root, gfn, ZAP_WHOLE) <= 0) return 0;
+  if (root == 0 || zapOneGfn(pt, root, gfn, partial & ZAP_KEEP_TABLES) <= 0) return 0;
   const span = zapEnd - zapStart;
   return span == 1 ? 1 : span == 512 ? 2 : 3;
 }
@@ -198,12 +171,14 @@ export function ptLastZapEnd(): u64 { return zapEnd; }
 
 export const ZAP_WHOLE: u32 = 0; //   a huge leaf partly inside the range is zapped whole (non-TDX KVM)
 export const ZAP_DEMOTE: u32 = 1; //  ... is demoted first, so exactly the range goes (TDX "precise zapping")
+export const ZAP_KEEP_TABLES: u32 = 2; // | either: every table stays, only leaves go (KVM: tdp_mmu_zap_leafs)
 
 /**
- * Remove every leaf mapping a gfn in [start, end) (tdp_mmu_zap_leafs) and free tables that become empty. A huge
- * leaf that sticks out of the range is zapped whole or demoted first, as `partial` says. Returns the number of
- * leaves removed (ptLastZapStart/End give the span), or -ENOMEM when a demotion needed a table page (leaves zapped
- * before that point stay zapped, as in the kernel).
+ * Remove every leaf mapping a gfn in [start, end) (tdp_mmu_zap_leafs). A huge leaf that sticks out of the range is
+ * zapped whole or demoted first, as `partial` says; a table wholly inside the range has its leaves cleared, or with
+ * `partial` lacking ZAP_KEEP_TABLES goes with its subtree. Tables a zap empties stay. Returns the number of leaves
+ * removed (ptLastZapStart/End give the span), or -ENOMEM when a demotion needed a table page (leaves zapped before
+ * that point stay zapped, as in the kernel).
  */
 export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial: u32): i32 {
   zapCount = 0;
@@ -215,24 +190,28 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
   while (it.valid) {
     const e = it.oldSpte;
     if (spteIsPresent(e) && !spteIsLeaf(e) && it.gfn >= start && it.gfn + levelPages(it.level) <= end) {
-      // a whole subtree inside the range: drop it in one go (the walk never has to visit its leaves)
+      // a whole subtree inside the range: its leaves cleared table by table, or the subtree dropped in one go
       const level = it.level;
-      const n = zapSubtreeFree(pt, spteChild(e), level - 1);
-      store<u64>(it.sptep, 0);
-      zapCount += n;
-      if (it.gfn < zapStart) zapStart = it.gfn;
-      if (it.gfn + levelPages(level) > zapEnd) zapEnd = it.gfn + levelPages(level);
-      it.oldSpte = 0;
-      const table = load<u32>(ptPathAt(it, level));
-      if (occAdd(table, -1) == 0) freeEmptyUpwards(pt, it);
-      tdpIterNext(it);
+      const keep = (partial & ZAP_KEEP_TABLES) != 0;
+      const n = keep ? zapSubtreeLeaves(pt, spteChild(e), level - 1) : zapSubtreeFree(pt, spteChild(e), level - 1);
+      if (n != 0 || !keep) {
+        zapCount += n;
+        if (it.gfn < zapStart) zapStart = it.gfn;
+        if (it.gfn + levelPages(level) > zapEnd) zapEnd = it.gfn + levelPages(level);
+      }
+      if (!keep) {
+        store<u64>(it.sptep, 0);
+        it.oldSpte = 0;
+        if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0) freeEmptyUpwards(pt, it);
+      }
+      tdpIterSkip(it); // past the subtree
       continue;
     }
     if (spteIsPresent(e) && spteIsLeaf(e)) {
       const level = it.level;
       const size = levelPages(level);
       if (it.gfn < start || it.gfn + size > end) {
-        if (partial == ZAP_DEMOTE && level > 1) {
+        if ((partial & ZAP_DEMOTE) != 0 && level > 1) {
           const r = ptDemoteAt(pt, it.sptep);
           if (r < 0) return r;
           it.oldSpte = load<u64>(it.sptep);
@@ -245,8 +224,7 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
       zapCount++;
       if (it.gfn < zapStart) zapStart = it.gfn;
       if (it.gfn + size > zapEnd) zapEnd = it.gfn + size;
-      const table = load<u32>(ptPathAt(it, level));
-      if (occAdd(table, -1) == 0) freeEmptyUpwards(pt, it);
+      if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0 && (partial & ZAP_KEEP_TABLES) == 0) freeEmptyUpwards(pt, it);
     }
     tdpIterNext(it);
   }
@@ -255,9 +233,8 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
 
 /**
  * ptZapRange of the single gfn g without the iterator: the same walk tdp_iter makes for a one-gfn range (root to the
- * leaf, one entry per level, no side steps), so the same leaf goes, the same counters change and the same emptied
- * tables are freed in the same order. -1 (nothing changed) when a huge leaf must be demoted first: the iterator
- * path does that.
+ * leaf, one entry per level, no side steps), so the same leaf goes and the same counters change. -1 (nothing
+ * changed) when a huge leaf must be demoted first: the iterator path does that.
  */
 function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
   let t4: u32 = root, t3: u32 = 0, t2: u32 = 0, t1: u32 = 0;
@@ -270,16 +247,17 @@ function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
       if (level == 4) t3 = spteChild(e); else if (level == 3) t2 = spteChild(e); else t1 = spteChild(e);
       continue;
     }
-    if (level > 1 && partial == ZAP_DEMOTE) return -1;
+    if (level > 1 && (partial & ZAP_DEMOTE) != 0) return -1;
     store<u64>(sptep, 0);
     leavesAdd(pt, level, -1);
     zapCount = 1;
     zapStart = g & ~(levelPages(level) - 1);
     zapEnd = zapStart + levelPages(level);
+    if ((partial & ZAP_KEEP_TABLES) != 0) { occAdd(table, -1); return 1; }
     // freeEmptyUpwards: the emptied table goes, then each ancestor it empties (never the root)
     let l = level, t = table;
     while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
-      pageFreeZeroed(t); // empty: every entry was zapped to 0
+      pageFree(t, 0);
       tablesAdd(pt, -1);
       l++;
       t = l == 4 ? t4 : l == 3 ? t3 : t2;
@@ -290,67 +268,6 @@ function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
   return 0;
 }
 
-// The tables of a subtree being dropped, chained for one pageFreeChain (per instance, empty between zaps).
-let chainFirst: u32 = 0, chainLast: u32 = 0, chainN: u32 = 0;
-
-// @ts-ignore: decorator
-@inline function chainAdd(table: u32): void {
-  if (chainN == 0) chainLast = table;
-  chainFirst = pcpPrepare(table, chainFirst);
-  chainN++;
-}
-
-/**
- * Drop the subtree of the table at `level` whole: every table in it goes to the allocator in one batch, the counters
- * change once (handle_removed_pt + tdp_mmu_free_sp, the pages freed together as the RCU callback does). Returns the
- * leaves it held.
- */
-function zapSubtreeFree(pt: usize, table: u32, level: u32): u32 {
-  chainFirst = 0; chainLast = 0; chainN = 0;
-  const n = zapSubtree(pt, table, level);
-  tablesAdd(pt, -<i32>chainN);
-  pageFreeChain(chainFirst, chainLast, chainN);
-  return n;
-}
-
-/** Chain the table at `level` and everything below it; returns the leaves it held (leaf counters adjusted). */
-function zapSubtree(pt: usize, table: u32, level: u32): u32 {
-  if (level == 1) {
-    const n = <u32>load<u16>(occupancyAt(table)); // a PTE table: its present entries are its leaves
-    leavesAdd(pt, 1, -<i32>n);
-    chainAdd(table);
-    return n;
-  }
-  let huge: u32 = 0, below: u32 = 0;
-  if (level == 2) {
-    // the PTE tables under a PMD table: their leaves are their occupancy, counted once below; the chain is kept
-    // in locals for the loop (up to 512 tables: this loop is most of a 1 GiB zap)
-    let first = chainFirst, last = chainLast, n = chainN;
-    for (let i: u32 = 0; i < 512; i++) {
-      const e = load<u64>(table + (i << 3));
-      if (!spteIsPresent(e)) continue;
-      if (spteIsLeaf(e)) { huge++; continue; }
-      const child = spteChild(e);
-      below += <u32>load<u16>(occupancyAt(child));
-      if (n == 0) last = child;
-      first = pcpPrepare(child, first);
-      n++;
-    }
-    chainFirst = first; chainLast = last; chainN = n;
-    leavesAdd(pt, 1, -<i32>below);
-  } else {
-    for (let i: u32 = 0; i < 512; i++) {
-      const e = load<u64>(table + (i << 3));
-      if (!spteIsPresent(e)) continue;
-      if (spteIsLeaf(e)) { huge++; continue; }
-      below += zapSubtree(pt, spteChild(e), level - 1);
-    }
-  }
-  leavesAdd(pt, level, -<i32>huge);
-  chainAdd(table);
-  return huge + below;
-}
-
 /**
  * The table under the iterator became empty: free it and every ancestor that empties with it (never the root),
  * leaving the iterator on the now non-present parent entry so the walk continues sideways.
@@ -359,7 +276,7 @@ function freeEmptyUpwards(pt: usize, it: TdpIter): void {
   while (it.level < it.rootLevel) {
     const table = load<u32>(ptPathAt(it, it.level));
     if (load<u16>(occupancyAt(table)) != 0) break;
-    pageFreeZeroed(table); // empty: every entry was zapped to 0
+    pageFree(table, 0);
     tablesAdd(pt, -1);
     it.level++;
     it.gfn &= ~(levelPages(it.level) - 1);

@@ -85,6 +85,11 @@ function tryStepUp(it: TdpIter): bool {
  */
 export function tdpIterNext(it: TdpIter): void {
   if (tryStepDown(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
+  tdpIterSkip(it);
+}
+
+/** tdp_iter_next without the step down: past the current entry and whatever hangs below it. */
+export function tdpIterSkip(it: TdpIter): void {
   do {
     if (tryStepSide(it)) { if (it.gfn >= it.end) it.valid = 0; return; }
   } while (tryStepUp(it));

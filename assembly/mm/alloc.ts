@@ -7,8 +7,6 @@
 //     bits 0-7    PAGEMAP_FREE | order  on the head page of a free block
 //                 PAGEMAP_USED | order  on the head page of an allocated block
 //                 PAGEMAP_PCP           on a free page held on the per-cpu list (order 0, not a buddy)
-//                 PAGEMAP_PCP_ZERO      the same, for a page freed all-zero (pageFreeZeroed): the next pageAlloc
-//                                       that takes it skips the zeroing; a drain to the buddy lists forgets it
 //     bits 8-31   on a PAGEMAP_PCP page: the next page of the per-cpu list (address >> 12, 0 = none)
 //     bits 16-31  present entries, when the page is a page-table page (lib/pagetable.ts)
 //   free block: +0 next u32, +4 prev u32 (the free list of its order, head in H_FREE_HEADS)
@@ -24,7 +22,7 @@
 // block happens outside it.
 import {
   H_FREE_HEADS, H_HEAP_TOP, H_PAGES_USED, H_PAGES_PEAK, H_FAIL_ALLOC, HEAP_BASE, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE,
-  PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, PAGEMAP_PCP, PAGEMAP_PCP_ZERO, WASM_PAGE_SHIFT, MAX_WASM_PAGES, H_ALLOC_LOCK, H_PCP_HEAD,
+  PAGEMAP_BASE, PAGEMAP_FREE, PAGEMAP_USED, PAGEMAP_PCP, WASM_PAGE_SHIFT, MAX_WASM_PAGES, H_ALLOC_LOCK, H_PCP_HEAD,
   H_PCP_COUNT,
 } from "../abi/layout";
 import { IMAGE_BAD_HEAP_TOP, IMAGE_BAD_PAGE_MAP, IMAGE_BAD_FREE_LIST, IMAGE_BAD_PAGES_USED } from "../abi/consts";
@@ -119,7 +117,6 @@ function allocLocked(order: u32): u32 {
   if (order == 0) {
     const p = load<u32>(H_PCP_HEAD);
     if (p != 0) { // rmqueue_pcplist
-      allocZeroed = load<u8>(pagemapEntry(p)) == <u8>PAGEMAP_PCP_ZERO;
       store<u32>(H_PCP_HEAD, pcpNext(p));
       store<u32>(H_PCP_COUNT, load<u32>(H_PCP_COUNT) - 1);
       store<u32>(pagemapEntry(p), PAGEMAP_USED);
@@ -204,14 +201,6 @@ export function pageFree(addr: u32, order: u32): void {
   return addr;
 }
 
-/** pageFree of a single page the caller left all zero (an emptied page table): the next pageAlloc need not zero it. */
-export function pageFreeZeroed(addr: u32): void {
-  if (DEBUG) for (let i: u32 = 0; i < PAGE_SIZE; i += 8) assert(load<u64>(addr + i) == 0, "pageFreeZeroed: not zero");
-  pcpPrepare(addr, 0);
-  store<u8>(pagemapEntry(addr), <u8>PAGEMAP_PCP_ZERO);
-  pageFreeChain(addr, addr, 1);
-}
-
 /**
  * Put a chain of n pages made by pcpPrepare (first .. last) on the per-cpu list in one step, one lock and one
  * count update for all (free_unref_page_list); past PCP_HIGH a batch goes back to the buddy lists.
@@ -281,7 +270,7 @@ export function heapBlockOrder(addr: u32): u32 { return <u32>load<u8>(pagemapEnt
 /**
  * The heap of an image a restore loaded (a corrupted snapshot may carry a recomputed hash): 0, or the IMAGE_BAD_*
  * found. The heap top is a page inside memory; the page map tiles [HEAP_BASE, top) with naturally aligned blocks,
- * each head FREE|order, USED|order or PCP (one page; PCP_ZERO only on a page of zeros) and every other page's allocator byte 0, above the top too (so
+ * each head FREE|order, USED|order or PCP (one page) and every other page's allocator byte 0, above the top too (so
  * a free can only merge with a real free buddy); the free lists, linked both ways, hold exactly the free blocks (a
  * node is a free head of its list's order; no list repeats a node: each one's prev is the node before it); the
  * per-cpu list holds exactly the PCP pages, H_PCP_COUNT of them; H_PAGES_USED is the sum of the allocated blocks. Bounded: one pass over the page map, list walks stop after as many nodes as there
@@ -296,11 +285,7 @@ export function heapCheck(): u32 {
   let a = <u64>HEAP_BASE;
   while (a < top) {
     const e = <u32>load<u8>(pagemapEntry(<u32>a));
-    if (e == PAGEMAP_PCP || e == PAGEMAP_PCP_ZERO) {
-      // a page said to be zero must be (the next allocation would hand out its bytes as zeroed)
-      if (e == PAGEMAP_PCP_ZERO) for (let i: u64 = 0; i < PAGE_SIZE; i += 8) if (load<u64>(<usize>(a + i)) != 0) return IMAGE_BAD_PAGE_MAP;
-      pcpPages++; a += PAGE_SIZE; continue;
-    }
+    if (e == PAGEMAP_PCP) { pcpPages++; a += PAGE_SIZE; continue; }
     const k = e & 0x3f;
     if ((e & (PAGEMAP_FREE | PAGEMAP_USED)) == 0 || (e & PAGEMAP_FREE) != 0 && (e & PAGEMAP_USED) != 0 || k > <u32>MAX_ORDER) {
       return IMAGE_BAD_PAGE_MAP;
@@ -328,8 +313,7 @@ export function heapCheck(): u32 {
   let pcpListed: u32 = 0;
   for (let n = load<u32>(H_PCP_HEAD); n != 0; n = pcpNext(n)) {
     if (++pcpListed > pcpPages || <u64>n < <u64>HEAP_BASE || <u64>n >= top || (n & (PAGE_SIZE - 1)) != 0) return IMAGE_BAD_FREE_LIST;
-    const e = <u32>load<u8>(pagemapEntry(n));
-    if (e != PAGEMAP_PCP && e != PAGEMAP_PCP_ZERO) return IMAGE_BAD_FREE_LIST;
+    if (<u32>load<u8>(pagemapEntry(n)) != PAGEMAP_PCP) return IMAGE_BAD_FREE_LIST;
   }
   if (pcpListed != pcpPages || load<u32>(H_PCP_COUNT) != pcpPages) return IMAGE_BAD_FREE_LIST;
   if (load<u32>(H_PAGES_USED) != usedPages) return IMAGE_BAD_PAGES_USED;

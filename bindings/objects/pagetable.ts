@@ -1,7 +1,7 @@
 // A standalone radix page table: the structure every KVM and IOMMU table uses, for tests and visualizers.
 import { OUT_INFO, PT_INFO_PFN, PT_INFO_STATE, VIEW_TABLE_PT } from "../../assembly/abi/consts";
 import { check, einval } from "../errors";
-import { u32, f64, type SimContext } from "../context";
+import { u32, f64, optsOf, type SimContext } from "../context";
 import { mappingRuns, type MappingRun, type RangeOptions } from "../state";
 
 export type PageLevel = 1 | 2 | 3;
@@ -30,11 +30,16 @@ export class PageTable {
   /**
    * Remove every leaf mapping a gfn in [start, end). A huge leaf that sticks out of the range is zapped whole
    * ('zap', as KVM does outside TDX) or demoted first so exactly the range goes ('demote', TDX's precise zap).
+   * Tables: by default a table wholly inside the range goes with its subtree and one the zap empties is freed (an
+   * IOMMU unmap); `keepTables` keeps every table and clears only leaves (KVM's tdp_mmu_zap_leafs).
    * Returns the leaves removed and the gfn span they covered.
    */
-  zap(start: number, end: number, partial: "zap" | "demote" = "zap"): { count: number; start: number; end: number } {
+  zap(start: number, end: number, partial: "zap" | "demote" = "zap", opts?: { keepTables?: boolean }):
+    { count: number; start: number; end: number } {
     if (partial !== "zap" && partial !== "demote") throw einval("pt.zap", "partial must be 'zap' or 'demote'");
-    const count = check(this.sim.core.pt_zap(this.handle, f64(start), f64(end), partial === "demote" ? 1 : 0), "pt.zap");
+    opts = optsOf("pt.zap", opts);
+    const bits = (partial === "demote" ? 1 : 0) | (opts.keepTables === true ? 2 : 0);
+    const count = check(this.sim.core.pt_zap(this.handle, f64(start), f64(end), bits), "pt.zap");
     return count === 0 ? { count, start, end: start }
       : { count, start: this.sim.core.pt_last_zap_start(), end: this.sim.core.pt_last_zap_end() };
   }
