@@ -167,18 +167,16 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
   // The memory floor: the bytes the model's representation must change for this pair, written as one memory.fill
   // of that many bytes (contiguous: cheaper than the scattered real writes, so a generous floor).
   //   both: the shareability bitmap, 1 bit per 4 KiB page, set then cleared: 2 x 262144 / 8 = 64 KiB
-  //   4k-mapped: the zap finds the 1 GiB subtree inside the range and drops it whole (lib/pagetable.ts zapSubtree):
-  //     one entry above it (8 B) and 514 table pages freed (512 PTE tables, their PMD table, and the PUD table the
-  //     drop empties), each one page-map entry (4 B: the per-cpu free list links through the page map, never
-  //     through the page). The leaves are NOT cleared: the 2 MiB of stale SPTEs are zeroed when the next faults
-  //     reallocate the tables (mm/alloc.ts pageAllocMaybeZero), which is in the re-map below, outside the timed
-  //     pair: that is where the lazy cost went (extra.remapMs shows it).
+  //   4k-mapped: the zap clears every leaf and keeps the tables, as KVM's tdp_mmu_zap_leafs does (lib/pagetable.ts,
+  //     ZAP_KEEP_TABLES): 262144 8-byte SPTEs = 2 MiB (each full PTE table cleared in one 4 KiB fill), and the
+  //     occupancy count of each of the 512 PTE tables (2 B in its page-map entry). Nothing is left for later: the
+  //     re-map's faults find the tables in place and write only their leaves.
   //   1g-mapped: the split gives the block a sub-array of 262144 16-byte folio entries that must start all-zero
   //     (gmem/folio.ts: FE_SIZE, pfns implied by the huge page) = 4 MiB, plus the 1 GiB SPTE (8 B) and the block
   //     descriptor (32 B); the merge frees the sub-array (one page-map entry + link). The split is itself that
   //     4 MiB fill, so this ratio measures everything around it: ~1x is the best possible, not a construction.
   const bitmapBytes = 2 * (GiB / 4096) / 8;
-  const floorBytes = which === "4k-mapped" ? bitmapBytes + 8 + 514 * 4 : bitmapBytes + 4 * MiB + 8 + 32 + (4 + 8);
+  const floorBytes = which === "4k-mapped" ? bitmapBytes + 2 * MiB + 512 * 2 : bitmapBytes + 4 * MiB + 8 + 32 + (4 + 8);
   check(w.sim.core.bench_block(floorBytes), "bench_block");
   const rounds = quick ? 7 : 15;
   let fillByte = 0;
@@ -227,7 +225,7 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
       warmTimesFloor: +warmX.toFixed(2), warmTimesFloorSpread: spreadOf(warmVsFloor), warmPairMs: +median(warm).toFixed(3),
       warmFloorMs: +median(floorWarm).toFixed(4),
       warmNote: "the pair and the floor each right after a one-page conversion and a 64-byte fill elsewhere, untimed (code, branch and TLB state back after the re-map's 50 ms of faults); cold: both right after the re-map",
-      remapMs: +median(remap).toFixed(2), remapNote: "the re-map before each pair (faults, including the zeroing of reused tables), not timed in the pair",
+      remapMs: +median(remap).toFixed(2), remapNote: "the re-map before each pair (262144 faults, or one per 1 GiB), not timed in the pair",
       ...(noopCold.length ? { comebackNoopUs: +(median(noopCold) * 1000).toFixed(2), warmNoopUs: +(median(noopWarm) * 1000).toFixed(2),
         comebackNote: "a no-op export call timed right after a 50 ms busy loop, and right after that call" } : {}),
       floorMs: +median(floor).toFixed(3), referencePairMs: +median(refTimes).toFixed(2), level },
