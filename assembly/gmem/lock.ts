@@ -62,7 +62,8 @@ export function invUnlockRead(gi: u32): void {
  * means the step can still report a result for a caller that cannot wait) or in the middle (LW_MUST). In the
  * explorer no step holds it across steps, so it is always free there.
  */
-export function pagesLock(gi: u32, how: u32 = LW_MUST): bool {
+// @ts-ignore: decorator
+@inline export function pagesLock(gi: u32, how: u32 = LW_MUST): bool {
   return stepLock(<usize>gi + GI_PAGES_LOCK, LC_PAGES, LM_WRITE, inThreadMode() ? LW_TRY : how);
 }
 

@@ -106,8 +106,9 @@ function callbackOf(r: usize, cb: u32): u32 {
 }
 
 /** The step reaches every consumer on gi's list (all of them, or only the IOMMUs): the explorer's footprint. */
-export function notifierTouchAll(gi: u32, kvmToo: bool): void {
-  if (!inThreadMode()) return;
+// @ts-ignore: decorator
+@inline export function notifierTouchAll(gi: u32, kvmToo: bool): void { if (inThreadMode()) touchAll(gi, kvmToo); }
+function touchAll(gi: u32, kvmToo: bool): void {
   for (let i: u32 = 0, n = load<u32>(gi, GI_NNOTIFIER); i < n; i++) {
     const r = recAt(gi, i);
     if (!kvmToo && load<u32>(r, NR_CLASS) == NOTIFIER_KVM) continue;

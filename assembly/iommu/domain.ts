@@ -57,7 +57,8 @@ export const IO_MAX_SPANS: u32 = 32;
 @inline export function ioInProgress(io: u32): i32 { return load<i32>(io, IO_IN_PROGRESS); }
 
 /** The domain lock for the rest of the step (mm/sync.ts LC_DOM): the IO tables, areas and invalidation state. */
-export function ioLock(io: u32, how: u32 = LW_MUST): bool {
+// @ts-ignore: decorator
+@inline export function ioLock(io: u32, how: u32 = LW_MUST): bool {
   fpTouch(ioIndex(io), RES_LOCK, FP_WRITE);
   return stepLock(<usize>io + IO_DOMAIN_LOCK, LC_DOM, LM_WRITE, inThreadMode() ? LW_TRY : how);
 }

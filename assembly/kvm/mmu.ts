@@ -24,7 +24,8 @@ import { tdxZapPrivate, tdxRemoveFailed, tdxDemote } from "../arch/tdx";
  * write_lock(&kvm->mmu_lock) for the rest of the step (mm/sync.ts LC_MMU; in the explorer it is never held across
  * steps, so always free there). `how`: LW_* (a step that has not changed anything yet may give up: LW_MAY).
  */
-export function mmuLock(vm: u32, how: u32 = LW_MUST): bool {
+// @ts-ignore: decorator
+@inline export function mmuLock(vm: u32, how: u32 = LW_MUST): bool {
   fpTouch(vmIndex(vm), RES_LOCK, FP_WRITE);
   return stepLock(<usize>vm + VM_MMU_LOCK, LC_MMU, LM_WRITE, inThreadMode() ? LW_TRY : how);
 }
