@@ -60,13 +60,22 @@ function tryStepDown(it: TdpIter): bool {
   return true;
 }
 
-/** Step to the next entry of the same table; false at the table's last entry. */
+/**
+ * Step to the next present entry of the same table, or its last entry; false at the table's last entry. Every walk
+ * here acts on present entries only, so the non-present ones are stepped over in one scan (as
+ * for_each_shadow_present_tdp_pte does): KVM keeps emptied tables, and a walk must not pay 512 steps for each.
+ */
 function tryStepSide(it: TdpIter): bool {
-  if (indexAt(it.gfn, it.level) == 511) return false;
-  it.gfn += levelPages(it.level);
+  const idx = indexAt(it.gfn, it.level);
+  if (idx == 511) return false;
+  let p = it.sptep + 8, n: u64 = 1;
+  const last = it.sptep + ((511 - <u32>idx) << 3);
+  let e = load<u64>(p);
+  while (!spteIsPresent(e) && p < last) { p += 8; n++; e = load<u64>(p); }
+  it.gfn += levelPages(it.level) * n;
   it.nextLastLevelGfn = it.gfn;
-  it.sptep += 8;
-  it.oldSpte = load<u64>(it.sptep);
+  it.sptep = p;
+  it.oldSpte = e;
   return true;
 }
 
