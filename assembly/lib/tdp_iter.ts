@@ -68,11 +68,17 @@ function tryStepDown(it: TdpIter): bool {
 function tryStepSide(it: TdpIter): bool {
   const idx = indexAt(it.gfn, it.level);
   if (idx == 511) return false;
+  const shift = <u64>(9 * (it.level - 1)), lp = <u64>1 << shift;
+  // scan no further than this table's last entry, nor past the last entry that starts before the walk's end
+  let k = <u64>(511 - idx);
+  const next = it.gfn + lp;
+  const inRange = next < it.end ? (it.end - next + lp - 1) >> shift : 1;
+  if (inRange < k) k = inRange;
   let p = it.sptep + 8, n: u64 = 1;
-  const last = it.sptep + ((511 - <u32>idx) << 3);
+  const last = it.sptep + (<u32>k << 3);
   let e = load<u64>(p);
   while (!spteIsPresent(e) && p < last) { p += 8; n++; e = load<u64>(p); }
-  it.gfn += levelPages(it.level) * n;
+  it.gfn += lp * n;
   it.nextLastLevelGfn = it.gfn;
   it.sptep = p;
   it.oldSpte = e;
