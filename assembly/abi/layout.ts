@@ -20,7 +20,7 @@
 // globals are per instance (thread-local) and data segments are re-applied at every instantiation.
 
 export const LAYOUT_MAGIC: u32 = 0x4d534d47; //          "GMSM" little-endian
-export const LAYOUT_VERSION: u32 = 10;
+export const LAYOUT_VERSION: u32 = 11;
 
 export const PAGE_SHIFT: u32 = 12;
 export const PAGE_SIZE: u32 = 4096;
