@@ -24,7 +24,7 @@ import { fpTouch, RES_LOCK, FP_READ } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
 import { safeguard, debugHook, checksOn, recordViolation, isTdx, isSnp } from "../lib/machine";
-import { ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, SPTE_STATE_MASK } from "../lib/pagetable";
+import { ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, ZAP_KEEP_EMPTIED, SPTE_STATE_MASK } from "../lib/pagetable";
 import { bitmapSharedInBlock } from "../lib/bitmap";
 import { gmemIsShared, gmemBitmap } from "../gmem/inode";
 import { invLockRead, invUnlockRead, invLockedWrite, pagesLock } from "../gmem/lock";
@@ -188,9 +188,10 @@ function mapLeaf(vm: u32, sp: usize, gi: u32, index: u32, gfn: u32, isPrivate: b
   let r = ptMap(pt, g0, pfn - (gfn & (n - 1)), level, st);
   if (r == -EEXIST && level > 1) {
     // a lower-level table inside the huge range (zaps keep tables): the TDP MMU installs the huge leaf over it,
-    // and the table goes with whatever leaves it still has (handle_removed_pt), flushed if there were any
+    // and the table goes with whatever leaves it still has (handle_removed_pt), flushed if there were any; the
+    // tables above it stay
     const it = iterPush();
-    const z = ptZapRange(pt, it, <u64>g0, <u64>g0 + n, ZAP_WHOLE);
+    const z = ptZapRange(pt, it, <u64>g0, <u64>g0 + n, ZAP_WHOLE | ZAP_KEEP_EMPTIED);
     iterPop();
     if (z < 0) return z;
     if (z > 0) {

@@ -172,6 +172,7 @@ export function ptLastZapEnd(): u64 { return zapEnd; }
 export const ZAP_WHOLE: u32 = 0; //   a huge leaf partly inside the range is zapped whole (non-TDX KVM)
 export const ZAP_DEMOTE: u32 = 1; //  ... is demoted first, so exactly the range goes (TDX "precise zapping")
 export const ZAP_KEEP_TABLES: u32 = 2; // | either: every table stays, only leaves go (KVM: tdp_mmu_zap_leafs)
+export const ZAP_KEEP_EMPTIED: u32 = 4; // | either: subtrees inside the range go, tables the zap empties stay
 
 /**
  * Remove every leaf mapping a gfn in [start, end) (tdp_mmu_zap_leafs). A huge leaf that sticks out of the range is
@@ -202,7 +203,7 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
       if (!keep) {
         store<u64>(it.sptep, 0);
         it.oldSpte = 0;
-        if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0) freeEmptyUpwards(pt, it);
+        if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0 && (partial & ZAP_KEEP_EMPTIED) == 0) freeEmptyUpwards(pt, it);
       }
       tdpIterSkip(it); // past the subtree
       continue;
@@ -224,7 +225,9 @@ export function ptZapRange(pt: usize, it: TdpIter, start: u64, end: u64, partial
       zapCount++;
       if (it.gfn < zapStart) zapStart = it.gfn;
       if (it.gfn + size > zapEnd) zapEnd = it.gfn + size;
-      if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0 && (partial & ZAP_KEEP_TABLES) == 0) freeEmptyUpwards(pt, it);
+      if (occAdd(load<u32>(ptPathAt(it, level)), -1) == 0 && (partial & (ZAP_KEEP_TABLES | ZAP_KEEP_EMPTIED)) == 0) {
+        freeEmptyUpwards(pt, it);
+      }
     }
     tdpIterNext(it);
   }
@@ -253,7 +256,7 @@ function zapOneGfn(pt: usize, root: u32, g: u64, partial: u32): i32 {
     zapCount = 1;
     zapStart = g & ~(levelPages(level) - 1);
     zapEnd = zapStart + levelPages(level);
-    if ((partial & ZAP_KEEP_TABLES) != 0) { occAdd(table, -1); return 1; }
+    if ((partial & (ZAP_KEEP_TABLES | ZAP_KEEP_EMPTIED)) != 0) { occAdd(table, -1); return 1; }
     // freeEmptyUpwards: the emptied table goes, then each ancestor it empties (never the root)
     let l = level, t = table;
     while (occAdd(t, -1) == 0 && l < <u32>PT_LEVELS) {
