@@ -162,6 +162,11 @@ function randomMapsAndZaps(keepTables: boolean, seed: number): void {
       for (const k of leaves.keys()) counts[(["", "4K", "2M", "1G"] as const)[+k.split(":")[0]] as "4K"]++;
       assert.equal(pt.leaves(), counts, `leaf counts at op ${n}`);
       if (keepTables) assert.is(pt.tables(), 1 + 1 + pmd.size + pte.size, `root, one PUD table, ${pmd.size} PMD, ${pte.size} PTE`);
+      else { // an IOMMU unmap frees what it empties: exactly the tables on the way to a leaf stay
+        const holding = (l: number, per: number) => new Set([...leaves.keys()].filter((k) => +k.split(":")[0] <= l)
+          .map((k) => Math.floor(+k.split(":")[1] / per))).size;
+        assert.is(pt.tables(), 1 + (leaves.size ? 1 : 0) + holding(2, G1) + holding(1, M2), `tables at op ${n}`);
+      }
       for (let t = 0; t < 200; t++) {
         const g = r.int(span);
         let want: { pfn: number; level: number } | null = null;
