@@ -168,9 +168,10 @@ export const convert1g: (which: "4k-mapped" | "1g-mapped") => CaseFn = (which) =
   // of that many bytes (contiguous: cheaper than the scattered real writes, so a generous floor).
   //   both: the shareability bitmap, 1 bit per 4 KiB page, set then cleared: 2 x 262144 / 8 = 64 KiB
   //   4k-mapped: the zap clears every leaf and keeps the tables, as KVM's tdp_mmu_zap_leafs does (lib/pagetable.ts,
-  //     ZAP_KEEP_TABLES): 262144 8-byte SPTEs = 2 MiB (each full PTE table cleared in one 4 KiB fill), and the
-  //     occupancy count of each of the 512 PTE tables (2 B in its page-map entry). Nothing is left for later: the
-  //     re-map's faults find the tables in place and write only their leaves.
+  //     ZAP_KEEP_TABLES): 262144 8-byte SPTEs = 2 MiB, and the occupancy count of each of the 512 PTE tables (2 B in
+  //     its page-map entry). PTE tables lying next to each other are cleared in one fill; the first populate
+  //     allocates them in order, so here that is one fill (test/pagetable.test.ts also zaps scattered ones). Nothing
+  //     is left for later: the re-map's faults find the tables in place and write only their leaves.
   //   1g-mapped: the split gives the block a sub-array of 262144 16-byte folio entries that must start all-zero
   //     (gmem/folio.ts: FE_SIZE, pfns implied by the huge page) = 4 MiB, plus the 1 GiB SPTE (8 B) and the block
   //     descriptor (32 B); the merge frees the sub-array (one page-map entry + link). The split is itself that
