@@ -213,6 +213,9 @@ test("pagetable: a zap that keeps tables clears a whole 1 GiB of 4 KiB leaves, t
     assert.is(pt.tables(), tables - 1);
     pt.map(G1 + 2 * M2, 0x9000, 2);
     pt.check();
+    for (const bad of [{ keepTables: 1 }, { keepTables: "yes" }, 7, [], null]) {
+      assert.is(code(() => pt.zap(0, 1, "zap", bad as never)), "EINVAL", `opts ${JSON.stringify(bad)}`);
+    }
   }
 });
 

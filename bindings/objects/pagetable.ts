@@ -38,6 +38,7 @@ export class PageTable {
     { count: number; start: number; end: number } {
     if (partial !== "zap" && partial !== "demote") throw einval("pt.zap", "partial must be 'zap' or 'demote'");
     opts = optsOf("pt.zap", opts);
+    if (opts.keepTables !== undefined && typeof opts.keepTables !== "boolean") throw einval("pt.zap", "keepTables must be a boolean");
     const bits = (partial === "demote" ? 1 : 0) | (opts.keepTables === true ? 2 : 0);
     const count = check(this.sim.core.pt_zap(this.handle, f64(start), f64(end), bits), "pt.zap");
     return count === 0 ? { count, start, end: start }

@@ -334,7 +334,8 @@ export function sweep(arch: "sw" | "tdx" | "snp", protocol: "v2" | "v4", CALLS: 
       P_().map(int(64) * n, int(64) * n, S(lv));
     }],
     ["pt.lookup", () => P_().lookup(S(arg(gfn)))],
-    ["pt.zap", () => P_().zap(S(arg(gfn)), S(arg(gfn)), S(chance(0.8) ? pick(["zap", "demote"]) : junk()))],
+    ["pt.zap", () => P_().zap(S(arg(gfn)), S(arg(gfn)), S(chance(0.8) ? pick(["zap", "demote"]) : junk()),
+      S(chance(0.5) ? undefined : chance(0.6) ? { keepTables: arg(() => chance(0.5)) } : junk()))],
     ["pt.demote", () => P_().demote(S(arg(gfn)), S(arg(() => pick([2, 3]))))],
     ["pt.leaves", () => P_().leaves()],
     ["pt.tables", () => P_().tables()],
