@@ -1,6 +1,9 @@
 // Invariants of the data structures themselves: the shareability bitmap's counts (I1's representation), the folio
 // blocks (I2) and their refcounts (I4), and the page tables (counters, occupancy, alignment: INV_PT).
-import { BM_NPAGES, BM_WORDS, BM_CNT2M, BM_CNT1G, BM_N2M, BM_N1G, BM_NWORDS, BM_SHARED, GI_NBLOCKS, GI_NPAGES, GI_POPULATED, GI_SPARE_SUB, GI_BUSY_BLOCKS } from "../abi/records";
+import {
+  BM_NPAGES, BM_WORDS, BM_CNT2M, BM_CNT1G, BM_N2M, BM_N1G, BM_NWORDS, BM_SHARED, GI_NBLOCKS, GI_NPAGES, GI_POPULATED,
+  GI_SPARE_SUB, GI_BUSY_BLOCKS,
+} from "../abi/records";
 import { INV_PT } from "../abi/consts";
 import { pagemapEntry, heapBlockUsed, heapBlockOrder } from "../mm/alloc";
 import { recordViolation } from "../lib/machine";

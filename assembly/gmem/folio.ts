@@ -16,7 +16,9 @@
 // for them; a block-level UPTODATE (kept from the huge folio) covers every entry. A split therefore starts from
 // all-zero entries: one memory.fill, the floor of what a split must write; or none, when the inode keeps a spare:
 // a merge whose sub-array it can prove all-zero keeps it for the next split (spareTake/sparePut below).
-import { GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_SPARE_SUB, GI_BUSY_BLOCKS } from "../abi/records";
+import {
+  GI_BLOCKS, GI_NBLOCKS, GI_BLOCK_SHIFT, GI_HUGE_ORDER, GI_BLOCKS_ORDER, GI_POPULATED, GI_SPARE_SUB, GI_BUSY_BLOCKS,
+} from "../abi/records";
 import { ENOMEM } from "../abi/errno";
 import { FOLIO_UPTODATE } from "../abi/consts";
 import { pageAlloc, pageFree, orderFor } from "../mm/alloc";
@@ -155,7 +157,9 @@ export const SPARE_MAX_ORDER: u32 = 3;
 
 /** Keep an all-zero sub-array as the spare; false (the caller frees it) when the inode has one or it is too big. */
 export function sparePut(gi: u32, sub: u32): bool {
-  if (DEBUG) for (let i: u32 = 0; i < (<u32>FE_SIZE << blockShift(gi)); i += 8) assert(load<u64>(sub + i) == 0, "sparePut: not zero");
+  if (DEBUG) {
+    for (let i: u32 = 0; i < (<u32>FE_SIZE << blockShift(gi)); i += 8) assert(load<u64>(sub + i) == 0, "sparePut: not zero");
+  }
   return subOrder(gi) <= SPARE_MAX_ORDER && atomic.cmpxchg<u32>(<usize>gi + GI_SPARE_SUB, 0, sub) == 0;
 }
 

@@ -24,7 +24,9 @@ import { fpTouch, RES_LOCK, FP_READ } from "../lib/footprint";
 import { iterPush, iterPop } from "../lib/iter";
 import { inThreadMode } from "../mm/instance";
 import { safeguard, debugHook, checksOn, recordViolation, isTdx, isSnp } from "../lib/machine";
-import { ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, ZAP_KEEP_EMPTIED, SPTE_STATE_MASK } from "../lib/pagetable";
+import {
+  ptMap, ptWalkLeaf, ptZapRange, spteLevel, levelPages, ZAP_WHOLE, ZAP_KEEP_EMPTIED, SPTE_STATE_MASK,
+} from "../lib/pagetable";
 import { bitmapSharedInBlock } from "../lib/bitmap";
 import { gmemIsShared, gmemBitmap } from "../gmem/inode";
 import { invLockRead, invUnlockRead, invLockedWrite, pagesLock } from "../gmem/lock";

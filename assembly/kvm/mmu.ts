@@ -91,7 +91,9 @@ export function kvmZapSlotRange(vm: u32, sp: usize, start: u32, end: u32, priv: 
     if (isTdx()) {
       r = tdxZapPrivate(vmIndex(vm), vmPtPrivate(vm), slotInode(sp), slotBase(sp), slotPgoff(sp), start, end);
       if (tdxRemoveFailed()) vmMarkDead(vm);
-    } else r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE | ZAP_KEEP_TABLES); // a straddling leaf goes whole
+    } else { // a straddling leaf goes whole
+      r = ptZapRange(vmPtPrivate(vm), it, <u64>start, <u64>end, ZAP_WHOLE | ZAP_KEEP_TABLES);
+    }
     if (r < 0) { iterPop(); return r; }
     if (r > 0) emit(EV_KVM_ZAP, EVF_PRIVATE, vmIndex(vm), start, end, <u32>r, 0);
     total += r;

@@ -81,7 +81,7 @@ function zapSubtree(pt: usize, table: u32, level: u32): u32 {
   let huge: u32 = 0, below: u32 = 0;
   if (level == 2) {
     // the PTE tables under a PMD table: their leaves are their occupancy, counted once below; the chain is kept
-    // in locals for the loop (up to 512 tables: this loop is most of a 1 GiB zap)
+    // in locals for the loop (up to 512 tables: this loop is most of a 1 GiB IOMMU unmap)
     let first = chainFirst, last = chainLast, n = chainN;
     for (let i: u32 = 0; i < 512; i++) {
       const e = load<u64>(table + (i << 3));

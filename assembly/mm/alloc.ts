@@ -102,7 +102,9 @@ function pageAllocMaybeZero(order: u32, zero: bool): u32 {
   const addr = allocLocked(order);
   leafUnlock(H_ALLOC_LOCK);
   if (addr != 0 && zero && !allocZeroed) memory.fill(addr, 0, <usize>PAGE_SIZE << order);
-  if (DEBUG && addr != 0 && zero) for (let i: u32 = 0; i < (PAGE_SIZE << order); i += 8) assert(load<u64>(addr + i) == 0, "pageAlloc: not zero");
+  if (DEBUG && addr != 0 && zero) {
+    for (let i: u32 = 0; i < (PAGE_SIZE << order); i += 8) assert(load<u64>(addr + i) == 0, "pageAlloc: not zero");
+  }
   return addr;
 }
 
